@@ -1,0 +1,22 @@
+# Test helpers: every ctest carries a component label so `ctest -L esfm` runs one component.
+pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
+
+# kfarm_unit_test(NAME LABEL SOURCES... [LIBS libs...]): a cmocka unit test.
+function(kfarm_unit_test name label)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE PkgConfig::CMOCKA ${T_LIBS})
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS "${label}" TIMEOUT 120)
+endfunction()
+
+# kfarm_script_test(NAME LABEL COMMAND... [TIMEOUT s]): an integration test driving real binaries.
+function(kfarm_script_test name label)
+  cmake_parse_arguments(T "" "TIMEOUT" "COMMAND" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_test(NAME ${name} COMMAND ${T_COMMAND})
+  set_tests_properties(${name} PROPERTIES LABELS "${label}" TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "KFARM_BUILD_DIR=${CMAKE_BINARY_DIR};KFARM_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endfunction()
