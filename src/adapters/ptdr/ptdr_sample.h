@@ -53,13 +53,24 @@ PTDR_FN float ptdr_uniform(ptdr_u64 stream, ptdr_u32 pos)
     return (float)(ptdr_u32)(x >> 40) * 5.9604644775390625e-8f; /* 2^-24 */
 }
 
-/* Slot of the week the vehicle is in after `elapsed` seconds; dep_slot and dep_offset (seconds
- * into that slot, < 900) describe the departure. */
-PTDR_FN ptdr_u32 ptdr_slot(ptdr_u32 dep_slot, float dep_offset, float elapsed)
+/* Whole slots elapsed since the start of the departure slot after `elapsed` seconds on the
+ * road; dep_offset = seconds into the departure slot (< 900). */
+PTDR_FN ptdr_u32 ptdr_steps(float dep_offset, float elapsed)
 {
     float q = (dep_offset + elapsed) / PTDR_SLOT_SECONDS;
-    ptdr_u32 steps = q < 16777216.0f ? (ptdr_u32)q : PTDR_MAX_STEPS;
+    return q < 16777216.0f ? (ptdr_u32)q : PTDR_MAX_STEPS;
+}
+
+/* Slot of the week `steps` slots after the departure slot. */
+PTDR_FN ptdr_u32 ptdr_slot_of(ptdr_u32 dep_slot, ptdr_u32 steps)
+{
     return (dep_slot + steps % PTDR_SLOTS) % PTDR_SLOTS;
+}
+
+/* Slot of the week the vehicle is in after `elapsed` seconds. */
+PTDR_FN ptdr_u32 ptdr_slot(ptdr_u32 dep_slot, float dep_offset, float elapsed)
+{
+    return ptdr_slot_of(dep_slot, ptdr_steps(dep_offset, elapsed));
 }
 
 /* Index of the bin drawn by u in the profile occupying bins [lo, hi): the first bin whose
