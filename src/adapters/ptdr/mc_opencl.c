@@ -241,7 +241,7 @@ int ptdr_cl_run(struct ptdr_cl *cl, const struct ptdr_profiles *p, const struct 
         !(out = clCreateBuffer(cl->ctx, CL_MEM_WRITE_ONLY, 4u * work, NULL, &e)))
         FAIL("%s: allocating request buffers failed (%d)", cl->name, e);
     cl_ulong seed = q->seed;
-    cl_uint n_routes = q->n_routes, samples = q->samples, dep_slot = q->dep_slot;
+    cl_uint samples = q->samples, dep_slot = q->dep_slot;
     cl_float dep_offset = q->dep_offset;
     const struct {
         size_t size;
@@ -250,15 +250,17 @@ int ptdr_cl_run(struct ptdr_cl *cl, const struct ptdr_profiles *p, const struct 
         {sizeof(cl_mem), &d->lv},       {sizeof(cl_mem), &d->seg_base},
         {sizeof(cl_mem), &d->slot_rel}, {sizeof(cl_mem), &d->values},
         {sizeof(cl_mem), &d->cumprobs}, {sizeof(cl_mem), &route_off},
-        {sizeof(cl_mem), &segs},        {sizeof(n_routes), &n_routes},
-        {sizeof(samples), &samples},    {sizeof(seed), &seed},
+        {sizeof(cl_mem), &segs},        {sizeof(samples), &samples},
+        {sizeof(seed), &seed},
         {sizeof(dep_slot), &dep_slot},  {sizeof(dep_offset), &dep_offset},
         {sizeof(cl_mem), &out},
     };
     for (cl_uint i = 0; i < sizeof(args) / sizeof(args[0]); i++)
         if ((e = clSetKernelArg(cl->kernel, i, args[i].size, args[i].value)) != CL_SUCCESS)
             FAIL("%s: clSetKernelArg %u failed (%d)", cl->name, i, e);
-    if ((e = clEnqueueNDRangeKernel(cl->queue, cl->kernel, 1, NULL, &work, NULL, 0, NULL,
+    /* Blocks of PTDR_BLOCK samples along dimension 0, routes along dimension 1. */
+    size_t global[2] = {(q->samples + PTDR_BLOCK - 1) / PTDR_BLOCK, q->n_routes};
+    if ((e = clEnqueueNDRangeKernel(cl->queue, cl->kernel, 2, NULL, global, NULL, 0, NULL,
                                     NULL)) != CL_SUCCESS)
         FAIL("%s: launching the kernel failed (%d)", cl->name, e);
     if ((e = clEnqueueReadBuffer(cl->queue, out, CL_TRUE, 0, 4u * work, times, 0, NULL, NULL)) !=
