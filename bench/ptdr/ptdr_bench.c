@@ -9,9 +9,9 @@
 #include "ptdr.h"
 #include "ptdr_sample.h"
 
-#define N_ROUTES 8
+#define N_ROUTES    8
 #define MIN_SECONDS 0.2
-#define REPEATS 3 /* best of: other processes share the cores */
+#define REPEATS     3 /* best of: other processes share the cores */
 
 static double now(void)
 {
@@ -80,8 +80,8 @@ static void *worker(void *arg)
 
 /* Million segment-samples per second per core. Host threads: the scalar and CPU variants run
  * one copy per core; the accelerator gets one host thread and uses the cores itself (PoCL). */
-static double measure_once(enum variant v, const struct ptdr_profiles *p, const struct ptdr_request *q,
-                      struct ptdr_cl *cl, int cores)
+static double measure_once(enum variant v, const struct ptdr_profiles *p,
+                           const struct ptdr_request *q, struct ptdr_cl *cl, int cores)
 {
     int threads = v == ACCEL ? 1 : cores;
     struct job jobs[8];
@@ -168,10 +168,10 @@ int main(int argc, char **argv)
             load[0] = -1;
         fclose(la);
     }
-    printf("M segment-samples/s/core (best of %d x %.1f s; load average before: %.2f)\n",
-           REPEATS, MIN_SECONDS, load[0]);
-    printf("%7s %7s | %9s %9s %9s | %8s %8s %8s\n", "length", "samples", "scalar", "cpu",
-           "accel", "cpu/sc", "acc/sc", "acc/cpu");
+    printf("M segment-samples/s/core (best of %d x %.1f s; load average before: %.2f)\n", REPEATS,
+           MIN_SECONDS, load[0]);
+    printf("%7s %7s | %9s %9s %9s | %8s %8s %8s\n", "length", "samples", "scalar", "cpu", "accel",
+           "cpu/sc", "acc/sc", "acc/cpu");
     static const uint32_t lengths[] = {10, 100, 1000}, samples[] = {100, 1000, 10000};
     for (size_t li = 0; li < 3; li++) {
         for (size_t si = 0; si < 3; si++) {
@@ -187,8 +187,8 @@ int main(int argc, char **argv)
             float *a = malloc(n * 4), *b = malloc(n * 4), *c = malloc(n * 4);
             scalar_reference(p, &q, a);
             ptdr_mc_cpu(p, &q, b);
-            if (memcmp(a, b, n * 4) || (cl && (ptdr_cl_run(cl, p, &q, c, err, sizeof(err)) ||
-                                               memcmp(a, c, n * 4)))) {
+            if (memcmp(a, b, n * 4) ||
+                (cl && (ptdr_cl_run(cl, p, &q, c, err, sizeof(err)) || memcmp(a, c, n * 4)))) {
                 fprintf(stderr, "variants disagree at length %u, samples %u\n", lengths[li],
                         samples[si]);
                 return 1;
@@ -199,8 +199,8 @@ int main(int argc, char **argv)
             double sc = measure(SCALAR, p, &q, NULL, cores);
             double cpu = measure(CPU, p, &q, NULL, cores);
             double acc = cl ? measure(ACCEL, p, &q, cl, cores) : 0;
-            printf("%7u %7u | %9.1f %9.1f %9.1f | %7.2fx %7.2fx %7.2fx\n", lengths[li],
-                   samples[si], sc, cpu, acc, cpu / sc, acc / sc, acc / cpu);
+            printf("%7u %7u | %9.1f %9.1f %9.1f | %7.2fx %7.2fx %7.2fx\n", lengths[li], samples[si],
+                   sc, cpu, acc, cpu / sc, acc / sc, acc / cpu);
             fflush(stdout);
             ptdr_request_fini(&q);
             free(payload);

@@ -15,8 +15,8 @@ struct fx_profile {
 struct fx_segment {
     const char *id;
     double length, max_speed;
-    struct fx_profile all;             /* profile of every slot... */
-    int special_slot;                  /* ...except this one (-1: none) */
+    struct fx_profile all; /* profile of every slot... */
+    int special_slot;      /* ...except this one (-1: none) */
     struct fx_profile special;
 };
 

@@ -18,7 +18,13 @@ extern const struct kf_adapter kf_adapter_ptdr;
 
 static const char *profiles_path;
 
-#define ONE(v) {1, {v}, {1.0}}
+#define ONE(v)                                                                                     \
+    {                                                                                              \
+        1, {v},                                                                                    \
+        {                                                                                          \
+            1.0                                                                                    \
+        }                                                                                          \
+    }
 
 static int setup(void **state)
 {
@@ -93,8 +99,8 @@ static void check_exact(struct fx_adapter *fx, int accel, const char *routes, do
                         double want)
 {
     char payload[512];
-    snprintf(payload, sizeof(payload),
-             "{\"routes\":[%s],\"frequency\":60,\"departure_time\":%.0f}", routes, dep_ms);
+    snprintf(payload, sizeof(payload), "{\"routes\":[%s],\"frequency\":60,\"departure_time\":%.0f}",
+             routes, dep_ms);
     char *reply = call_both(fx, accel, "ptdr-stats", payload);
     static const char *names[] = {"mean", "p05", "p50", "p95"};
     for (int i = 0; i < 4; i++)
@@ -217,7 +223,8 @@ static void test_monte_carlo_agrees_with_stats_means(void **state)
      * route with the lower sampled mean in ptdr-stats (same content, same samples). */
     const char *p = "{\"routes\":[[\"OSM4T5\",\"OSM4T5\"],[\"OSM4T5\",\"OSM4T5\"]],"
                     "\"departure_time\":5000}";
-    char *mc = call_both(&fx, accel, "monte-carlo", p), *st = call_both(&fx, accel, "ptdr-stats", p);
+    char *mc = call_both(&fx, accel, "monte-carlo", p),
+         *st = call_both(&fx, accel, "ptdr-stats", p);
     int want = stat_of(st, 1, "mean") < stat_of(st, 0, "mean") ? 1 : 0;
     assert_int_equal(atoi(mc), want);
     free(mc);

@@ -14,7 +14,13 @@
 
 extern const struct kf_adapter kf_adapter_ptdr;
 
-#define ONE(v) {1, {v}, {1.0}}
+#define ONE(v)                                                                                     \
+    {                                                                                              \
+        1, {v},                                                                                    \
+        {                                                                                          \
+            1.0                                                                                    \
+        }                                                                                          \
+    }
 static const char *good_path;
 static struct fx_segment good[] = {
     {"OSM1T2", 1000, 10, ONE(0.5), -1, ONE(0.5)},
@@ -51,8 +57,8 @@ static void expect_request_error(struct fx_adapter *fx, const char *kind, const 
         char *reply;
         int rc = fx_call(fx, kind, accel, payload, &reply);
         if (rc != KF_ERROR || !strstr(reply, want))
-            fail_msg("%s %s (%s): rc %d, reply \"%s\", want an error with \"%s\"", kind,
-                     payload, accel ? "accel" : "cpu", rc, reply, want);
+            fail_msg("%s %s (%s): rc %d, reply \"%s\", want an error with \"%s\"", kind, payload,
+                     accel ? "accel" : "cpu", rc, reply, want);
         free(reply);
     }
 }
@@ -115,9 +121,9 @@ static void test_departure_beyond_a_week_wraps(void **state)
     struct fx_adapter fx;
     open_good(&fx);
     char *a, *b;
-    assert_int_equal(fx_call(&fx, "ptdr-stats", 0,
-                             "{\"routes\":[[\"OSM2T3\"]],\"departure_time\":1000}", &a),
-                     KF_OK);
+    assert_int_equal(
+        fx_call(&fx, "ptdr-stats", 0, "{\"routes\":[[\"OSM2T3\"]],\"departure_time\":1000}", &a),
+        KF_OK);
     assert_int_equal(fx_call(&fx, "ptdr-stats", 0,
                              "{\"routes\":[[\"OSM2T3\"]],\"departure_time\":604801000}", &b),
                      KF_OK);
@@ -164,8 +170,7 @@ static void test_bad_profile_files_are_refused_naming_file_and_segment(void **st
     memcpy(s, good, sizeof(s));
     s[1].id = "OSM9T10";
 
-    expect_bad_profiles(fx_write_profiles("slots671.json", s, 2, 671), "id OSM1T2",
-                        "671 slots");
+    expect_bad_profiles(fx_write_profiles("slots671.json", s, 2, 671), "id OSM1T2", "671 slots");
     s[1].all = (struct fx_profile){2, {1.0, 0.5}, {0.3, 0.9}};
     expect_bad_profiles(fx_write_profiles("cum.json", s, 2, 672), "id OSM9T10",
                         "cumprobs end at 0.9");
@@ -176,8 +181,7 @@ static void test_bad_profile_files_are_refused_naming_file_and_segment(void **st
     expect_bad_profiles(fx_write_profiles("zero.json", s, 2, 672), "id OSM9T10",
                         "values[0] must be a positive");
     s[1].all = (struct fx_profile){2, {1.0, 0.5}, {0.7, 0.3}};
-    expect_bad_profiles(fx_write_profiles("dec.json", s, 2, 672), "id OSM9T10",
-                        "cumprobs[1]");
+    expect_bad_profiles(fx_write_profiles("dec.json", s, 2, 672), "id OSM9T10", "cumprobs[1]");
     s[1].all = good[1].all;
     s[1].special_slot = 300;
     s[1].special = (struct fx_profile){1, {1.0}, {0.5}};
@@ -224,9 +228,9 @@ static void test_load_profiles_payload_must_be_a_path_string(void **state)
         assert_non_null(strstr(err, "JSON string"));
     }
     char *r;
-    assert_int_equal(fx_call(&fx, "monte-carlo", 0,
-                             "{\"routes\":[[\"OSM1T2\"]],\"departure_time\":0}", &r),
-                     KF_OK);
+    assert_int_equal(
+        fx_call(&fx, "monte-carlo", 0, "{\"routes\":[[\"OSM1T2\"]],\"departure_time\":0}", &r),
+        KF_OK);
     free(r);
     fx_fini(&fx);
 }
@@ -242,9 +246,9 @@ static void test_good_reload_replaces_profiles(void **state)
     assert_int_equal(fx_broadcast(&fx, "load-profiles", payload, err, sizeof(err)), KF_OK);
     expect_request_error(&fx, "monte-carlo", "{\"routes\":[[\"OSM1T2\"]],\"departure_time\":0}",
                          "unknown segment id \"OSM1T2\"");
-    assert_int_equal(fx_call(&fx, "ptdr-stats", 0,
-                             "{\"routes\":[[\"OSM5T6\"]],\"departure_time\":0}", &r),
-                     KF_OK);
+    assert_int_equal(
+        fx_call(&fx, "ptdr-stats", 0, "{\"routes\":[[\"OSM5T6\"]],\"departure_time\":0}", &r),
+        KF_OK);
     assert_non_null(strstr(r, "\"mean\":10,"));
     free(r);
     fx_fini(&fx);
@@ -266,9 +270,9 @@ static void test_bad_adapter_arguments(void **state)
     /* No profiles yet: requests say how to load them. */
     const char *none[] = {"opencl_device=none", NULL};
     assert_int_equal(fx_init(&fx, &kf_adapter_ptdr, none, err, sizeof(err)), KF_OK);
-    assert_int_equal(fx_call(&fx, "monte-carlo", 0,
-                             "{\"routes\":[[\"OSM1T2\"]],\"departure_time\":0}", &r),
-                     KF_ERROR);
+    assert_int_equal(
+        fx_call(&fx, "monte-carlo", 0, "{\"routes\":[[\"OSM1T2\"]],\"departure_time\":0}", &r),
+        KF_ERROR);
     assert_non_null(strstr(r, "load-profiles"));
     free(r);
     fx_fini(&fx);

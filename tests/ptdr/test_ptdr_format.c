@@ -138,8 +138,8 @@ static void test_large_map_mmap_load_is_fast(void **state)
 
 /* Writes a copy of src with the bytes at off replaced, and expects the load to fail naming
  * what. */
-static void expect_damaged(const char *src, const char *name, long off, const void *bytes,
-                           size_t n, const char *want)
+static void expect_damaged(const char *src, const char *name, long off, const void *bytes, size_t n,
+                           const char *want)
 {
     char dst[600], err[1024];
     snprintf(dst, sizeof(dst), "%s/%s", fx_tmpdir(), name);
@@ -179,8 +179,7 @@ static void test_damaged_binary_files_are_refused(void **state)
     expect_damaged(bin, "trunc.bin", -(long)(h.total_size - 64), "", 0, "does not match");
     /* Segment 3, slot 5 starts after slot 6: non-monotonic bin table. */
     uint16_t rel = 60000;
-    expect_damaged(bin, "rel.bin",
-                   (long)(h.off_slot_rel + 2 * (3 * PTDR_REL_STRIDE + 6)), &rel, 2,
+    expect_damaged(bin, "rel.bin", (long)(h.off_slot_rel + 2 * (3 * PTDR_REL_STRIDE + 6)), &rel, 2,
                    "segment 3 (id OSM1021T1028), slot 5");
     /* The last cumprob of segment 0, slot 0 no longer 1. */
     float half = 0.5f;

@@ -23,9 +23,9 @@ static int setup(void **state)
     (void)state;
     char err[1024];
     prof_path = fx_generate("gen.json", "profiles --segments 300 --seed 5");
-    req_path = fx_generate("req.jsonl",
-                           "routes --segments 300 --seed 6 --requests 6 --alternatives 3 "
-                           "--length 150");
+    req_path =
+        fx_generate("req.jsonl", "routes --segments 300 --seed 6 --requests 6 --alternatives 3 "
+                                 "--length 150");
     if (ptdr_profiles_load(prof_path, &prof, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return -1;

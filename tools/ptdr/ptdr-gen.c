@@ -67,8 +67,8 @@ static int gen_profiles(FILE *out, uint32_t n_seg, uint64_t seed, int max_bins)
         double length = 20.0 + 780.0 * uniform(&r);
         double vmax = speeds[(int)(uniform(&r) * 5) % 5];
         segment_id(id, sizeof(id), i);
-        fprintf(out, "{\"id\":\"%s\",\"length\":%.2f,\"max_speed\":%.2f,\"profiles\":[", id,
-                length, vmax);
+        fprintf(out, "{\"id\":\"%s\",\"length\":%.2f,\"max_speed\":%.2f,\"profiles\":[", id, length,
+                vmax);
         for (int t = 0; t < SLOTS; t++) {
             double c = congestion(cls, t) * (0.85 + 0.3 * uniform(&r));
             int nb = 2 + (int)(c * (max_bins - 1));
@@ -138,8 +138,7 @@ static void usage(FILE *f)
             "Same arguments, same output. Segment ids are OSM<a>T<b>, the same for both modes.\n");
 }
 
-static int num(const char *s, unsigned long long lo, unsigned long long hi,
-               unsigned long long *v)
+static int num(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *v)
 {
     char *end;
     errno = 0;
@@ -191,10 +190,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ptdr-gen: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
-    int rc = argv[1][0] == 'p'
-                 ? gen_profiles(out, (uint32_t)n_seg, seed, (int)max_bins)
-                 : gen_routes(out, (uint32_t)n_seg, seed, (uint32_t)requests,
-                              (uint32_t)alternatives, (uint32_t)length);
+    int rc = argv[1][0] == 'p' ? gen_profiles(out, (uint32_t)n_seg, seed, (int)max_bins)
+                               : gen_routes(out, (uint32_t)n_seg, seed, (uint32_t)requests,
+                                            (uint32_t)alternatives, (uint32_t)length);
     if ((path && fclose(out) != 0) || rc) {
         fprintf(stderr, "ptdr-gen: write error on %s\n", path ? path : "stdout");
         return 1;

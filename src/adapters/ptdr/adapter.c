@@ -24,8 +24,8 @@ struct ptdr_state {
     struct loaded *cur;
     uint64_t seed;
     uint32_t samples;
-    struct ptdr_cl *cl;      /* NULL: no usable OpenCL device */
-    char cl_status[KF_ERROR_MAX];
+    struct ptdr_cl *cl;           /* NULL: no usable OpenCL device */
+    char cl_status[KF_ERROR_MAX]; /* why the accelerator is unavailable; under lock */
 };
 
 static struct loaded *acquire(struct ptdr_state *st)
@@ -62,8 +62,11 @@ static int load_profiles(struct ptdr_state *st, const char *path, char *err, siz
     if (st->cl) {
         char cerr[KF_ERROR_MAX];
         /* The CPU variant still serves when the upload fails; accel reports unavailable. */
-        if (ptdr_cl_upload(st->cl, p, cerr, sizeof(cerr)))
+        if (ptdr_cl_upload(st->cl, p, cerr, sizeof(cerr))) {
+            pthread_mutex_lock(&st->lock);
             snprintf(st->cl_status, sizeof(st->cl_status), "%s", cerr);
+            pthread_mutex_unlock(&st->lock);
+        }
     }
     struct loaded *l = calloc(1, sizeof(*l));
     if (!l) {
@@ -103,8 +106,10 @@ static int ptdr_init(void **state, const struct kf_args *args, char *err, size_t
         while (k < sizeof(known) / sizeof(known[0]) && strcmp(args->keys[i], known[k]))
             k++;
         if (k == sizeof(known) / sizeof(known[0])) {
-            snprintf(err, errlen, "ptdr: unknown adapter argument \"%s\" (known: profiles, "
-                     "samples, seed, opencl_device, opencl_binary)", args->keys[i]);
+            snprintf(err, errlen,
+                     "ptdr: unknown adapter argument \"%s\" (known: profiles, "
+                     "samples, seed, opencl_device, opencl_binary)",
+                     args->keys[i]);
             return KF_ERROR;
         }
     }
@@ -135,8 +140,8 @@ static int ptdr_init(void **state, const struct kf_args *args, char *err, size_t
     const char *dev = kf_args_get(args, "opencl_device");
     if (!dev)
         dev = getenv("KFARM_OPENCL_DEVICE");
-    st->cl = ptdr_cl_new(dev, kf_args_get(args, "opencl_binary"), st->cl_status,
-                         sizeof(st->cl_status));
+    st->cl =
+        ptdr_cl_new(dev, kf_args_get(args, "opencl_binary"), st->cl_status, sizeof(st->cl_status));
     if ((v = kf_args_get(args, "profiles")) && load_profiles(st, v, err, errlen))
         goto fail;
     *state = st;
@@ -170,10 +175,15 @@ static int reply_stats(const float *times, const struct ptdr_request *q, struct 
             free(buf);
             return kf_result_error(out, "out of memory for statistics");
         }
-        n += (size_t)snprintf(buf + n, cap - n,
-                              "%s{\"mean\":%.10g,\"stddev\":%.10g,\"p05\":%.9g,\"p50\":%.9g,"
-                              "\"p95\":%.9g}",
-                              r ? "," : "", s.mean, s.stddev, s.p05, s.p50, s.p95);
+        int w = snprintf(buf + n, cap - n,
+                         "%s{\"mean\":%.10g,\"stddev\":%.10g,\"p05\":%.9g,\"p50\":%.9g,"
+                         "\"p95\":%.9g}",
+                         r ? "," : "", s.mean, s.stddev, s.p05, s.p50, s.p95);
+        if (w < 0 || (size_t)w >= cap - n - 1) { /* cannot happen: 160 bytes fit any entry */
+            free(buf);
+            return kf_result_error(out, "internal error: reply buffer too small");
+        }
+        n += (size_t)w;
     }
     buf[n++] = ']';
     out->data = buf;
@@ -184,9 +194,10 @@ static int reply_stats(const float *times, const struct ptdr_request *q, struct 
 static int run(struct ptdr_state *st, const void *payload, size_t len, struct kf_result *out,
                int accel, int stats)
 {
-    if (accel && !st->cl)
-        return kf_result_error(out, "accelerator unavailable: %s", st->cl_status),
-               KF_UNAVAILABLE;
+    if (accel && !st->cl) {
+        kf_result_error(out, "accelerator unavailable: %s", st->cl_status);
+        return KF_UNAVAILABLE;
+    }
     struct loaded *l = acquire(st);
     if (!l)
         return kf_result_error(out, "no profiles loaded: start the adapter with "
@@ -195,8 +206,10 @@ static int run(struct ptdr_state *st, const void *payload, size_t len, struct kf
     float *times = NULL;
     struct ptdr_request q;
     if (accel && !l->p->device) {
+        pthread_mutex_lock(&st->lock);
         kf_result_error(out, "accelerator unavailable: profiles %s are not on the device (%s)",
                         l->p->path, st->cl_status);
+        pthread_mutex_unlock(&st->lock);
         release(st, l);
         return KF_UNAVAILABLE;
     }
@@ -222,8 +235,8 @@ static int run(struct ptdr_state *st, const void *payload, size_t len, struct kf
         rc = reply_stats(times, &q, out);
     } else {
         char num[16];
-        int n = snprintf(num, sizeof(num), "%" PRIu32, ptdr_best_route(times, q.n_routes,
-                                                                        q.samples));
+        int n =
+            snprintf(num, sizeof(num), "%" PRIu32, ptdr_best_route(times, q.n_routes, q.samples));
         rc = kf_result_set(out, num, (size_t)n);
     }
 out:
@@ -263,13 +276,13 @@ static int stats_features(void *state, const void *payload, size_t len, double *
     return ptdr_request_features(payload, len, ((struct ptdr_state *)state)->samples, 1, f, max);
 }
 
-static int on_load_profiles(void *state, const void *payload, size_t len, char *err,
-                            size_t errlen)
+static int on_load_profiles(void *state, const void *payload, size_t len, char *err, size_t errlen)
 {
     cJSON *j = cJSON_ParseWithLength(payload, len);
     int rc = KF_ERROR;
     if (!cJSON_IsString(j) || !j->valuestring[0])
-        snprintf(err, errlen, "load-profiles: payload must be a JSON string with the path of a "
+        snprintf(err, errlen,
+                 "load-profiles: payload must be a JSON string with the path of a "
                  "profile file; keeping the current profiles");
     else if (load_profiles(state, j->valuestring, err, errlen) == 0)
         rc = KF_OK;

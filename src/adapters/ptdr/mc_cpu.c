@@ -10,9 +10,9 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(PTDR_NO_CLONES)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
-static void run_block(const struct ptdr_profiles *p, const uint32_t *segs, uint32_t n_segs,
-                      uint64_t seed, uint32_t route, uint32_t s0, uint32_t dep_slot,
-                      float dep_offset, float *out)
+static void
+run_block(const struct ptdr_profiles *p, const uint32_t *segs, uint32_t n_segs, uint64_t seed,
+          uint32_t route, uint32_t s0, uint32_t dep_slot, float dep_offset, float *out)
 {
     ptdr_run_block(p->lv, p->seg_base, p->slot_rel, p->values, p->cumprobs, segs, n_segs, seed,
                    route, s0, dep_slot, dep_offset, out);

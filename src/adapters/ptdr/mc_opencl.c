@@ -69,13 +69,14 @@ static int pick_device(const char *sel, cl_device_id *dev, char *name, size_t na
             }
         }
     }
-    snprintf(err, errlen, "no OpenCL device matches \"%s\" (give opencl_device=P:D or a part of "
-             "the device name; clinfo -l lists them)", sel ? sel : "");
+    snprintf(err, errlen,
+             "no OpenCL device matches \"%s\" (give opencl_device=P:D or a part of "
+             "the device name; clinfo -l lists them)",
+             sel ? sel : "");
     return -ENODEV;
 }
 
-static int read_binary(const char *path, unsigned char **buf, size_t *len, char *err,
-                       size_t errlen)
+static int read_binary(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -135,14 +136,12 @@ struct ptdr_cl *ptdr_cl_new(const char *sel, const char *binary_path, char *err,
     /* Identical results need IEEE division; never -cl-mad-enable / -cl-fast-relaxed-math. */
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(cl->dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof(fp), &fp, NULL);
-    const char *opts = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT)
-                           ? "-cl-fp32-correctly-rounded-divide-sqrt"
-                           : "";
+    const char *opts =
+        (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? "-cl-fp32-correctly-rounded-divide-sqrt" : "";
     e = clBuildProgram(cl->prog, 1, &cl->dev, opts, NULL, NULL);
     if (e != CL_SUCCESS) {
         char log[4096] = "";
-        clGetProgramBuildInfo(cl->prog, cl->dev, CL_PROGRAM_BUILD_LOG, sizeof(log) - 1, log,
-                              NULL);
+        clGetProgramBuildInfo(cl->prog, cl->dev, CL_PROGRAM_BUILD_LOG, sizeof(log) - 1, log, NULL);
         FAIL("%s: building the ptdr kernel failed (%d): %s", cl->name, e, log);
     }
     cl->kernel = clCreateKernel(cl->prog, "ptdr_monte_carlo", &e);
@@ -247,12 +246,17 @@ int ptdr_cl_run(struct ptdr_cl *cl, const struct ptdr_profiles *p, const struct 
         size_t size;
         const void *value;
     } args[] = {
-        {sizeof(cl_mem), &d->lv},       {sizeof(cl_mem), &d->seg_base},
-        {sizeof(cl_mem), &d->slot_rel}, {sizeof(cl_mem), &d->values},
-        {sizeof(cl_mem), &d->cumprobs}, {sizeof(cl_mem), &route_off},
-        {sizeof(cl_mem), &segs},        {sizeof(samples), &samples},
+        {sizeof(cl_mem), &d->lv},
+        {sizeof(cl_mem), &d->seg_base},
+        {sizeof(cl_mem), &d->slot_rel},
+        {sizeof(cl_mem), &d->values},
+        {sizeof(cl_mem), &d->cumprobs},
+        {sizeof(cl_mem), &route_off},
+        {sizeof(cl_mem), &segs},
+        {sizeof(samples), &samples},
         {sizeof(seed), &seed},
-        {sizeof(dep_slot), &dep_slot},  {sizeof(dep_offset), &dep_offset},
+        {sizeof(dep_slot), &dep_slot},
+        {sizeof(dep_offset), &dep_offset},
         {sizeof(cl_mem), &out},
     };
     for (cl_uint i = 0; i < sizeof(args) / sizeof(args[0]); i++)
@@ -260,8 +264,8 @@ int ptdr_cl_run(struct ptdr_cl *cl, const struct ptdr_profiles *p, const struct 
             FAIL("%s: clSetKernelArg %u failed (%d)", cl->name, i, e);
     /* Blocks of PTDR_BLOCK samples along dimension 0, routes along dimension 1. */
     size_t global[2] = {(q->samples + PTDR_BLOCK - 1) / PTDR_BLOCK, q->n_routes};
-    if ((e = clEnqueueNDRangeKernel(cl->queue, cl->kernel, 2, NULL, global, NULL, 0, NULL,
-                                    NULL)) != CL_SUCCESS)
+    if ((e = clEnqueueNDRangeKernel(cl->queue, cl->kernel, 2, NULL, global, NULL, 0, NULL, NULL)) !=
+        CL_SUCCESS)
         FAIL("%s: launching the kernel failed (%d)", cl->name, e);
     if ((e = clEnqueueReadBuffer(cl->queue, out, CL_TRUE, 0, 4u * work, times, 0, NULL, NULL)) !=
         CL_SUCCESS)

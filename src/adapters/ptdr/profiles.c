@@ -94,8 +94,9 @@ int ptdr_profiles_index(struct ptdr_profiles *p, const char *path, char *err, si
         uint32_t i = (uint32_t)hash_id(id) & p->index_mask;
         while (p->index[i]) {
             if (strcmp(ptdr_profiles_id(p, p->index[i] - 1), id) == 0) {
-                snprintf(err, errlen, "%s: segment %u (id %s): duplicate id, first seen at segment %u",
-                         path, s, id, p->index[i] - 1);
+                snprintf(err, errlen,
+                         "%s: segment %u (id %s): duplicate id, first seen at segment %u", path, s,
+                         id, p->index[i] - 1);
                 return -EINVAL;
             }
             i = (i + 1) & p->index_mask;
@@ -153,7 +154,8 @@ int ptdr_profiles_validate(const struct ptdr_profiles *p, const char *path, char
                  (double)p->max_speed[s]);
         if (p->lv[s] != p->length[s] / p->max_speed[s])
             FAIL("%s: segment %u (id %s): stored length/max_speed does not match; regenerate the "
-                 "file with ptdr-convert", path, s, id);
+                 "file with ptdr-convert",
+                 path, s, id);
         if (p->seg_base[s] != next_base)
             FAIL("%s: segment %u (id %s): bins do not follow the previous segment's", path, s, id);
         const uint16_t *rel = p->slot_rel + (size_t)s * PTDR_REL_STRIDE;
@@ -174,15 +176,17 @@ int ptdr_profiles_validate(const struct ptdr_profiles *p, const char *path, char
                 float v = p->values[k], c = p->cumprobs[k];
                 if (!(v > 0.0f) || !isfinite(v))
                     FAIL("%s: segment %u (id %s), slot %u: value %g is not a positive level of "
-                         "service", path, s, id, t, (double)v);
+                         "service",
+                         path, s, id, t, (double)v);
                 if (!(c >= prev) || c > 1.0f)
                     FAIL("%s: segment %u (id %s), slot %u: cumprobs must be non-decreasing in "
-                         "[0, 1] (got %g after %g)", path, s, id, t, (double)c, (double)prev);
+                         "[0, 1] (got %g after %g)",
+                         path, s, id, t, (double)c, (double)prev);
                 prev = c;
             }
             if (prev != 1.0f)
-                FAIL("%s: segment %u (id %s), slot %u: cumprobs end at %.9g, not 1", path, s, id,
-                     t, (double)prev);
+                FAIL("%s: segment %u (id %s), slot %u: cumprobs end at %.9g, not 1", path, s, id, t,
+                     (double)prev);
         }
         next_base += rel[PTDR_SLOTS];
     }

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PTDR_MAX_BINS 64   /* most bins (values) one 15-minute profile may have */
-#define PTDR_MAGIC "KFPTDR1" /* 8 bytes with the NUL */
+#define PTDR_MAX_BINS       64        /* most bins (values) one 15-minute profile may have */
+#define PTDR_MAGIC          "KFPTDR1" /* 8 bytes with the NUL */
 #define PTDR_FORMAT_VERSION 1u
 
 /* Binary layout (little endian, every section starts on a 64-byte boundary):

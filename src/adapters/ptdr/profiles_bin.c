@@ -94,8 +94,10 @@ int ptdr_profiles_load_binary(const char *path, struct ptdr_profiles **out, char
     memcpy(&h, map, sizeof(h));
     if (memcmp(h.magic, PTDR_MAGIC, 8) != 0 || h.version != PTDR_FORMAT_VERSION ||
         h.slots != PTDR_SLOTS) {
-        snprintf(err, errlen, "%s: not a version-%u ptdr binary profile file (convert it again "
-                 "with ptdr-convert)", path, PTDR_FORMAT_VERSION);
+        snprintf(err, errlen,
+                 "%s: not a version-%u ptdr binary profile file (convert it again "
+                 "with ptdr-convert)",
+                 path, PTDR_FORMAT_VERSION);
         rc = -EINVAL;
         goto fail;
     }
@@ -108,8 +110,10 @@ int ptdr_profiles_load_binary(const char *path, struct ptdr_profiles **out, char
     /* Offsets are recomputed, never trusted: a file whose header disagrees is rejected. */
     ptdr_layout(&want, h.n_seg, h.n_bins, h.ids_size, h.max_bins);
     if (memcmp(&want, &h, sizeof(h)) != 0 || want.total_size != (uint64_t)st.st_size) {
-        snprintf(err, errlen, "%s: section table or file size (%lld bytes) does not match the "
-                 "header (truncated or corrupt file)", path, (long long)st.st_size);
+        snprintf(err, errlen,
+                 "%s: section table or file size (%lld bytes) does not match the "
+                 "header (truncated or corrupt file)",
+                 path, (long long)st.st_size);
         rc = -EINVAL;
         goto fail;
     }

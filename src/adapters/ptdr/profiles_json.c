@@ -94,8 +94,10 @@ static int check_profile(const cJSON *prof, const char *where, char *err, size_t
             return -1;
         }
         if (!cJSON_IsNumber(y) || !(y->valuedouble >= prev) || y->valuedouble > 1.0 + 1e-6) {
-            snprintf(err, errlen, "%s: cumprobs[%d] must be a number in [0, 1], not below the "
-                     "previous one", where, i);
+            snprintf(err, errlen,
+                     "%s: cumprobs[%d] must be a number in [0, 1], not below the "
+                     "previous one",
+                     where, i);
             return -1;
         }
         prev = y->valuedouble;
@@ -151,9 +153,10 @@ int ptdr_profiles_load_json(const char *path, struct ptdr_profiles **out, char *
             FAIL(-EINVAL, "%s: segment %d (id %s): \"max_speed\" must be a positive number of m/s",
                  path, s, id);
         if (!cJSON_IsArray(profs) || cJSON_GetArraySize(profs) != (int)PTDR_SLOTS)
-            FAIL(-EINVAL, "%s: segment %d (id %s): \"profiles\" has %d slots, expected %u (one per "
-                 "15 minutes of a week)", path, s, id,
-                 cJSON_IsArray(profs) ? cJSON_GetArraySize(profs) : 0, PTDR_SLOTS);
+            FAIL(-EINVAL,
+                 "%s: segment %d (id %s): \"profiles\" has %d slots, expected %u (one per "
+                 "15 minutes of a week)",
+                 path, s, id, cJSON_IsArray(profs) ? cJSON_GetArraySize(profs) : 0, PTDR_SLOTS);
         int t = 0;
         for (const cJSON *prof = profs->child; prof; prof = prof->next, t++) {
             snprintf(where, sizeof(where), "%s: segment %d (id %s), slot %d", path, s, id, t);
@@ -169,8 +172,8 @@ int ptdr_profiles_load_json(const char *path, struct ptdr_profiles **out, char *
         ids_size += strlen(id) + 1;
     }
     if (n_bins > UINT32_MAX)
-        FAIL(-E2BIG, "%s: %llu bins; at most %u fit the format", path,
-             (unsigned long long)n_bins, UINT32_MAX);
+        FAIL(-E2BIG, "%s: %llu bins; at most %u fit the format", path, (unsigned long long)n_bins,
+             UINT32_MAX);
 
     /* Pass 2: fill the layout. */
     struct ptdr_file_header h;

@@ -8,7 +8,7 @@
 
 #include "profiles.h"
 
-#define PTDR_WEEK_MS 604800000.0
+#define PTDR_WEEK_MS     604800000.0
 #define PTDR_MAX_SAMPLES 1000000u
 /* Most (route, sample) travel times one request may ask for: bounds the reply memory. */
 #define PTDR_MAX_WORK (1u << 24)

@@ -10,25 +10,25 @@
 typedef ulong ptdr_u64;
 typedef uint ptdr_u32;
 typedef ushort ptdr_u16;
-#define PTDR_FN inline
+#define PTDR_FN       inline
 #define PTDR_BLOCK_FN inline
-#define PTDR_GLOBAL __global
+#define PTDR_GLOBAL   __global
 #else
 #include <stdint.h>
 typedef uint64_t ptdr_u64;
 typedef uint32_t ptdr_u32;
 typedef uint16_t ptdr_u16;
-#define PTDR_FN static inline
+#define PTDR_FN       static inline
 /* Forced inline: the CPU variant compiles the block once per vector ISA (target_clones), and
  * only an inlined copy gets that ISA. */
 #define PTDR_BLOCK_FN static inline __attribute__((always_inline))
 #define PTDR_GLOBAL
 #endif
 
-#define PTDR_SLOTS 672u          /* 15-minute slots in a week, Monday 00:00 = slot 0 */
+#define PTDR_SLOTS        672u   /* 15-minute slots in a week, Monday 00:00 = slot 0 */
 #define PTDR_SLOT_SECONDS 900.0f /* length of a slot */
-#define PTDR_REL_STRIDE 673u     /* per segment: 672 slot starts + the end of the last slot */
-#define PTDR_GOLDEN 0x9e3779b97f4a7c15UL
+#define PTDR_REL_STRIDE   673u   /* per segment: 672 slot starts + the end of the last slot */
+#define PTDR_GOLDEN       0x9e3779b97f4a7c15UL
 /* Beyond 2^24 slots (~480 years) of elapsed time the slot count saturates: keeps the
  * float->uint conversion defined on both sides when a route takes absurdly long. */
 #define PTDR_MAX_STEPS 16777215u
@@ -107,15 +107,16 @@ PTDR_FN float ptdr_seg_time(float lv, float value)
  * value after the last cumprob <= u": one vector compare and select per bin over all lanes, no
  * gathers, and exactly the bin ptdr_pick_bin returns. Lanes spread over more than PTDR_SPREAD
  * slots take the scalar search. */
-#define PTDR_BLOCK 64u
+#define PTDR_BLOCK  64u
 #define PTDR_SPREAD 4u
 
 PTDR_BLOCK_FN void ptdr_run_block(PTDR_GLOBAL const float *lv, PTDR_GLOBAL const ptdr_u32 *seg_base,
-                            PTDR_GLOBAL const ptdr_u16 *slot_rel,
-                            PTDR_GLOBAL const float *values, PTDR_GLOBAL const float *cumprobs,
-                            PTDR_GLOBAL const ptdr_u32 *segs, ptdr_u32 n_segs, ptdr_u64 seed,
-                            ptdr_u32 route, ptdr_u32 s0, ptdr_u32 dep_slot, float dep_offset,
-                            float *t)
+                                  PTDR_GLOBAL const ptdr_u16 *slot_rel,
+                                  PTDR_GLOBAL const float *values,
+                                  PTDR_GLOBAL const float *cumprobs,
+                                  PTDR_GLOBAL const ptdr_u32 *segs, ptdr_u32 n_segs, ptdr_u64 seed,
+                                  ptdr_u32 route, ptdr_u32 s0, ptdr_u32 dep_slot, float dep_offset,
+                                  float *t)
 {
     ptdr_u64 st[PTDR_BLOCK];
     float u[PTDR_BLOCK], val[PTDR_BLOCK];

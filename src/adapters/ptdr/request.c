@@ -29,8 +29,7 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
 
 /* Reads departure_time, frequency and samples (shared by parse and features). */
 static int parse_scalars(const cJSON *root, uint32_t default_samples, int allow_samples,
-                         double *dep_ms, double *freq, uint32_t *samples, char *err,
-                         size_t errlen)
+                         double *dep_ms, double *freq, uint32_t *samples, char *err, size_t errlen)
 {
     const cJSON *dep = cJSON_GetObjectItemCaseSensitive(root, "departure_time");
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "frequency");
@@ -96,8 +95,8 @@ int ptdr_request_parse(struct ptdr_request *q, const void *payload, size_t len,
         n_segs += (size_t)cJSON_GetArraySize(r);
     }
     if (n_routes > UINT32_MAX / q->samples || n_routes * q->samples > PTDR_MAX_WORK)
-        FAIL("%zu routes x %u samples is more than %u travel times per request; split it",
-             n_routes, q->samples, PTDR_MAX_WORK);
+        FAIL("%zu routes x %u samples is more than %u travel times per request; split it", n_routes,
+             q->samples, PTDR_MAX_WORK);
     if (n_segs > UINT32_MAX)
         FAIL("too many segments in one request");
     q->n_routes = (uint32_t)n_routes;
@@ -120,8 +119,8 @@ int ptdr_request_parse(struct ptdr_request *q, const void *payload, size_t len,
                 FAIL("route %zu, position %zu: segment id must be a string", ri, pos);
             int64_t seg = ptdr_profiles_find(p, s->valuestring);
             if (seg < 0)
-                FAIL("route %zu, position %zu: unknown segment id \"%.200s\" (not in %s)", ri,
-                     pos, s->valuestring, p->path);
+                FAIL("route %zu, position %zu: unknown segment id \"%.200s\" (not in %s)", ri, pos,
+                     s->valuestring, p->path);
             q->segs[k++] = (uint32_t)seg;
             h = fnv(h, s->valuestring, strlen(s->valuestring) + 1);
         }
