@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,54 @@ static void test_bad_adapter_arguments(void **state)
     fx_fini(&fx);
 }
 
+struct hammer {
+    struct fx_adapter *fx;
+    int stop, requests, failures;
+};
+
+static void *hammer_requests(void *arg)
+{
+    struct hammer *h = arg;
+    while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+        char *r;
+        for (int accel = 0; accel < 1 + h->fx->a->accel_available(h->fx->state); accel++) {
+            int rc = fx_call(h->fx, "ptdr-stats", accel,
+                             "{\"routes\":[[\"OSM1T2\",\"OSM2T3\"]],\"departure_time\":0,"
+                             "\"samples\":200}",
+                             &r);
+            h->failures += rc != KF_OK && rc != KF_UNAVAILABLE;
+            h->requests++;
+            free(r);
+        }
+    }
+    return NULL;
+}
+
+static void test_reload_while_requests_run(void **state)
+{
+    (void)state;
+    struct fx_adapter fx;
+    char err[KF_ERROR_MAX], a[700], b[700];
+    open_good(&fx);
+    struct fx_segment slow[2];
+    memcpy(slow, good, sizeof(slow));
+    slow[0].length = 5000;
+    snprintf(a, sizeof(a), "\"%s\"", good_path);
+    snprintf(b, sizeof(b), "\"%s\"", fx_write_profiles("slow.json", slow, 2, 672));
+    struct hammer h = {&fx, 0, 0, 0};
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, hammer_requests, &h), 0);
+    /* Old sets are freed by whichever side drops the last reference: ASan checks the rest. */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(fx_broadcast(&fx, "load-profiles", i % 2 ? a : b, err, sizeof(err)),
+                         KF_OK);
+    __atomic_store_n(&h.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(tid, NULL);
+    assert_int_equal(h.failures, 0);
+    assert_true(h.requests > 0);
+    fx_fini(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_load_profiles_payload_must_be_a_path_string),
         cmocka_unit_test(test_good_reload_replaces_profiles),
         cmocka_unit_test(test_bad_adapter_arguments),
+        cmocka_unit_test(test_reload_while_requests_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -39,7 +39,7 @@ static int parse_scalars(const cJSON *root, uint32_t default_samples, int allow_
     if (!cJSON_IsNumber(dep) || !isfinite(dep->valuedouble) || dep->valuedouble < 0)
         FAIL("\"departure_time\" must be a number >= 0 (milliseconds since Monday 00:00)");
     /* Later weeks repeat the profiles: a departure beyond one week wraps. */
-    *dep_ms = fmod(dep->valuedouble, PTDR_WEEK_MS);
+    *dep_ms = fmod(dep->valuedouble, PTDR_WEEK_MS) + 0.0; /* + 0.0: -0 hashes like 0 */
     *freq = 0.0;
     if (f) {
         if (!cJSON_IsNumber(f) || !isfinite(f->valuedouble) || f->valuedouble < 0)
