@@ -24,6 +24,7 @@ struct ptdr_cl {
     cl_program prog;
     cl_kernel kernel;
     char name[256];
+    int unified; /* device shares host memory (CPU devices such as PoCL) */
 };
 
 struct ptdr_cl_profiles {
@@ -111,6 +112,9 @@ struct ptdr_cl *ptdr_cl_new(const char *sel, const char *binary_path, char *err,
         FAIL("accelerator disabled (opencl_device=none)");
     if (pick_device(sel, &cl->dev, cl->name, sizeof(cl->name), err, errlen))
         goto fail;
+    cl_bool unified = CL_FALSE;
+    clGetDeviceInfo(cl->dev, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof(unified), &unified, NULL);
+    cl->unified = unified == CL_TRUE;
     cl->ctx = clCreateContext(NULL, 1, &cl->dev, NULL, NULL, &e);
     if (!cl->ctx)
         FAIL("%s: clCreateContext failed (%d)", cl->name, e);
@@ -199,17 +203,27 @@ static cl_mem upload(struct ptdr_cl *cl, const void *data, size_t len, cl_int *e
     return clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, len, (void *)data, e);
 }
 
+/* Profiles: on a device that shares host memory, use the loaded (often mmap()ed) arrays in
+ * place instead of a second copy, so the resident size stays that of one profile set. */
+static cl_mem upload_profiles(struct ptdr_cl *cl, const void *data, size_t len, cl_int *e)
+{
+    if (cl->unified)
+        return clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR, len, (void *)data,
+                              e);
+    return upload(cl, data, len, e);
+}
+
 int ptdr_cl_upload(struct ptdr_cl *cl, struct ptdr_profiles *p, char *err, size_t errlen)
 {
     cl_int e = CL_SUCCESS;
     struct ptdr_cl_profiles *d = calloc(1, sizeof(*d));
     if (!d)
         FAIL("out of memory");
-    if (!(d->lv = upload(cl, p->lv, 4u * p->n_seg, &e)) ||
-        !(d->seg_base = upload(cl, p->seg_base, 4u * p->n_seg, &e)) ||
-        !(d->slot_rel = upload(cl, p->slot_rel, 2u * PTDR_REL_STRIDE * p->n_seg, &e)) ||
-        !(d->values = upload(cl, p->values, 4u * p->n_bins, &e)) ||
-        !(d->cumprobs = upload(cl, p->cumprobs, 4u * p->n_bins, &e)))
+    if (!(d->lv = upload_profiles(cl, p->lv, 4u * p->n_seg, &e)) ||
+        !(d->seg_base = upload_profiles(cl, p->seg_base, 4u * p->n_seg, &e)) ||
+        !(d->slot_rel = upload_profiles(cl, p->slot_rel, 2u * PTDR_REL_STRIDE * p->n_seg, &e)) ||
+        !(d->values = upload_profiles(cl, p->values, 4u * p->n_bins, &e)) ||
+        !(d->cumprobs = upload_profiles(cl, p->cumprobs, 4u * p->n_bins, &e)))
         FAIL("%s: uploading %s to the device failed (%d)", cl->name, p->path, e);
     if (p->device && p->device_free)
         p->device_free(p->device);

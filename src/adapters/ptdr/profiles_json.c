@@ -182,7 +182,10 @@ int ptdr_profiles_load_json(const char *path, struct ptdr_profiles **out, char *
     if (!p)
         FAIL(-ENOMEM, "%s: out of memory", path);
     p->block_size = h.total_size;
-    p->block = calloc(1, h.total_size);
+    /* 64-byte aligned like a mapped file: devices may use the arrays in place. */
+    p->block = aligned_alloc(64, h.total_size);
+    if (p->block)
+        memset(p->block, 0, h.total_size);
     p->path = strdup(path);
     if (!p->block || !p->path)
         FAIL(-ENOMEM, "%s: out of memory for %llu bytes of profiles", path,
