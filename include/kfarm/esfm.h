@@ -32,7 +32,7 @@ int esfm_exit_code(int rc);
 
 /* Name of the hypervisor alias ESFM gives a VF's hostdev: "ua-kfarm-<bdf with - for :/.>". */
 #define ESFM_ALIAS_LEN 48
-#define ESFM_BDF_LEN 16
+#define ESFM_BDF_LEN   16
 void esfm_alias_for(const char *vf_bdf, char alias[ESFM_ALIAS_LEN]);
 
 /* How sysfs attributes are written. NULL in esfm_options means the real kernel (open/write). The
@@ -47,23 +47,23 @@ struct esfm_sysfs_ops {
 typedef void (*esfm_log_fn)(void *arg, const char *line);
 
 /* Flags for the hypervisor's attach/detach; default (0) means live and persistent. */
-#define ESFM_HV_LIVE 1u
+#define ESFM_HV_LIVE   1u
 #define ESFM_HV_CONFIG 2u
 
 struct esfm_options {
-    const char *sysfs_root;   /* default "/sys" */
-    const char *connect_uri;  /* libvirt URI, or "fake:///path/state.json[?latency=paper]";
-                                 NULL: operations needing a hypervisor fail with -EINVAL */
-    const char *policy_path;  /* NULL: no policy (no budgets, no bitstreams, exclusive VFs) */
-    const char *state_dir;    /* default "/var/lib/esfm"; created 0700 */
-    const char *mqtt_uri;     /* "tcp://host:port" or NULL (publish nothing) */
-    int parallel;             /* threads for multi-VF operations; <= 0 means one per VF */
-    bool force;               /* ignore the busy counter */
-    unsigned hv_flags;        /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */
-    int detach_timeout_ms;    /* bound on the device-removed wait; 0 = 10000 */
-    bool skip_reconcile;      /* true: leave crashed runs' journal entries (esfm status) */
+    const char *sysfs_root;  /* default "/sys" */
+    const char *connect_uri; /* libvirt URI, or "fake:///path/state.json[?latency=paper]";
+                                NULL: operations needing a hypervisor fail with -EINVAL */
+    const char *policy_path; /* NULL: no policy (no budgets, no bitstreams, exclusive VFs) */
+    const char *state_dir;   /* default "/var/lib/esfm"; created 0700 */
+    const char *mqtt_uri;    /* "tcp://host:port" or NULL (publish nothing) */
+    int parallel;            /* threads for multi-VF operations; <= 0 means one per VF */
+    bool force;              /* ignore the busy counter */
+    unsigned hv_flags;       /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */
+    int detach_timeout_ms;   /* bound on the device-removed wait; 0 = 10000 */
+    bool skip_reconcile;     /* true: leave crashed runs' journal entries (esfm status) */
     const struct esfm_sysfs_ops *sysfs_ops; /* NULL = real kernel */
-    esfm_log_fn log;          /* NULL = silent */
+    esfm_log_fn log;                        /* NULL = silent */
     void *log_arg;
 };
 
@@ -78,7 +78,7 @@ void esfm_ctx_free(struct esfm_ctx *ctx);
 /* ---- The job API (used by the SPANK plugin) ---------------------------------------------- */
 
 struct esfm_job {
-    const char *job_id;    /* Slurm job id, any string without '/' */
+    const char *job_id; /* Slurm job id, any string without '/' */
     uid_t uid;
     const char *partition; /* may be NULL */
 };
@@ -106,8 +106,8 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf, int nvfs, const char *bitstr
               const char *vf_driver, char *err, size_t errlen);
 int esfm_reconf(struct esfm_ctx *ctx, const char *pf, int nvfs, char *err, size_t errlen);
 /* vf may be NULL (first free VF); vf_out (ESFM_BDF_LEN) gets the VF used. */
-int esfm_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *vf_out,
-                char *err, size_t errlen);
+int esfm_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *vf_out, char *err,
+                size_t errlen);
 int esfm_detach(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
 /* pause=true pauses, false unpauses. *fell_back (may be NULL) is set when QEMU lacked
  * device_pause and ESFM detached/attached instead. */
@@ -122,19 +122,19 @@ const char *esfm_vf_state_name(enum esfm_vf_state s);
 struct esfm_vf_info {
     char pf[ESFM_BDF_LEN];
     char bdf[ESFM_BDF_LEN];
-    char driver[64];       /* "" when unbound */
+    char driver[64]; /* "" when unbound */
     enum esfm_vf_state state;
-    char domain[128];      /* "" when free */
-    char job_id[64];       /* "" when not owned by a job */
-    unsigned busy_queues;  /* from the kfarm busy counter; 0 = idle or unknown */
+    char domain[128];     /* "" when free */
+    char job_id[64];      /* "" when not owned by a job */
+    unsigned busy_queues; /* from the kfarm busy counter; 0 = idle or unknown */
     bool busy;
 };
 
 struct esfm_hostdev {
     char domain[128];
-    char bdf[ESFM_BDF_LEN];        /* host address */
+    char bdf[ESFM_BDF_LEN]; /* host address */
     char alias[64];
-    char guest_bdf[ESFM_BDF_LEN];  /* "" when unknown */
+    char guest_bdf[ESFM_BDF_LEN]; /* "" when unknown */
 };
 
 struct esfm_pf_info {

@@ -186,8 +186,23 @@ static int parse_count(const char *s, int *out)
 int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops)
 {
     enum {
-        O_SYSFS = 256, O_CONNECT, O_POLICY, O_STATE, O_MQTT, O_PARALLEL, O_FORCE, O_JSON, O_VFS,
-        O_BITSTREAM, O_VFDRV, O_LIVE, O_CONFIG, O_TIMEOUT, O_UID, O_PARTITION, O_HELP
+        O_SYSFS = 256,
+        O_CONNECT,
+        O_POLICY,
+        O_STATE,
+        O_MQTT,
+        O_PARALLEL,
+        O_FORCE,
+        O_JSON,
+        O_VFS,
+        O_BITSTREAM,
+        O_VFDRV,
+        O_LIVE,
+        O_CONFIG,
+        O_TIMEOUT,
+        O_UID,
+        O_PARTITION,
+        O_HELP
     };
     static const struct option opts[] = {
         {"sysfs-root", 1, 0, O_SYSFS}, {"connect", 1, 0, O_CONNECT},
@@ -209,18 +224,42 @@ int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case O_SYSFS: o.sysfs_root = optarg; break;
-        case O_CONNECT: o.connect_uri = optarg; break;
-        case O_POLICY: o.policy_path = optarg; break;
-        case O_STATE: o.state_dir = optarg; break;
-        case O_MQTT: o.mqtt_uri = optarg; break;
-        case O_FORCE: o.force = true; break;
-        case O_JSON: json = true; break;
-        case O_BITSTREAM: bitstream = optarg; break;
-        case O_VFDRV: vf_driver = optarg; break;
-        case O_LIVE: o.hv_flags |= ESFM_HV_LIVE; break;
-        case O_CONFIG: o.hv_flags |= ESFM_HV_CONFIG; break;
-        case O_PARTITION: partition = optarg; break;
+        case O_SYSFS:
+            o.sysfs_root = optarg;
+            break;
+        case O_CONNECT:
+            o.connect_uri = optarg;
+            break;
+        case O_POLICY:
+            o.policy_path = optarg;
+            break;
+        case O_STATE:
+            o.state_dir = optarg;
+            break;
+        case O_MQTT:
+            o.mqtt_uri = optarg;
+            break;
+        case O_FORCE:
+            o.force = true;
+            break;
+        case O_JSON:
+            json = true;
+            break;
+        case O_BITSTREAM:
+            bitstream = optarg;
+            break;
+        case O_VFDRV:
+            vf_driver = optarg;
+            break;
+        case O_LIVE:
+            o.hv_flags |= ESFM_HV_LIVE;
+            break;
+        case O_CONFIG:
+            o.hv_flags |= ESFM_HV_CONFIG;
+            break;
+        case O_PARTITION:
+            partition = optarg;
+            break;
         case O_PARALLEL:
             if (parse_count(optarg, &o.parallel) || o.parallel < 1)
                 return usage_error("--parallel wants a number >= 1, got '%s'", optarg);
@@ -239,11 +278,12 @@ int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops)
             uid = (unsigned)v;
             break;
         case 'h':
-        case O_HELP: fputs(usage_text, stdout); return 0;
+        case O_HELP:
+            fputs(usage_text, stdout);
+            return 0;
         default:
             if (optopt >= '0' && optopt <= '9')
-                return usage_error("counts must be whole numbers >= 0, got '%s'",
-                                   argv[optind - 1]);
+                return usage_error("counts must be whole numbers >= 0, got '%s'", argv[optind - 1]);
             return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
@@ -260,9 +300,9 @@ int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops)
         const char *name;
         int min, max;
     } const table[] = {
-        {"init", 0, 1},     {"reconf", 2, 2},     {"attach", 1, 2},     {"detach", 1, 1},
-        {"pause", 1, 1},    {"unpause", 1, 1},    {"list-vfs", 0, 1},   {"list-vf-vm", 0, 0},
-        {"status", 0, 0},   {"reconcile", 0, 0},  {"job-attach", 3, 3}, {"job-detach", 1, 1},
+        {"init", 0, 1},   {"reconf", 2, 2},    {"attach", 1, 2},     {"detach", 1, 1},
+        {"pause", 1, 1},  {"unpause", 1, 1},   {"list-vfs", 0, 1},   {"list-vf-vm", 0, 0},
+        {"status", 0, 0}, {"reconcile", 0, 0}, {"job-attach", 3, 3}, {"job-detach", 1, 1},
     };
     size_t t;
     for (t = 0; t < sizeof table / sizeof table[0]; t++)

@@ -21,8 +21,7 @@ static int make_dir(const char *path, char *err, size_t errlen)
         return esfm_fail(err, errlen, -ENOLCK, "state dir %s is not a directory", path);
     /* Ownership records and journal decide what is detached: keep them private. */
     if ((st.st_mode & 0777) != 0700 && chmod(path, 0700))
-        return esfm_fail(err, errlen, -ENOLCK, "cannot chmod 0700 %s: %s", path,
-                         strerror(errno));
+        return esfm_fail(err, errlen, -ENOLCK, "cannot chmod 0700 %s: %s", path, strerror(errno));
     return 0;
 }
 

@@ -60,8 +60,7 @@ int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const ch
     extern char **environ;
     pid_t pid = fork();
     if (pid < 0) {
-        rc = esfm_fail(err, errlen, -ENOEXEC, "fork for flash_command failed: %s",
-                       strerror(errno));
+        rc = esfm_fail(err, errlen, -ENOEXEC, "fork for flash_command failed: %s", strerror(errno));
         goto out;
     }
     if (pid == 0) {

@@ -61,8 +61,7 @@ int esfm_hostdevs_from_xml(const char *domain, const char *xml, struct esfm_host
     xmlXPathContextPtr xp = xmlXPathNewContext(doc);
     xmlXPathObjectPtr res =
         xp ? xmlXPathEvalExpression(
-                 (const xmlChar *)"/domain/devices/hostdev[@mode='subsystem' and @type='pci']",
-                 xp)
+                 (const xmlChar *)"/domain/devices/hostdev[@mode='subsystem' and @type='pci']", xp)
            : NULL;
     int rc = 0;
     int cnt = (res && res->nodesetval) ? res->nodesetval->nodeNr : 0;

@@ -18,10 +18,9 @@ struct esfm_hv_ops {
                   unsigned flags, char guest_bdf[ESFM_BDF_LEN], char *err, size_t len);
     int (*detach)(struct esfm_hv *hv, const char *domain, const char *bdf, const char *alias,
                   unsigned flags, int timeout_ms, char *err, size_t len);
-    int (*pause)(struct esfm_hv *hv, const char *domain, const char *alias, bool pause,
-                 char *err, size_t len);
-    int (*list)(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, char *err,
-                size_t len);
+    int (*pause)(struct esfm_hv *hv, const char *domain, const char *alias, bool pause, char *err,
+                 size_t len);
+    int (*list)(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, char *err, size_t len);
 };
 
 struct esfm_hv {

@@ -86,8 +86,7 @@ static int save_unlock(struct hv_fake *f, cJSON *st, int lockfd, bool changed, c
 
 static cJSON *find_domain(cJSON *st, const char *name)
 {
-    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "domains"),
-                                            name);
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "domains"), name);
 }
 
 static cJSON *hostdevs_of(cJSON *dom)
@@ -123,9 +122,8 @@ static int fake_lookup(struct esfm_hv *hv, const char *domain, char *err, size_t
     return rc;
 }
 
-static int fake_attach(struct esfm_hv *hv, const char *domain, const char *bdf,
-                       const char *alias, unsigned flags, char guest[ESFM_BDF_LEN], char *err,
-                       size_t len)
+static int fake_attach(struct esfm_hv *hv, const char *domain, const char *bdf, const char *alias,
+                       unsigned flags, char guest[ESFM_BDF_LEN], char *err, size_t len)
 {
     (void)flags;
     struct hv_fake *f = (struct hv_fake *)hv;
@@ -195,8 +193,8 @@ static cJSON *find_hostdev(cJSON *dom, const char *alias, const char *bdf, int *
     return NULL;
 }
 
-static int fake_detach(struct esfm_hv *hv, const char *domain, const char *bdf,
-                       const char *alias, unsigned flags, int timeout_ms, char *err, size_t len)
+static int fake_detach(struct esfm_hv *hv, const char *domain, const char *bdf, const char *alias,
+                       unsigned flags, int timeout_ms, char *err, size_t len)
 {
     (void)flags;
     (void)timeout_ms;
@@ -272,8 +270,8 @@ static int fake_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, c
         return -EREMOTEIO;
     size_t cnt = 0;
     cJSON *d, *e;
-    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(st, "domains"))
-        cnt += (size_t)cJSON_GetArraySize(hostdevs_of(d));
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(st, "domains")) cnt +=
+        (size_t)cJSON_GetArraySize(hostdevs_of(d));
     struct esfm_hostdev *v = calloc(cnt ? cnt : 1, sizeof *v);
     if (!v) {
         save_unlock(f, st, fd, false, NULL, 0);

@@ -85,15 +85,14 @@ static const char *last_error(void)
     return m ? m : "unknown libvirt error";
 }
 
-static int lookup(struct hv_libvirt *h, const char *name, virDomainPtr *dom, char *err,
-                  size_t len)
+static int lookup(struct hv_libvirt *h, const char *name, virDomainPtr *dom, char *err, size_t len)
 {
     *dom = virDomainLookupByName(h->conn, name);
     if (*dom)
         return 0;
     if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
-        return esfm_fail(err, len, -ENOENT,
-                         "VM '%s' not found; list them with virsh list --all", name);
+        return esfm_fail(err, len, -ENOENT, "VM '%s' not found; list them with virsh list --all",
+                         name);
     return esfm_fail(err, len, -EREMOTEIO, "looking up VM '%s': %s", name, last_error());
 }
 
@@ -214,10 +213,9 @@ static int lv_detach(struct esfm_hv *hv, const char *domain, const char *bdf, co
     char xml[1024];
     esfm_hostdev_xml(bdf, alias, xml, sizeof xml);
     if (virDomainDetachDeviceFlags(dom, xml, f) < 0) {
-        rc = esfm_fail(err, len, virGetLastErrorCode() == VIR_ERR_DEVICE_MISSING ? -ENOENT
-                                                                                 : -EREMOTEIO,
-                       "libvirt could not detach VF %s (%s) from VM %s: %s", bdf, alias, domain,
-                       last_error());
+        rc = esfm_fail(
+            err, len, virGetLastErrorCode() == VIR_ERR_DEVICE_MISSING ? -ENOENT : -EREMOTEIO,
+            "libvirt could not detach VF %s (%s) from VM %s: %s", bdf, alias, domain, last_error());
     } else if (f & VIR_DOMAIN_AFFECT_LIVE) {
         /* libvirt returns once the unplug is requested; the guest releases the device later. */
         struct timespec dl;
@@ -287,8 +285,7 @@ static int lv_pause(struct esfm_hv *hv, const char *domain, const char *alias, b
     return rc;
 }
 
-static int lv_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, char *err,
-                   size_t len)
+static int lv_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, char *err, size_t len)
 {
     struct hv_libvirt *h = (struct hv_libvirt *)hv;
     virDomainPtr *doms = NULL;
@@ -303,8 +300,8 @@ static int lv_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, cha
             char *xml = virDomainGetXMLDesc(doms[i], 0);
             const char *name = virDomainGetName(doms[i]);
             if (!xml)
-                rc = esfm_fail(err, len, -EREMOTEIO, "reading XML of VM %s: %s", name,
-                               last_error());
+                rc =
+                    esfm_fail(err, len, -EREMOTEIO, "reading XML of VM %s: %s", name, last_error());
             else if (esfm_hostdevs_from_xml(name, xml, out, n) == -ENOMEM)
                 rc = esfm_fail(err, len, -ENOMEM, "out of memory");
             free(xml);

@@ -27,7 +27,7 @@ struct esfm_ctx {
     struct esfm_policy *policy;
     struct esfm_mqtt *mqtt;
     char node[64];
-    long crash_after;      /* ESFM_TEST_CRASH_AFTER_STEP, 0 = never */
+    long crash_after; /* ESFM_TEST_CRASH_AFTER_STEP, 0 = never */
     atomic_long steps;
     pthread_mutex_t log_lock;
 };
@@ -58,8 +58,7 @@ int esfm_pci_read_str(struct esfm_ctx *ctx, const char *bdf, const char *attr, c
 int esfm_pci_physfn(struct esfm_ctx *ctx, const char *vf, char pf[ESFM_BDF_LEN]);
 void esfm_pci_driver(struct esfm_ctx *ctx, const char *bdf, char *drv, size_t len);
 /* VFs in virtfn order; *vfs is malloc'd. */
-int esfm_pci_list_vfs(struct esfm_ctx *ctx, const char *pf, char (**vfs)[ESFM_BDF_LEN],
-                      size_t *n);
+int esfm_pci_list_vfs(struct esfm_ctx *ctx, const char *pf, char (**vfs)[ESFM_BDF_LEN], size_t *n);
 int esfm_pci_list_pfs(struct esfm_ctx *ctx, char (**pfs)[ESFM_BDF_LEN], size_t *n);
 int esfm_pci_find_by_id(struct esfm_ctx *ctx, const char *id, char pf[ESFM_BDF_LEN]);
 bool esfm_pci_driver_exists(struct esfm_ctx *ctx, const char *driver);
@@ -72,8 +71,8 @@ int esfm_pci_unbind(struct esfm_ctx *ctx, const char *bdf, char *err, size_t len
 int esfm_pci_set_driver_override(struct esfm_ctx *ctx, const char *bdf, const char *driver,
                                  char *err, size_t len);
 int esfm_pci_probe(struct esfm_ctx *ctx, const char *bdf, char *err, size_t len);
-int esfm_pci_bind_with_driver_override(struct esfm_ctx *ctx, const char *bdf,
-                                       const char *driver, char *err, size_t len);
+int esfm_pci_bind_with_driver_override(struct esfm_ctx *ctx, const char *bdf, const char *driver,
+                                       char *err, size_t len);
 
 /* busy.c: the kfarm busy counter (kmod): VF's kfarm/busy or PF's kfarm/vf_busy lines. */
 int esfm_busy_queues(struct esfm_ctx *ctx, const char *vf, unsigned *queues, pid_t *pid);
@@ -110,8 +109,8 @@ struct esfm_journal {
     int fd;
     char path[512];
 };
-int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_journal *j,
-                       char *err, size_t errlen);
+int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_journal *j, char *err,
+                       size_t errlen);
 int esfm_journal_update(struct esfm_ctx *ctx, struct esfm_journal *j, const cJSON *intent,
                         char *err, size_t errlen);
 void esfm_journal_end(struct esfm_ctx *ctx, struct esfm_journal *j);
@@ -123,8 +122,8 @@ const struct esfm_hostdev *esfm_hostdev_find(const struct esfm_hostdev *h, size_
                                              const char *bdf);
 
 /* VF moves shared by the operations (vf_ops.c). */
-int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest,
-                   char *err, size_t errlen);
+int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest, char *err,
+                   size_t errlen);
 int esfm_vf_detach(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
                    char *err, size_t errlen);
 /* Pauses through QMP, or detaches when QEMU lacks device_pause (*method = "qmp"/"detach"). */
@@ -143,8 +142,7 @@ int esfm_resolve_vf(struct esfm_ctx *ctx, const char *arg, char vf[ESFM_BDF_LEN]
 /* ops_vf.c: records in the state file and journal intents. */
 cJSON *esfm_intent_new(const char *op, const char *vf, const char *domain, const char *alias);
 int esfm_record_vf(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
-                   const char *guest, const char *paused, bool pending, char *err,
-                   size_t errlen);
+                   const char *guest, const char *paused, bool pending, char *err, size_t errlen);
 int esfm_forget_vf(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
 
 /* reconcile.c: repairs one journal intent (called with its lock held). */

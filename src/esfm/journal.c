@@ -36,8 +36,8 @@ static int write_all_at0(int fd, const char *text)
     return fsync(fd) ? -errno : 0;
 }
 
-int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_journal *j,
-                       char *err, size_t errlen)
+int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_journal *j, char *err,
+                       size_t errlen)
 {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/journal", ctx->state_dir);

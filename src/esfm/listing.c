@@ -11,14 +11,14 @@
 int esfm_list_pfs(struct esfm_ctx *ctx, struct esfm_pf_info **out, size_t *n, char *err,
                   size_t errlen)
 {
-    char (*pfs)[ESFM_BDF_LEN];
+    char(*pfs)[ESFM_BDF_LEN];
     size_t k;
     *out = NULL;
     *n = 0;
     int rc = esfm_pci_list_pfs(ctx, &pfs, &k);
     if (rc)
-        return esfm_fail(err, errlen, -EIO, "cannot read %s/bus/pci/devices: %s",
-                         ctx->sysfs_root, strerror(-rc));
+        return esfm_fail(err, errlen, -EIO, "cannot read %s/bus/pci/devices: %s", ctx->sysfs_root,
+                         strerror(-rc));
     struct esfm_pf_info *v = calloc(k ? k : 1, sizeof *v);
     for (size_t i = 0; v && i < k; i++) {
         snprintf(v[i].bdf, sizeof v[i].bdf, "%s", pfs[i]);
@@ -40,12 +40,12 @@ int esfm_list_vf_vm(struct esfm_ctx *ctx, struct esfm_hostdev **out, size_t *n, 
     return esfm_hostdevs(ctx, out, n, err, errlen);
 }
 
-int esfm_list_vfs(struct esfm_ctx *ctx, const char *pf_arg, struct esfm_vf_info **out,
-                  size_t *n, char *err, size_t errlen)
+int esfm_list_vfs(struct esfm_ctx *ctx, const char *pf_arg, struct esfm_vf_info **out, size_t *n,
+                  char *err, size_t errlen)
 {
     *out = NULL;
     *n = 0;
-    char (*pfs)[ESFM_BDF_LEN] = NULL;
+    char(*pfs)[ESFM_BDF_LEN] = NULL;
     size_t npf = 0;
     int rc;
     if (pf_arg) {
@@ -58,8 +58,8 @@ int esfm_list_vfs(struct esfm_ctx *ctx, const char *pf_arg, struct esfm_vf_info 
         }
         npf = 1;
     } else if ((rc = esfm_pci_list_pfs(ctx, &pfs, &npf))) {
-        return esfm_fail(err, errlen, -EIO, "cannot read %s/bus/pci/devices: %s",
-                         ctx->sysfs_root, strerror(-rc));
+        return esfm_fail(err, errlen, -EIO, "cannot read %s/bus/pci/devices: %s", ctx->sysfs_root,
+                         strerror(-rc));
     }
     struct esfm_hostdev *h = NULL;
     size_t nh = 0;
@@ -74,7 +74,7 @@ int esfm_list_vfs(struct esfm_ctx *ctx, const char *pf_arg, struct esfm_vf_info 
     size_t k = 0, cap = 0;
     rc = st ? 0 : -ENOLCK;
     for (size_t p = 0; !rc && p < npf; p++) {
-        char (*vfs)[ESFM_BDF_LEN];
+        char(*vfs)[ESFM_BDF_LEN];
         size_t nv;
         if (esfm_pci_list_vfs(ctx, pfs[p], &vfs, &nv))
             continue;
@@ -112,8 +112,8 @@ int esfm_list_vfs(struct esfm_ctx *ctx, const char *pf_arg, struct esfm_vf_info 
             {
                 const char *id = esfm_json_str(j, "job");
                 if (id && o + strlen(id) + 2 < sizeof x->job_id)
-                    o += (size_t)snprintf(x->job_id + o, sizeof x->job_id - o, "%s%s",
-                                          o ? "," : "", id);
+                    o += (size_t)snprintf(x->job_id + o, sizeof x->job_id - o, "%s%s", o ? "," : "",
+                                          id);
             }
         }
         free(vfs);

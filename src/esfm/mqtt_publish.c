@@ -38,8 +38,7 @@ int esfm_mqtt_new(const char *uri, const char *node, struct esfm_mqtt **out, cha
         MQTTClient_destroy(&m->client);
         free(m);
         return esfm_fail(err, errlen, -EREMOTEIO,
-                         "cannot connect to MQTT broker %s (paho rc %d); is it running?", uri,
-                         rc);
+                         "cannot connect to MQTT broker %s (paho rc %d); is it running?", uri, rc);
     }
     pthread_mutex_init(&m->lock, NULL);
     *out = m;

@@ -113,14 +113,14 @@ static void detach_one(void *arg, size_t i)
         x->rc = 0; /* already gone from the VM */
 }
 
-static int check_budget(struct esfm_ctx *ctx, cJSON *st, const struct esfm_job *job,
-                        unsigned nvfs, char *err, size_t errlen)
+static int check_budget(struct esfm_ctx *ctx, cJSON *st, const struct esfm_job *job, unsigned nvfs,
+                        char *err, size_t errlen)
 {
     const struct esfm_policy *p = ctx->policy;
     if (p->per_job >= 0 && nvfs > (unsigned)p->per_job)
         return esfm_fail(err, errlen, -EACCES,
-                         "job %s asks for %u VFs; the policy allows %d per job", job->job_id,
-                         nvfs, p->per_job);
+                         "job %s asks for %u VFs; the policy allows %d per job", job->job_id, nvfs,
+                         p->per_job);
     int user, part;
     count_usage(st, job, &user, &part);
     if (p->per_user >= 0 && (unsigned)user + nvfs > (unsigned)p->per_user)
@@ -132,16 +132,15 @@ static int check_budget(struct esfm_ctx *ctx, cJSON *st, const struct esfm_job *
         return esfm_fail(err, errlen, -EACCES,
                          "partition %s holds %d VFs and job %s asks %u more; the policy allows "
                          "%d",
-                         job->partition ? job->partition : "(none)", part, job->job_id, nvfs,
-                         cap);
+                         job->partition ? job->partition : "(none)", part, job->job_id, nvfs, cap);
     return 0;
 }
 
 /* Chooses nvfs VFs: free ones, or in shared mode ones this domain already holds for jobs. */
-static size_t choose_vfs(struct esfm_ctx *ctx, cJSON *st, const struct esfm_hostdev *h,
-                         size_t nh, const char *domain, unsigned nvfs, struct job_vf *out)
+static size_t choose_vfs(struct esfm_ctx *ctx, cJSON *st, const struct esfm_hostdev *h, size_t nh,
+                         const char *domain, unsigned nvfs, struct job_vf *out)
 {
-    char (*pfs)[ESFM_BDF_LEN];
+    char(*pfs)[ESFM_BDF_LEN];
     size_t npf, k = 0;
     if (esfm_pci_list_pfs(ctx, &pfs, &npf))
         return 0;
@@ -149,7 +148,7 @@ static size_t choose_vfs(struct esfm_ctx *ctx, cJSON *st, const struct esfm_host
         if (pass == 0 && !ctx->policy->shared)
             continue;
         for (size_t p = 0; p < npf && k < nvfs; p++) {
-            char (*vfs)[ESFM_BDF_LEN];
+            char(*vfs)[ESFM_BDF_LEN];
             size_t nv;
             if (esfm_pci_list_vfs(ctx, pfs[p], &vfs, &nv))
                 continue;
@@ -203,8 +202,8 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
                          "job id '%s' is invalid (1-63 characters of [A-Za-z0-9_.-])",
                          job && job->job_id ? job->job_id : "");
     if (nvfs < 1 || nvfs > MAX_JOB_VFS)
-        return esfm_fail(err, errlen, -EINVAL, "a job may ask for 1 to %d VFs, not %u",
-                         MAX_JOB_VFS, nvfs);
+        return esfm_fail(err, errlen, -EINVAL, "a job may ask for 1 to %d VFs, not %u", MAX_JOB_VFS,
+                         nvfs);
     if (!domain || !*domain)
         return esfm_fail(err, errlen, -EINVAL, "no VM name given for job %s", job->job_id);
     int rc = esfm_need_hv(ctx, err, errlen);
@@ -410,8 +409,8 @@ int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t 
     for (size_t i = 0; i < n; i++) {
         if (v[i].rc) {
             if (!rc)
-                rc = esfm_fail(err, errlen, v[i].rc, "job %s: detaching VF %s from %s: %s",
-                               job_id, v[i].vf, v[i].domain, v[i].err);
+                rc = esfm_fail(err, errlen, v[i].rc, "job %s: detaching VF %s from %s: %s", job_id,
+                               v[i].vf, v[i].domain, v[i].err);
             continue; /* stays recorded: a retry detaches it */
         }
         drop_job(st, job_id, v[i].vf);

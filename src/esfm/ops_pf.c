@@ -51,15 +51,15 @@ static void resume_one(void *arg, size_t i)
     struct pf_vf *x = &r->v[i];
     if (!x->survive)
         return;
-    x->rc = esfm_vf_unpause(r->ctx, x->vf, x->domain, x->alias,
-                            x->method[0] ? x->method : "qmp", x->err, sizeof x->err);
+    x->rc = esfm_vf_unpause(r->ctx, x->vf, x->domain, x->alias, x->method[0] ? x->method : "qmp",
+                            x->err, sizeof x->err);
 }
 
 static void bind_one(void *arg, size_t i)
 {
     struct pf_run *r = arg;
-    r->rcs[i] = esfm_pci_bind_with_driver_override(r->ctx, r->vfs[i], r->driver, r->errs[i],
-                                                   ESFM_ERR_LEN);
+    r->rcs[i] =
+        esfm_pci_bind_with_driver_override(r->ctx, r->vfs[i], r->driver, r->errs[i], ESFM_ERR_LEN);
     esfm_step(r->ctx, "bind VF driver");
 }
 
@@ -67,24 +67,23 @@ static void bind_one(void *arg, size_t i)
 static int bind_vfs(struct esfm_ctx *ctx, const char *pf, const char *driver, char *err,
                     size_t errlen)
 {
-    char (*vfs)[ESFM_BDF_LEN];
+    char(*vfs)[ESFM_BDF_LEN];
     size_t n;
     if (!driver || !*driver || esfm_pci_list_vfs(ctx, pf, &vfs, &n))
         return 0;
     int rc = 0;
     if (n) {
         int *rcs = calloc(n, sizeof *rcs);
-        char (*errs)[ESFM_ERR_LEN] = calloc(n, ESFM_ERR_LEN);
+        char(*errs)[ESFM_ERR_LEN] = calloc(n, ESFM_ERR_LEN);
         if (!rcs || !errs) {
             rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
         } else {
-            struct pf_run run = {.ctx = ctx, .driver = driver, .vfs = vfs, .rcs = rcs,
-                                 .errs = errs};
+            struct pf_run run = {
+                .ctx = ctx, .driver = driver, .vfs = vfs, .rcs = rcs, .errs = errs};
             esfm_run_parallel(ctx->parallel, n, bind_one, &run);
             for (size_t i = 0; i < n && !rc; i++)
                 if (rcs[i])
-                    rc = esfm_fail(err, errlen, rcs[i] == -ENOENT ? -ENOENT : -EIO, "%s",
-                                   errs[i]);
+                    rc = esfm_fail(err, errlen, rcs[i] == -ENOENT ? -ENOENT : -EIO, "%s", errs[i]);
             if (!rc)
                 esfm_logf(ctx, "bound %zu VF(s) of %s to %s", n, pf, driver);
         }
@@ -93,6 +92,13 @@ static int bind_vfs(struct esfm_ctx *ctx, const char *pf, const char *driver, ch
     }
     free(vfs);
     return rc;
+}
+
+static double mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
 static int set_numvfs(struct esfm_ctx *ctx, const char *pf, unsigned to, bool cycle, char *err,
@@ -104,16 +110,20 @@ static int set_numvfs(struct esfm_ctx *ctx, const char *pf, unsigned to, bool cy
         return -EIO;
     /* The kernel refuses a direct change between two non-zero counts: go through 0. reconf
      * always cycles, so that every VF comes back reset. */
+    double t0 = mono_ms(), t1 = t0;
     if (cur != 0 && (cur != to || to == 0 || cycle)) {
         if ((rc = esfm_pci_set_numvfs(ctx, pf, 0, err, errlen)))
             return -EIO;
         esfm_step(ctx, "sriov_numvfs 0");
+        t1 = mono_ms();
     }
     if (to != 0) {
         if ((rc = esfm_pci_set_numvfs(ctx, pf, to, err, errlen)))
             return -EIO;
         esfm_step(ctx, "sriov_numvfs N");
     }
+    esfm_logf(ctx, "sriov_numvfs of %s: %u -> 0 in %.0f ms, 0 -> %u in %.0f ms", pf, cur,
+              t1 - t0, to, mono_ms() - t1);
     return 0;
 }
 
@@ -174,12 +184,12 @@ static size_t plan_from_json(const cJSON *a, struct pf_vf **out)
 }
 
 /* Collects the PF's VFs that VMs hold (or that are paused by detach) into a plan. */
-static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf **out,
-                    size_t *n, char *err, size_t errlen)
+static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf **out, size_t *n,
+                    char *err, size_t errlen)
 {
     *out = NULL;
     *n = 0;
-    char (*vfs)[ESFM_BDF_LEN];
+    char(*vfs)[ESFM_BDF_LEN];
     size_t nv;
     if (esfm_pci_list_vfs(ctx, pf, &vfs, &nv))
         return esfm_fail(err, errlen, -EIO, "cannot list VFs of %s", pf);
@@ -248,9 +258,8 @@ static void forget_removed(struct esfm_ctx *ctx, struct pf_vf *v, size_t n)
 
 /* The part of reconf after the intent is journaled; the repair of a crashed reconf runs it
  * again from the journal (every step is idempotent). */
-static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct pf_vf *v,
-                      size_t n, struct esfm_journal *j, cJSON *intent, bool repair, char *err,
-                      size_t errlen)
+static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct pf_vf *v, size_t n,
+                      struct esfm_journal *j, cJSON *intent, bool repair, char *err, size_t errlen)
 {
     struct pf_run run = {.ctx = ctx, .v = v};
     int rc = esfm_pci_rescan(ctx, err, errlen);
@@ -277,8 +286,8 @@ static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct 
             continue;
         if (!repair) {
             /* Nothing changed on the PF yet: put back what was parked and give up. */
-            rc = esfm_fail(err, errlen, v[i].rc, "reconf %s: moving %s out of %s: %s", pf,
-                           v[i].vf, v[i].domain, v[i].err);
+            rc = esfm_fail(err, errlen, v[i].rc, "reconf %s: moving %s out of %s: %s", pf, v[i].vf,
+                           v[i].domain, v[i].err);
             for (size_t k = 0; k < n; k++) {
                 bool parked = v[k].rc == 0 && v[k].attached;
                 v[k].survive = parked && v[k].survive;
@@ -316,8 +325,7 @@ static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct 
                                "retry with esfm unpause %s",
                                pf, to, v[i].vf, v[i].domain, v[i].err, v[i].vf);
         } else {
-            esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL, NULL, false, e2,
-                           sizeof e2);
+            esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL, NULL, false, e2, sizeof e2);
         }
     }
     return rc;
@@ -338,8 +346,8 @@ int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t er
     size_t n = plan_from_json(cJSON_GetObjectItemCaseSensitive(intent, "vfs"), &v);
     int lock = esfm_pf_lock(ctx, pf, err, errlen);
     int rc = lock < 0 ? lock
-                      : reconf_run(ctx, pf, (unsigned)to->valueint, v, n, NULL, intent, true,
-                                   err, errlen);
+                      : reconf_run(ctx, pf, (unsigned)to->valueint, v, n, NULL, intent, true, err,
+                                   errlen);
     if (lock >= 0)
         close(lock);
     free(v);
@@ -357,8 +365,10 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
         (rc = esfm_pci_read_uint(ctx, pf, "sriov_numvfs", &cur, err, errlen)))
         return -EIO;
     if (nvfs < 0 || (unsigned)nvfs > total)
-        return esfm_fail(err, errlen, -EINVAL, "PF %s supports 0 to %u VFs (sriov_totalvfs), "
-                         "not %d", pf, total, nvfs);
+        return esfm_fail(err, errlen, -EINVAL,
+                         "PF %s supports 0 to %u VFs (sriov_totalvfs), "
+                         "not %d",
+                         pf, total, nvfs);
     if ((rc = check_pf_driver(ctx, pf, err, errlen)))
         return rc;
     int lock = esfm_pf_lock(ctx, pf, err, errlen);
@@ -389,7 +399,8 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
         size_t moved = 0, gone = 0;
         for (size_t i = 0; i < n; i++)
             v[i].survive ? moved++ : gone++;
-        esfm_logf(ctx, "reconf %s: %u -> %d VFs in %.0f ms; %zu VF(s) resumed in their VM, "
+        esfm_logf(ctx,
+                  "reconf %s: %u -> %d VFs in %.0f ms; %zu VF(s) resumed in their VM, "
                   "%zu removed from VMs",
                   pf, cur, nvfs,
                   (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
@@ -424,10 +435,11 @@ static void report_pf(struct esfm_ctx *ctx, const char *pf)
     esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &tot, NULL, 0);
     esfm_pci_read_str(ctx, pf, "sriov_drivers_autoprobe", ap, sizeof ap);
     esfm_pci_read_str(ctx, pf, "qdma/qmax", q, sizeof q);
-    esfm_logf(ctx, "PF %s: driver %s, sriov_numvfs %u of %u, sriov_drivers_autoprobe %s, "
+    esfm_logf(ctx,
+              "PF %s: driver %s, sriov_numvfs %u of %u, sriov_drivers_autoprobe %s, "
               "qdma/qmax %s",
               pf, drv[0] ? drv : "none", nv, tot, ap, q);
-    char (*vfs)[ESFM_BDF_LEN];
+    char(*vfs)[ESFM_BDF_LEN];
     size_t n;
     if (esfm_pci_list_vfs(ctx, pf, &vfs, &n))
         return;
@@ -439,8 +451,7 @@ static void report_pf(struct esfm_ctx *ctx, const char *pf)
 }
 
 /* Detaches the journaled VFs still in a VM, forgets them, and drops the VF count to 0. */
-static int init_park(struct esfm_ctx *ctx, const char *pf, cJSON *intent, char *err,
-                     size_t errlen)
+static int init_park(struct esfm_ctx *ctx, const char *pf, cJSON *intent, char *err, size_t errlen)
 {
     struct pf_vf *v;
     size_t n = plan_from_json(cJSON_GetObjectItemCaseSensitive(intent, "vfs"), &v);
@@ -494,8 +505,7 @@ int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errl
     char drv[64];
     esfm_pci_driver(ctx, pf, drv, sizeof drv);
     if (!drv[0] && ctx->policy->pf_driver) {
-        if ((rc = esfm_pci_bind_with_driver_override(ctx, pf, ctx->policy->pf_driver, err,
-                                                     errlen)))
+        if ((rc = esfm_pci_bind_with_driver_override(ctx, pf, ctx->policy->pf_driver, err, errlen)))
             return rc == -ENOENT ? rc : -EIO;
         esfm_step(ctx, "bind PF driver");
     }
@@ -511,8 +521,7 @@ int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errl
             return -EIO;
         esfm_step(ctx, "qdma qmax");
     }
-    if (nv->valueint >= 0 &&
-        (rc = set_numvfs(ctx, pf, (unsigned)nv->valueint, false, err, errlen)))
+    if (nv->valueint >= 0 && (rc = set_numvfs(ctx, pf, (unsigned)nv->valueint, false, err, errlen)))
         return rc;
     if ((rc = bind_vfs(ctx, pf, vfdrv, err, errlen)))
         return rc;
@@ -531,8 +540,10 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
     if (esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &total, err, errlen))
         return -EIO;
     if (nvfs > 0 && (unsigned)nvfs > total)
-        return esfm_fail(err, errlen, -EINVAL, "PF %s supports 0 to %u VFs (sriov_totalvfs), "
-                         "not %d", pf, total, nvfs);
+        return esfm_fail(err, errlen, -EINVAL,
+                         "PF %s supports 0 to %u VFs (sriov_totalvfs), "
+                         "not %d",
+                         pf, total, nvfs);
     const struct esfm_bitstream *bs = NULL;
     if (bitstream) {
         bs = esfm_policy_bitstream(ctx->policy, bitstream);
@@ -585,8 +596,8 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
         goto end;
     if (bs) {
         esfm_logf(ctx, "flashing %s (%s, sha256 %s) on %s", bs->name, bs->path, sha, pf);
-        if ((rc = esfm_flash_run(ctx->policy->flash_argv, pf, bs->name, bs->path, sha, err,
-                                 errlen)))
+        if ((rc =
+                 esfm_flash_run(ctx->policy->flash_argv, pf, bs->name, bs->path, sha, err, errlen)))
             goto end;
         esfm_step(ctx, "flash");
         cJSON_ReplaceItemInObjectCaseSensitive(intent, "flashed", cJSON_CreateBool(true));

@@ -23,8 +23,8 @@ cJSON *esfm_intent_new(const char *op, const char *vf, const char *domain, const
 }
 
 /* Updates the record of vf under the state lock: fn edits it (or deletes it). */
-static int state_edit(struct esfm_ctx *ctx, void (*fn)(cJSON *st, void *arg), void *arg,
-                      char *err, size_t errlen)
+static int state_edit(struct esfm_ctx *ctx, void (*fn)(cJSON *st, void *arg), void *arg, char *err,
+                      size_t errlen)
 {
     int fd = esfm_state_lock(ctx, err, errlen);
     if (fd < 0)
@@ -74,8 +74,7 @@ static void rec_apply(cJSON *st, void *p)
 }
 
 int esfm_record_vf(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
-                   const char *guest, const char *paused, bool pending, char *err,
-                   size_t errlen)
+                   const char *guest, const char *paused, bool pending, char *err, size_t errlen)
 {
     struct rec_args a = {vf, domain, alias, guest, paused, false, pending};
     return state_edit(ctx, rec_apply, &a, err, errlen);
@@ -91,13 +90,13 @@ int esfm_forget_vf(struct esfm_ctx *ctx, const char *vf, char *err, size_t errle
 static int pick_free_vf(struct esfm_ctx *ctx, const struct esfm_hostdev *h, size_t nh, cJSON *st,
                         char vf[ESFM_BDF_LEN])
 {
-    char (*pfs)[ESFM_BDF_LEN];
+    char(*pfs)[ESFM_BDF_LEN];
     size_t npf;
     if (esfm_pci_list_pfs(ctx, &pfs, &npf))
         return -ENOENT;
     int rc = -EBUSY;
     for (size_t p = 0; p < npf && rc; p++) {
-        char (*vfs)[ESFM_BDF_LEN];
+        char(*vfs)[ESFM_BDF_LEN];
         size_t nv;
         if (esfm_pci_list_vfs(ctx, pfs[p], &vfs, &nv))
             continue;
@@ -143,16 +142,15 @@ int esfm_attach(struct esfm_ctx *ctx, const char *vf_arg, const char *domain, ch
         const struct esfm_hostdev *e = esfm_hostdev_find(h, nh, vf);
         cJSON *r = esfm_state_vf(st, vf);
         if (e) {
-            rc = esfm_fail(err, errlen, -EBUSY, "VF %s is already attached to VM %s", vf,
-                           e->domain);
+            rc =
+                esfm_fail(err, errlen, -EBUSY, "VF %s is already attached to VM %s", vf, e->domain);
             goto unlock;
         }
         if (r) {
             const char *d = esfm_json_str(r, "domain");
-            rc = esfm_fail(err, errlen, -EBUSY,
-                           "VF %s is reserved for VM %s (%s); unpause or detach it first", vf,
-                           d ? d : "?",
-                           esfm_json_str(r, "paused") ? "paused" : "attach in progress");
+            rc = esfm_fail(
+                err, errlen, -EBUSY, "VF %s is reserved for VM %s (%s); unpause or detach it first",
+                vf, d ? d : "?", esfm_json_str(r, "paused") ? "paused" : "attach in progress");
             goto unlock;
         }
     } else if (pick_free_vf(ctx, h, nh, st, vf)) {
@@ -278,8 +276,8 @@ int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_
     if (!st)
         return -ENOLCK;
     if (pause && pm)
-        return esfm_fail(err, errlen, -EINVAL, "VF %s is already paused (%s); unpause it first",
-                         vf, method);
+        return esfm_fail(err, errlen, -EINVAL, "VF %s is already paused (%s); unpause it first", vf,
+                         method);
     if (!pause && !pm)
         return esfm_fail(err, errlen, -EINVAL, "VF %s is not paused", vf);
     if (pause) {

@@ -15,8 +15,8 @@
 
 int esfm_pci_path(struct esfm_ctx *ctx, const char *bdf, const char *attr, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "%s/bus/pci/devices/%s%s%s", ctx->sysfs_root, bdf,
-                     attr ? "/" : "", attr ? attr : "");
+    int n = snprintf(buf, len, "%s/bus/pci/devices/%s%s%s", ctx->sysfs_root, bdf, attr ? "/" : "",
+                     attr ? attr : "");
     return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
@@ -105,15 +105,14 @@ bool esfm_pci_driver_exists(struct esfm_ctx *ctx, const char *driver)
     return stat(p, &st) == 0;
 }
 
-int esfm_pci_list_vfs(struct esfm_ctx *ctx, const char *pf, char (**vfs)[ESFM_BDF_LEN],
-                      size_t *n)
+int esfm_pci_list_vfs(struct esfm_ctx *ctx, const char *pf, char (**vfs)[ESFM_BDF_LEN], size_t *n)
 {
     *vfs = NULL;
     *n = 0;
     unsigned total = 0;
     if (esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &total, NULL, 0))
         return -ENOENT;
-    char (*out)[ESFM_BDF_LEN] = calloc(total ? total : 1, ESFM_BDF_LEN);
+    char(*out)[ESFM_BDF_LEN] = calloc(total ? total : 1, ESFM_BDF_LEN);
     if (!out)
         return -ENOMEM;
     size_t k = 0;
@@ -144,7 +143,7 @@ int esfm_pci_list_pfs(struct esfm_ctx *ctx, char (**pfs)[ESFM_BDF_LEN], size_t *
     if (!d)
         return -errno;
     size_t cap = 0, k = 0;
-    char (*out)[ESFM_BDF_LEN] = NULL;
+    char(*out)[ESFM_BDF_LEN] = NULL;
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d))) {
@@ -179,7 +178,7 @@ int esfm_pci_find_by_id(struct esfm_ctx *ctx, const char *id, char pf[ESFM_BDF_L
     char tail;
     if (sscanf(id, "%4x:%4x%c", &ven, &dev, &tail) != 2)
         return -EINVAL;
-    char (*pfs)[ESFM_BDF_LEN];
+    char(*pfs)[ESFM_BDF_LEN];
     size_t n;
     int rc = esfm_pci_list_pfs(ctx, &pfs, &n);
     if (rc)
@@ -188,8 +187,7 @@ int esfm_pci_find_by_id(struct esfm_ctx *ctx, const char *id, char pf[ESFM_BDF_L
     for (size_t i = 0; i < n && rc; i++) {
         unsigned v = 0, d = 0;
         if (esfm_pci_read_uint(ctx, pfs[i], "vendor", &v, NULL, 0) == 0 &&
-            esfm_pci_read_uint(ctx, pfs[i], "device", &d, NULL, 0) == 0 && v == ven &&
-            d == dev) {
+            esfm_pci_read_uint(ctx, pfs[i], "device", &d, NULL, 0) == 0 && v == ven && d == dev) {
             snprintf(pf, ESFM_BDF_LEN, "%s", pfs[i]);
             rc = 0;
         }
@@ -276,8 +274,8 @@ int esfm_pci_probe(struct esfm_ctx *ctx, const char *bdf, char *err, size_t len)
     return write_attr(ctx, p, bdf, "probe drivers", err, len);
 }
 
-int esfm_pci_bind_with_driver_override(struct esfm_ctx *ctx, const char *bdf,
-                                       const char *driver, char *err, size_t len)
+int esfm_pci_bind_with_driver_override(struct esfm_ctx *ctx, const char *bdf, const char *driver,
+                                       char *err, size_t len)
 {
     char cur[64];
     esfm_pci_driver(ctx, bdf, cur, sizeof cur);

@@ -68,8 +68,8 @@ static int read_whole(int fd, char **out)
     return 0;
 }
 
-static int get_int(const cJSON *o, const char *key, int dflt, int *out, const char *path,
-                   char *err, size_t errlen)
+static int get_int(const cJSON *o, const char *key, int dflt, int *out, const char *path, char *err,
+                   size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v) {
@@ -90,8 +90,10 @@ static int string_list(const cJSON *a, char ***out, const char *key, const char 
     if (!a)
         return 0;
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) == 0)
-        return esfm_fail(err, errlen, -EINVAL, "policy %s: \"%s\" must be a non-empty array of "
-                         "strings", path, key);
+        return esfm_fail(err, errlen, -EINVAL,
+                         "policy %s: \"%s\" must be a non-empty array of "
+                         "strings",
+                         path, key);
     int n = cJSON_GetArraySize(a);
     char **v = calloc((size_t)n + 1, sizeof *v);
     if (!v)
@@ -115,8 +117,7 @@ static int parse(const char *path, const cJSON *root, struct esfm_policy *p, cha
 {
     int rc;
     if (!cJSON_IsObject(root))
-        return esfm_fail(err, errlen, -EINVAL, "policy %s: top level must be a JSON object",
-                         path);
+        return esfm_fail(err, errlen, -EINVAL, "policy %s: top level must be a JSON object", path);
     const cJSON *vfs = cJSON_GetObjectItemCaseSensitive(root, "vfs");
     if (vfs && !cJSON_IsObject(vfs))
         return esfm_fail(err, errlen, -EINVAL, "policy %s: \"vfs\" must be an object", path);
@@ -126,8 +127,7 @@ static int parse(const char *path, const cJSON *root, struct esfm_policy *p, cha
     p->per_partition_default = -1;
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(vfs, "exclusive");
     if (ex && !cJSON_IsBool(ex))
-        return esfm_fail(err, errlen, -EINVAL, "policy %s: \"exclusive\" must be true/false",
-                         path);
+        return esfm_fail(err, errlen, -EINVAL, "policy %s: \"exclusive\" must be true/false", path);
     p->shared = ex && cJSON_IsFalse(ex);
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(vfs, "per_partition");
     if (pp) {
@@ -183,16 +183,16 @@ static int parse(const char *path, const cJSON *root, struct esfm_policy *p, cha
                 *c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
         }
     }
-    if ((rc = string_list(cJSON_GetObjectItemCaseSensitive(root, "flash_command"),
-                          &p->flash_argv, "flash_command", path, err, errlen)))
+    if ((rc = string_list(cJSON_GetObjectItemCaseSensitive(root, "flash_command"), &p->flash_argv,
+                          "flash_command", path, err, errlen)))
         return rc;
     if (p->flash_argv && p->flash_argv[0][0] != '/')
         return esfm_fail(err, errlen, -EINVAL,
                          "policy %s: flash_command[0] must be an absolute path (no shell, no "
                          "PATH search)",
                          path);
-    if ((rc = string_list(cJSON_GetObjectItemCaseSensitive(root, "pf_ids"), &p->pf_ids,
-                          "pf_ids", path, err, errlen)))
+    if ((rc = string_list(cJSON_GetObjectItemCaseSensitive(root, "pf_ids"), &p->pf_ids, "pf_ids",
+                          path, err, errlen)))
         return rc;
     const char *s;
     if ((s = esfm_json_str(root, "pf_driver")) && !(p->pf_driver = strdup(s)))

@@ -25,13 +25,12 @@ struct esfm_policy {
     char **flash_argv; /* NULL-terminated template or NULL */
     char **pf_ids;     /* NULL-terminated "vendor:device" list or NULL */
     char *pf_driver, *vf_driver;
-    int qdma_qmax;     /* -1 = leave */
+    int qdma_qmax; /* -1 = leave */
 };
 
 /* Loads and checks (root-owned, not group/world-writable) a policy; path NULL = empty policy. */
 int esfm_policy_load(const char *path, struct esfm_policy **out, char *err, size_t errlen);
 void esfm_policy_free(struct esfm_policy *p);
 int esfm_policy_partition_cap(const struct esfm_policy *p, const char *partition);
-const struct esfm_bitstream *esfm_policy_bitstream(const struct esfm_policy *p,
-                                                   const char *name);
+const struct esfm_bitstream *esfm_policy_bitstream(const struct esfm_policy *p, const char *name);
 #endif

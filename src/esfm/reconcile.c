@@ -15,8 +15,8 @@
 
 int esfm_job_attach_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 
-static const struct esfm_hostdev *find_in(struct esfm_ctx *ctx, struct esfm_hostdev **h,
-                                          size_t *n, const char *vf, char *err, size_t errlen)
+static const struct esfm_hostdev *find_in(struct esfm_ctx *ctx, struct esfm_hostdev **h, size_t *n,
+                                          const char *vf, char *err, size_t errlen)
 {
     if (esfm_hostdevs(ctx, h, n, err, errlen))
         return NULL;
@@ -121,7 +121,8 @@ int esfm_repair(struct esfm_ctx *ctx, cJSON *in, char *err, size_t errlen)
     if (!strcmp(op, "init")) {
         if (esfm_json_str(in, "bitstream") &&
             !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "flashed")))
-            esfm_logf(ctx, "warning: init of %s was interrupted before flashing %s finished; "
+            esfm_logf(ctx,
+                      "warning: init of %s was interrupted before flashing %s finished; "
                       "run esfm init --bitstream %s again",
                       esfm_json_str(in, "pf"), esfm_json_str(in, "bitstream"),
                       esfm_json_str(in, "bitstream"));
@@ -192,8 +193,10 @@ int esfm_reconcile(struct esfm_ctx *ctx, int *repaired, char *err, size_t errlen
         char e[ESFM_ERR_LEN] = "";
         int rc = in ? esfm_repair(ctx, in, e, sizeof e) : 0;
         if (!in)
-            esfm_logf(ctx, "repair: dropping unreadable journal entry %s (written only "
-                      "partly before a crash; nothing had been changed yet)", names[i]);
+            esfm_logf(ctx,
+                      "repair: dropping unreadable journal entry %s (written only "
+                      "partly before a crash; nothing had been changed yet)",
+                      names[i]);
         if (rc) {
             esfm_logf(ctx, "warning: could not repair %s (%s): %s; it stays pending", names[i],
                       esfm_json_str(in, "op"), e);

@@ -115,8 +115,10 @@ cJSON *esfm_state_read(struct esfm_ctx *ctx, char *err, size_t errlen)
     free(buf);
     if (!st || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(st, "vfs"))) {
         cJSON_Delete(st);
-        esfm_fail(err, errlen, -ENOLCK, "state file %s is corrupt; move it away and run "
-                  "esfm list-vf-vm to see what libvirt has", p);
+        esfm_fail(err, errlen, -ENOLCK,
+                  "state file %s is corrupt; move it away and run "
+                  "esfm list-vf-vm to see what libvirt has",
+                  p);
         return NULL;
     }
     return st;

@@ -51,8 +51,8 @@ int esfm_check_not_busy(struct esfm_ctx *ctx, const char *vf, char *err, size_t 
                      vf, q, pid ? " held by pid " : "", pid ? pid : 0);
 }
 
-int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest,
-                   char *err, size_t errlen)
+int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest, char *err,
+                   size_t errlen)
 {
     char alias[ESFM_ALIAS_LEN], g[ESFM_BDF_LEN] = "";
     esfm_alias_for(vf, alias);
@@ -70,8 +70,8 @@ int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, cha
 int esfm_vf_detach(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
                    char *err, size_t errlen)
 {
-    int rc = ctx->hv->ops->detach(ctx->hv, domain, vf, alias, ctx->hv_flags,
-                                  ctx->detach_timeout_ms, err, errlen);
+    int rc = ctx->hv->ops->detach(ctx->hv, domain, vf, alias, ctx->hv_flags, ctx->detach_timeout_ms,
+                                  err, errlen);
     esfm_step(ctx, "hypervisor detach");
     if (rc)
         return rc;
@@ -98,8 +98,8 @@ int esfm_vf_pause(struct esfm_ctx *ctx, const char *vf, const char *domain, cons
               "QEMU of %s has no device_pause (CommandNotFound): falling back to detach of %s; "
               "unpause will re-attach it",
               domain, vf);
-    rc = ctx->hv->ops->detach(ctx->hv, domain, vf, alias, ctx->hv_flags,
-                              ctx->detach_timeout_ms, err, errlen);
+    rc = ctx->hv->ops->detach(ctx->hv, domain, vf, alias, ctx->hv_flags, ctx->detach_timeout_ms,
+                              err, errlen);
     esfm_step(ctx, "fallback detach");
     if (rc)
         return rc;
@@ -163,8 +163,8 @@ int esfm_resolve_pf(struct esfm_ctx *ctx, const char *arg, char pf[ESFM_BDF_LEN]
         char phys[ESFM_BDF_LEN];
         if (esfm_pci_physfn(ctx, pf, phys) == 0)
             return esfm_fail(err, errlen, -EINVAL, "%s is a VF of PF %s, not a PF", pf, phys);
-        return esfm_fail(err, errlen, -EINVAL,
-                         "%s is not an SR-IOV PF (it has no sriov_totalvfs)", pf);
+        return esfm_fail(err, errlen, -EINVAL, "%s is not an SR-IOV PF (it has no sriov_totalvfs)",
+                         pf);
     }
     return 0;
 }

@@ -161,7 +161,8 @@ void env_attach(struct env *e, const char *vf, const char *domain)
 {
     struct esfm_ctx *ctx;
     char err[ESFM_ERR_LEN];
-    if (env_ctx(e, false, false, &ctx, err) || esfm_attach(ctx, vf, domain, NULL, err, sizeof err)) {
+    if (env_ctx(e, false, false, &ctx, err) ||
+        esfm_attach(ctx, vf, domain, NULL, err, sizeof err)) {
         fprintf(stderr, "env_attach: %s\n", err);
         abort();
     }

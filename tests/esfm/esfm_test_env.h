@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 #include <kfarm/esfm.h>
 
-#define PF "0000:01:00.0"
+#define PF  "0000:01:00.0"
 #define VF0 "0000:01:00.1"
 #define VF1 "0000:01:00.2"
 #define VF2 "0000:01:00.3"

@@ -126,15 +126,16 @@ static void unbind_dev(struct fake_kernel *k, const char *bdf)
     unlink(p);
 }
 
-static int make_dev(struct fake_kernel *k, const char *bdf, const char *vendor,
-                    const char *device)
+static int make_dev(struct fake_kernel *k, const char *bdf, const char *vendor, const char *device)
 {
     char p[1024];
     dev_path(k, bdf, NULL, p, sizeof p);
     if (mkdir(p, 0755))
         return -errno;
-    const char *attrs[][2] = {{"vendor", vendor}, {"device", device},
-                              {"driver_override", "(null)\n"}, {"remove", ""},
+    const char *attrs[][2] = {{"vendor", vendor},
+                              {"device", device},
+                              {"driver_override", "(null)\n"},
+                              {"remove", ""},
                               {"class", "0x010802\n"}};
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
         char a[1024], v[64];
@@ -211,8 +212,7 @@ static int set_numvfs(struct fake_kernel *k, const char *pf, const char *val)
     get(p, ven, sizeof ven);
     for (long i = 0; i < n; i++) {
         char vf[16], link[1024], t[64], name[32];
-        vf_bdf(pf, read_u(k, pf, "sriov_offset"), read_u(k, pf, "sriov_stride"), (unsigned)i,
-               vf);
+        vf_bdf(pf, read_u(k, pf, "sriov_offset"), read_u(k, pf, "sriov_stride"), (unsigned)i, vf);
         make_dev(k, vf, ven, vdev);
         dev_path(k, vf, "physfn", link, sizeof link);
         snprintf(t, sizeof t, "../%s", pf);
@@ -398,7 +398,7 @@ void fake_kernel_set_latency(struct fake_kernel *k, const char *profile)
 {
     bool paper = profile && !strcmp(profile, "paper");
     k->rescan_ms = paper ? 138 : 0;
-    k->numvfs_ms = paper ? 1256 : 0;
+    k->numvfs_ms = paper ? 628 : 0; /* the paper's 1256 ms "change #VF" covers 0 then N */
 }
 
 int fake_kernel_add_pf(struct fake_kernel *k, const char *bdf, const char *vendor,
@@ -409,8 +409,8 @@ int fake_kernel_add_pf(struct fake_kernel *k, const char *bdf, const char *vendo
         return rc;
     char v[32];
     snprintf(v, sizeof v, "%u\n", total);
-    const char *attrs[][2] = {{"sriov_totalvfs", v},         {"sriov_numvfs", "0\n"},
-                              {"sriov_offset", "1\n"},        {"sriov_stride", "1\n"},
+    const char *attrs[][2] = {{"sriov_totalvfs", v},           {"sriov_numvfs", "0\n"},
+                              {"sriov_offset", "1\n"},         {"sriov_stride", "1\n"},
                               {"sriov_vf_device", "0x0011\n"}, {"sriov_drivers_autoprobe", "1\n"}};
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
         char p[1024];

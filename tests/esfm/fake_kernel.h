@@ -18,7 +18,8 @@ struct fake_kernel {
  * drivers_probe) under root, which must exist. */
 int fake_kernel_init(struct fake_kernel *k, const char *root);
 void fake_kernel_fini(struct fake_kernel *k);
-/* "paper": rescan 138 ms, sriov_numvfs change 1256 ms (EVEREST D5.5, one VF). */
+/* "paper": rescan 138 ms, a VF count change 1256 ms = 628 ms for each of the two writes (0, then
+ * N) (EVEREST D5.5 table 2, one VF). */
 void fake_kernel_set_latency(struct fake_kernel *k, const char *profile);
 int fake_kernel_add_driver(struct fake_kernel *k, const char *driver);
 /* An SR-IOV PF: vendor/device ids as "0x1b36"; driver may be NULL (unbound); qmax < 0 means no

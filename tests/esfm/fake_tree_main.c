@@ -25,8 +25,7 @@ int main(int argc, char **argv)
         rc = fake_kernel_add_pf(&k, argv[3], "0x1b36", "0x0010", (unsigned)atoi(argv[4]), drv,
                                 argc > 6 ? atoi(argv[6]) : -1);
     else if (!strcmp(argv[2], "dev"))
-        rc = fake_kernel_add_device(&k, argv[3], argc > 4 && strcmp(argv[4], "-") ? argv[4]
-                                                                                  : NULL);
+        rc = fake_kernel_add_device(&k, argv[3], argc > 4 && strcmp(argv[4], "-") ? argv[4] : NULL);
     else if (!strcmp(argv[2], "driver"))
         rc = fake_kernel_add_driver(&k, argv[3]);
     fake_kernel_fini(&k);

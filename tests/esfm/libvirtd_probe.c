@@ -13,16 +13,16 @@
 #include <string.h>
 
 static int failures;
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            printf("ok: ");                                                                    \
-        } else {                                                                               \
-            printf("FAIL: ");                                                                  \
-            failures++;                                                                        \
-        }                                                                                      \
-        printf(__VA_ARGS__);                                                                   \
-        printf("\n");                                                                          \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            printf("ok: ");                                                                        \
+        } else {                                                                                   \
+            printf("FAIL: ");                                                                      \
+            failures++;                                                                            \
+        }                                                                                          \
+        printf(__VA_ARGS__);                                                                       \
+        printf("\n");                                                                              \
     } while (0)
 
 static char logbuf[8192];
@@ -73,8 +73,11 @@ int main(int argc, char **argv)
     const char *uri = argv[1], *dom = argv[2], *state = argv[4];
     struct fake_kernel k;
     fake_kernel_init(&k, argv[3]);
-    struct esfm_options o = {.sysfs_root = argv[3], .connect_uri = uri, .state_dir = state,
-                             .sysfs_ops = &k.ops, .log = log_line};
+    struct esfm_options o = {.sysfs_root = argv[3],
+                             .connect_uri = uri,
+                             .state_dir = state,
+                             .sysfs_ops = &k.ops,
+                             .log = log_line};
     struct esfm_ctx *c;
     char err[ESFM_ERR_LEN] = "";
     int rc = esfm_ctx_new(&o, &c, err, sizeof err);
@@ -97,8 +100,7 @@ int main(int argc, char **argv)
     CHECK(journal_entries(state) == 0 && !has_records(state),
           "failed attach rolled back: journal clean, nothing recorded");
     struct esfm_grant g[2];
-    rc = esfm_job_attach(c, &(struct esfm_job){"4711", 1000, "fpga"}, dom, 2, g, err,
-                         sizeof err);
+    rc = esfm_job_attach(c, &(struct esfm_job){"4711", 1000, "fpga"}, dom, 2, g, err, sizeof err);
     CHECK(rc == -EREMOTEIO, "job attach of 2 VFs fails as a whole: %s", err);
     CHECK(journal_entries(state) == 0 && !has_records(state),
           "failed job attach rolled back: journal clean, nothing recorded");

@@ -31,8 +31,8 @@ static int records_of(struct env *e, const char *job)
     int n = 0;
     cJSON_ArrayForEach(r, cJSON_GetObjectItem(st, "vfs"))
     {
-        cJSON_ArrayForEach(j, cJSON_GetObjectItem(r, "jobs"))
-            n += !strcmp(cJSON_GetObjectItem(j, "job")->valuestring, job);
+        cJSON_ArrayForEach(j, cJSON_GetObjectItem(r, "jobs")) n +=
+            !strcmp(cJSON_GetObjectItem(j, "job")->valuestring, job);
     }
     cJSON_Delete(st);
     return n;
@@ -79,8 +79,10 @@ static void run_every_step(const struct scenario *sc)
         /* esfm status: the crash left an entry behind */
         struct esfm_ctx *c;
         char err[ESFM_ERR_LEN];
-        struct esfm_options o = {.sysfs_root = e->root, .connect_uri = e->uri,
-                                 .state_dir = e->state, .sysfs_ops = &e->k.ops,
+        struct esfm_options o = {.sysfs_root = e->root,
+                                 .connect_uri = e->uri,
+                                 .state_dir = e->state,
+                                 .sysfs_ops = &e->k.ops,
                                  .skip_reconcile = true,
                                  .policy_path = sc->policy ? e->policy : NULL};
         assert_int_equal(esfm_ctx_new(&o, &c, err, sizeof err), 0);
@@ -206,9 +208,8 @@ static int job_detach_op(struct esfm_ctx *c, char *err)
 
 static void job_detach_check(struct env *e)
 {
-    assert_int_equal(env_holders(e, VF0, NULL) + env_holders(e, VF1, NULL) +
-                         env_holders(e, VF2, NULL),
-                     0);
+    assert_int_equal(
+        env_holders(e, VF0, NULL) + env_holders(e, VF1, NULL) + env_holders(e, VF2, NULL), 0);
     assert_int_equal(records_of(e, "J2"), 0);
 }
 

@@ -30,8 +30,8 @@ static int records_of(struct env *e, const char *job)
     int n = 0;
     cJSON_ArrayForEach(r, cJSON_GetObjectItem(st, "vfs"))
     {
-        cJSON_ArrayForEach(j, cJSON_GetObjectItem(r, "jobs"))
-            n += !strcmp(cJSON_GetObjectItem(j, "job")->valuestring, job);
+        cJSON_ArrayForEach(j, cJSON_GetObjectItem(r, "jobs")) n +=
+            !strcmp(cJSON_GetObjectItem(j, "job")->valuestring, job);
     }
     cJSON_Delete(st);
     return n;
@@ -66,9 +66,9 @@ static void test_jobs_get_exclusive_vfs_within_budgets(void **s)
     assert_int_equal(esfm_job_attach(c, &a, "vm1", 2, g2, err, sizeof err), 0);
     assert_string_equal(g2[0].vf_bdf, g[0].vf_bdf);
     assert_int_equal(esfm_job_attach(c, &a, "nosuchvm", 1, g2, err, sizeof err), -ENOENT);
-    assert_int_equal(esfm_job_attach(c, &(struct esfm_job){"../x", 1, NULL}, "vm1", 1, g2, err,
-                                     sizeof err),
-                     -EINVAL);
+    assert_int_equal(
+        esfm_job_attach(c, &(struct esfm_job){"../x", 1, NULL}, "vm1", 1, g2, err, sizeof err),
+        -EINVAL);
     struct esfm_vf_info *v;
     size_t n;
     assert_int_equal(esfm_list_vfs(c, NULL, &v, &n, err, sizeof err), 0);
@@ -98,9 +98,8 @@ static void test_job_attach_is_all_or_nothing(void **s)
     struct esfm_job j = {"7", 1, NULL};
     assert_int_equal(esfm_job_attach(c, &j, "vm1", 3, g, err, sizeof err), -EREMOTEIO);
     assert_non_null(strstr(err, "injected"));
-    assert_int_equal(env_holders(e, VF0, NULL) + env_holders(e, VF1, NULL) +
-                         env_holders(e, VF2, NULL),
-                     0);
+    assert_int_equal(
+        env_holders(e, VF0, NULL) + env_holders(e, VF1, NULL) + env_holders(e, VF2, NULL), 0);
     assert_int_equal(records_of(e, "7"), 0);
     assert_int_equal(env_journal_entries(e), 0);
     /* not enough free VFs: refused before anything moves */
@@ -141,9 +140,8 @@ static void test_shared_policy_lets_jobs_share_a_vms_vf(void **s)
     assert_int_equal(esfm_job_attach(c, &a, "vm1", 1, g, err, sizeof err), 0);
     assert_int_equal(esfm_job_attach(c, &b, "vm1", 1, h, err, sizeof err), 0);
     assert_string_equal(g[0].vf_bdf, h[0].vf_bdf);
-    assert_int_equal(esfm_job_attach(c, &(struct esfm_job){"3", 3, NULL}, "vm2", 1, h, err,
-                                     sizeof err),
-                     -EBUSY);
+    assert_int_equal(
+        esfm_job_attach(c, &(struct esfm_job){"3", 3, NULL}, "vm2", 1, h, err, sizeof err), -EBUSY);
     assert_int_equal(esfm_job_detach(c, "1", err, sizeof err), 0);
     assert_int_equal(env_holders(e, VF0, NULL), 1); /* job 2 still holds it */
     assert_int_equal(esfm_job_detach(c, "2", err, sizeof err), 0);
@@ -169,9 +167,8 @@ static void test_parallel_attach_of_four_vfs_overlaps(void **s)
     char err[ESFM_ERR_LEN];
     struct esfm_grant g[4];
     double t0 = now_s();
-    assert_int_equal(esfm_job_attach(c, &(struct esfm_job){"9", 1, NULL}, "vm1", 4, g, err,
-                                     sizeof err),
-                     0);
+    assert_int_equal(
+        esfm_job_attach(c, &(struct esfm_job){"9", 1, NULL}, "vm1", 4, g, err, sizeof err), 0);
     double dt = now_s() - t0;
     fprintf(stderr, "4 VFs attached in %.2f s (sequential would be 5.9 s)\n", dt);
     assert_true(dt > 1.4 && dt < 1.5 * 1.472);

@@ -248,8 +248,7 @@ static void test_busy_vf_refused_unless_force(void **s)
     env_attach(e, VF0, "vm1");
     env_attach(e, VF1, "vm1");
     fake_kernel_put(&e->k, "bus/pci/devices/" VF0 "/kfarm/busy", "2 4242\n");
-    fake_kernel_put(&e->k, "bus/pci/devices/" PF "/kfarm/vf_busy",
-                    VF1 " 1 777\n" VF2 " 0 0\n");
+    fake_kernel_put(&e->k, "bus/pci/devices/" PF "/kfarm/vf_busy", VF1 " 1 777\n" VF2 " 0 0\n");
     struct esfm_ctx *c = ctx_of(e, false, false);
     char err[ESFM_ERR_LEN];
     assert_int_equal(esfm_detach(c, VF0, err, sizeof err), -EBUSY);

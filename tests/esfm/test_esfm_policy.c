@@ -2,6 +2,7 @@
  * the OpenSSL sha256 of bitstreams. */
 #include "esfm_test_env.h"
 #include "internal.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -94,6 +95,23 @@ static void test_sha256_is_openssls(void **s)
     assert_int_equal(esfm_sha256_file(path, hex, err, sizeof err), -ENOENT);
 }
 
+static void test_documented_example_policy_loads(void **s)
+{
+    (void)s;
+    struct esfm_policy *p = NULL;
+    char err[ESFM_ERR_LEN] = "";
+    int rc = esfm_policy_load(ESFM_EXAMPLE_POLICY, &p, err, sizeof err);
+    if (rc)
+        fail_msg("%s: %s", ESFM_EXAMPLE_POLICY, err);
+    assert_int_equal(p->per_job, 4);
+    assert_int_equal(esfm_policy_partition_cap(p, "debug"), 1);
+    assert_int_equal(esfm_policy_partition_cap(p, "other"), 4);
+    assert_non_null(esfm_policy_bitstream(p, "ptdr-u55c-v3"));
+    assert_string_equal(p->flash_argv[3], "{pf}");
+    assert_false(p->shared);
+    esfm_policy_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +119,7 @@ int main(void)
         cmocka_unit_test(test_malformed_policies_are_refused_with_reason),
         cmocka_unit_test(test_state_dir_is_private),
         cmocka_unit_test(test_sha256_is_openssls),
+        cmocka_unit_test(test_documented_example_policy_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,8 +44,8 @@ for n in 2 4; do
 	echo "$out"
 	[ "$(numvfs)" = $n ] || kf_fail "sriov_numvfs $(numvfs) after reconf to $n"
 	[ "$(kf_vfs $pf | wc -l)" = $n ] || kf_fail "virtfn links after reconf to $n"
-	ms=$(echo "$out" | sed -n 's/.* VFs in \([0-9]*\) ms.*/\1/p')
-	echo "GUEST-TIMING reconf-to-$n-ms $ms"
+	echo "$out" | sed -n 's/.* VFs in \([0-9]*\) ms.*/GUEST-TIMING reconf-to-'$n' total \1 ms/p'
+	echo "$out" | sed -n 's/^sriov_numvfs of .*: \([0-9]*\) -> 0 in \([0-9]*\) ms, 0 -> \([0-9]*\) in \([0-9]*\) ms/GUEST-TIMING sriov_numvfs \1->0 \2 ms, 0->\3 \4 ms/p'
 done
 echo 3 >$S/sriov_numvfs 2>/dev/null && kf_fail "the kernel accepted 4 -> 3 directly"
 kf_ok "kernel refuses a direct VF count change (EBUSY); esfm went through 0"
