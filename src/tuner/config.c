@@ -325,6 +325,13 @@ static int metric_item(struct ctx *c, struct tuner *t, const cJSON *m, const cha
 struct tuner *tuner_config_parse(const char *json, const char *origin, const char *block,
                                  struct tuner_learn_params *lp, char *err, size_t errlen)
 {
+    return tuner_config_parse_ex(json, origin, block, lp, NULL, 0, err, errlen);
+}
+
+struct tuner *tuner_config_parse_ex(const char *json, const char *origin, const char *block,
+                                    struct tuner_learn_params *lp, const char *const *metrics,
+                                    size_t n_metrics, char *err, size_t errlen)
+{
     struct ctx c = {origin ? origin : "(margot.json)", err, errlen, NULL};
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &end, 0);
@@ -369,6 +376,9 @@ struct tuner *tuner_config_parse(const char *json, const char *origin, const cha
         parse_list(&c, t, found, "metrics", where, metric_item) ||
         parse_list(&c, t, found, "features", where, parse_feature))
         goto fail;
+    for (size_t m = 0; m < n_metrics; m++)
+        if (tuner_metric_index(t, metrics[m]) < 0 && tuner_add_metric(t, metrics[m], err, errlen) < 0)
+            goto fail;
     const cJSON *dist = member(found, "feature_distance");
     if (dist) {
         if (cJSON_IsString(dist) && !strcmp(dist->valuestring, "euclidean"))
@@ -406,10 +416,17 @@ fail:
 struct tuner *tuner_config_load(const char *path, const char *block,
                                 struct tuner_learn_params *lp, char *err, size_t errlen)
 {
+    return tuner_config_load_ex(path, block, lp, NULL, 0, err, errlen);
+}
+
+struct tuner *tuner_config_load_ex(const char *path, const char *block,
+                                   struct tuner_learn_params *lp, const char *const *metrics,
+                                   size_t n_metrics, char *err, size_t errlen)
+{
     char *text = tuner_read_text(path, err, errlen);
     if (!text)
         return NULL;
-    struct tuner *t = tuner_config_parse(text, path, block, lp, err, errlen);
+    struct tuner *t = tuner_config_parse_ex(text, path, block, lp, metrics, n_metrics, err, errlen);
     free(text);
     return t;
 }

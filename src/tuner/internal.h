@@ -103,4 +103,13 @@ void tuner_rebuild_rank(struct tuner *t);
 size_t tuner_select_cluster(const struct tuner *t, const double *features);
 double tuner_effective_goal(const struct tuner *t, const struct constraint *c);
 
+/* Like tuner_config_parse/load, defining `metrics` (if the file does not) before the states so
+ * that requirements may use them (the selector's measured metrics). */
+struct tuner *tuner_config_parse_ex(const char *json, const char *origin, const char *block,
+                                    struct tuner_learn_params *lp, const char *const *metrics,
+                                    size_t n_metrics, char *err, size_t errlen);
+struct tuner *tuner_config_load_ex(const char *path, const char *block,
+                                   struct tuner_learn_params *lp, const char *const *metrics,
+                                   size_t n_metrics, char *err, size_t errlen);
+
 #endif

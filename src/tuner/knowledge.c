@@ -123,7 +123,7 @@ int tuner_knowledge_load(struct tuner *t, const char *path, char *err, size_t er
 {
     char *text = tuner_read_text(path, err, errlen);
     if (!text)
-        return -errno ? -errno : -EIO;
+        return errno ? -errno : -EIO;
     int rc = tuner_knowledge_parse(t, text, path, err, errlen);
     free(text);
     return rc;

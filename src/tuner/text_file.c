@@ -13,7 +13,9 @@ char *tuner_read_text(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        tuner_errorf(err, errlen, -errno, "%s: cannot open: %s", path, strerror(errno));
+        int e = errno;
+        tuner_errorf(err, errlen, -e, "%s: cannot open: %s", path, strerror(e));
+        errno = e; /* callers tell a missing file from a bad one */
         return NULL;
     }
     size_t cap = 4096, len = 0;
