@@ -66,7 +66,8 @@ void tuner_free(struct tuner *t)
     free(t->cl_start);
     free(t->cl_count);
     free(t->cl_ops);
-    free(t->op_rank);
+    free(t->pos_rank);
+    free(t->cv);
     free(t->scratch_a);
     free(t->scratch_b);
     free(t->scratch_d);

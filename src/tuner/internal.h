@@ -76,8 +76,11 @@ struct tuner {
     double *cl_features; /* n_clusters * nf */
     size_t *cl_start, *cl_count, *cl_ops;
     double cl_range[TUNER_MAX_FEATURES];
-    int rank_dirty;
-    double *op_rank;
+    int rank_dirty; /* rank and constraint values below need a rebuild */
+    double *pos_rank; /* rank of the OP at each cluster-ordered position (smaller is better) */
+    double *cv;       /* per active constraint, per position: value to compare with its goal,
+                       * sign-normalised so that every constraint reads `cv <= goal` (or <) */
+    size_t cv_cap;
     size_t *scratch_a, *scratch_b;
     double *scratch_d;
 
@@ -99,7 +102,7 @@ int tuner_copy_name(char *dst, const char *src, const char *what, char *err, siz
 struct state *tuner_find_state(struct tuner *t, const char *name);
 void tuner_invalidate(struct tuner *t);
 void tuner_rebuild_clusters(struct tuner *t);
-void tuner_rebuild_rank(struct tuner *t);
+int tuner_rebuild_derived(struct tuner *t);
 size_t tuner_select_cluster(const struct tuner *t, const double *features);
 double tuner_effective_goal(const struct tuner *t, const struct constraint *c);
 

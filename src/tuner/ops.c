@@ -43,10 +43,10 @@ static int reserve(struct tuner *t, size_t want)
     if (!d)
         return -ENOMEM;
     t->scratch_d = d;
-    d = realloc(t->op_rank, cap * sizeof(double));
+    d = realloc(t->pos_rank, cap * sizeof(double));
     if (!d)
         return -ENOMEM;
-    t->op_rank = d;
+    t->pos_rank = d;
     size_t *c = realloc(t->cl_ops, cap * sizeof(size_t));
     if (!c)
         return -ENOMEM;

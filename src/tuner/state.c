@@ -63,10 +63,14 @@ static int field_index(const struct tuner *t, enum tuner_subject subject, const 
     return subject == TUNER_METRIC ? tuner_metric_index(t, field) : tuner_knob_index(t, field);
 }
 
-static void touch(struct tuner *t, const struct state *s)
+/* structural: the constraint list changed, so per-OP constraint values must be rebuilt */
+static void touch(struct tuner *t, const struct state *s, int structural)
 {
-    if (s == &t->states[t->active])
+    if (s == &t->states[t->active]) {
+        if (structural)
+            t->rank_dirty = 1;
         tuner_invalidate(t);
+    }
 }
 
 int tuner_add_constraint(struct tuner *t, const char *state, enum tuner_subject subject,
@@ -111,7 +115,7 @@ int tuner_add_constraint(struct tuner *t, const char *state, enum tuner_subject 
     c->priority = priority;
     c->confidence = subject == TUNER_METRIC ? confidence : 0.0;
     s->n_c++;
-    touch(t, s);
+    touch(t, s, 1);
     return c->id;
 }
 
@@ -124,7 +128,7 @@ int tuner_remove_constraint(struct tuner *t, const char *state, int id)
         if (s->c[i].id == id) {
             memmove(&s->c[i], &s->c[i + 1], (s->n_c - i - 1) * sizeof(*s->c));
             s->n_c--;
-            touch(t, s);
+            touch(t, s, 1);
             return 0;
         }
     return -ENOENT;
@@ -139,7 +143,7 @@ int tuner_set_constraint_goal(struct tuner *t, const char *state, int id, double
         if (s->c[i].id == id) {
             if (s->c[i].goal != goal) {
                 s->c[i].goal = goal;
-                touch(t, s);
+                touch(t, s, 0);
             }
             return 0;
         }

@@ -3,21 +3,33 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-void tuner_rebuild_rank(struct tuner *t)
+static int is_upper(enum tuner_cmp c)
 {
-    t->rank_dirty = 0;
-    if (t->n_states == 0) {
-        for (size_t i = 0; i < t->n_ops; i++)
-            t->op_rank[i] = 0;
-        return;
+    return c == TUNER_LT || c == TUNER_LE;
+}
+
+/* Per-OP values laid out by cluster position so that a decision scans contiguous arrays:
+ * the rank and, for each constraint, mean +- confidence * stddev (negated for lower bounds). */
+int tuner_rebuild_derived(struct tuner *t)
+{
+    const struct state *s = t->n_states ? &t->states[t->active] : NULL;
+    size_t nc = s ? s->n_c : 0, n = t->n_ops;
+    if (nc * n > t->cv_cap) {
+        double *cv = realloc(t->cv, nc * n * sizeof(double));
+        if (!cv)
+            return -ENOMEM;
+        t->cv = cv;
+        t->cv_cap = nc * n;
     }
-    const struct state *s = &t->states[t->active];
-    double sign = s->dir == TUNER_MAXIMIZE ? -1.0 : 1.0; /* stored so that smaller is better */
-    for (size_t i = 0; i < t->n_ops; i++) {
-        double r = s->comb == TUNER_GEOMETRIC ? 1.0 : 0.0;
-        for (size_t k = 0; k < s->n_terms; k++) {
+    double sign = s && s->dir == TUNER_MAXIMIZE ? -1.0 : 1.0;
+    for (size_t p = 0; p < n; p++) {
+        size_t i = t->cl_ops[p];
+        double r = s && s->comb == TUNER_GEOMETRIC ? 1.0 : 0.0;
+        for (size_t k = 0; s && k < s->n_terms; k++) {
             const struct rank_term *rt = &s->terms[k];
             double v = rt->subject == TUNER_METRIC ? t->op_mean[i * t->nm + rt->field]
                                                    : t->op_knobs[i * t->nk + rt->field];
@@ -26,8 +38,21 @@ void tuner_rebuild_rank(struct tuner *t)
             else
                 r += rt->coef * v;
         }
-        t->op_rank[i] = sign * r;
+        t->pos_rank[p] = sign * r;
+        for (size_t c = 0; c < nc; c++) {
+            const struct constraint *k = &s->c[c];
+            double v, sd = 0;
+            if (k->subject == TUNER_METRIC) {
+                v = t->op_mean[i * t->nm + k->field];
+                sd = k->confidence * t->op_std[i * t->nm + k->field];
+            } else {
+                v = t->op_knobs[i * t->nk + k->field];
+            }
+            t->cv[c * n + p] = is_upper(k->cmp) ? v + sd : -(v - sd);
+        }
     }
+    t->rank_dirty = 0;
+    return 0;
 }
 
 double tuner_effective_goal(const struct tuner *t, const struct constraint *c)
@@ -35,97 +60,77 @@ double tuner_effective_goal(const struct tuner *t, const struct constraint *c)
     return c->subject == TUNER_METRIC ? c->goal * t->metrics[c->field].coef : c->goal;
 }
 
-/* How far OP i is from satisfying c (<= 0: satisfied; for lt/gt 0 means "on the goal"). */
-static inline double violation(const struct tuner *t, const struct constraint *c, double goal,
-                               size_t i)
+static size_t best_by_rank(const struct tuner *t, const size_t *pos, size_t n)
 {
-    double v, sd = 0;
-    if (c->subject == TUNER_METRIC) {
-        v = t->op_mean[i * t->nm + c->field];
-        sd = c->confidence * t->op_std[i * t->nm + c->field];
-    } else {
-        v = t->op_knobs[i * t->nk + c->field];
-    }
-    switch (c->cmp) {
-    case TUNER_LT:
-    case TUNER_LE:
-        return v + sd - goal;
-    default:
-        return goal - (v - sd);
-    }
-}
-
-static inline int satisfied(enum tuner_cmp cmp, double viol)
-{
-    return (cmp == TUNER_LT || cmp == TUNER_GT) ? viol < 0 : viol <= 0;
-}
-
-static size_t best_by_rank(const struct tuner *t, const size_t *ops, size_t n)
-{
-    size_t best = ops[0];
-    double r = t->op_rank[best];
+    size_t best = pos[0];
+    double r = t->pos_rank[best];
     for (size_t k = 1; k < n; k++)
-        if (t->op_rank[ops[k]] < r) {
-            r = t->op_rank[ops[k]];
-            best = ops[k];
+        if (t->pos_rank[pos[k]] < r) {
+            r = t->pos_rank[pos[k]];
+            best = pos[k];
         }
     return best;
 }
 
-static void solve(struct tuner *t, size_t cluster, struct tuner_decision *d)
+/* Returns the chosen position. */
+static size_t solve(struct tuner *t, size_t cluster, int *relaxed)
 {
-    const size_t *ops = t->cl_ops + t->cl_start[cluster];
-    size_t n = t->cl_count[cluster];
+    size_t start = t->cl_start[cluster], n = t->cl_count[cluster], all = t->n_ops;
     const struct state *s = t->n_states ? &t->states[t->active] : NULL;
     size_t nc = s ? s->n_c : 0;
-    double goals[64];
-    const size_t max_goals = sizeof(goals) / sizeof(goals[0]);
-    for (size_t k = 0; k < nc && k < max_goals; k++)
-        goals[k] = tuner_effective_goal(t, &s->c[k]);
-    if (nc > max_goals)
-        nc = max_goals;
+    const double *rank = t->pos_rank + start;
+    *relaxed = 0;
 
-    /* common case first: the best-ranked OP satisfying every constraint, in one pass */
+    /* common case: feasibility mask constraint by constraint (contiguous, vectorisable), then
+     * the best rank among the feasible */
+    unsigned char *ok = (unsigned char *)t->scratch_d; /* n bytes fit in n doubles */
+    memset(ok, 1, n);
+    for (size_t c = 0; c < nc; c++) {
+        const double *v = t->cv + c * all + start;
+        double g = tuner_effective_goal(t, &s->c[c]);
+        if (!is_upper(s->c[c].cmp))
+            g = -g;
+        if (s->c[c].cmp == TUNER_LT || s->c[c].cmp == TUNER_GT)
+            for (size_t k = 0; k < n; k++)
+                ok[k] &= v[k] < g;
+        else
+            for (size_t k = 0; k < n; k++)
+                ok[k] &= v[k] <= g;
+    }
     size_t best = SIZE_MAX;
     double best_r = INFINITY;
-    for (size_t k = 0; k < n; k++) {
-        size_t i = ops[k];
-        if (t->op_rank[i] >= best_r && best != SIZE_MAX)
-            continue;
-        size_t c = 0;
-        while (c < nc && satisfied(s->c[c].cmp, violation(t, &s->c[c], goals[c], i)))
-            c++;
-        if (c == nc) {
-            best = i;
-            best_r = t->op_rank[i];
+    for (size_t k = 0; k < n; k++)
+        if (ok[k] && (rank[k] < best_r || best == SIZE_MAX)) {
+            best_r = rank[k];
+            best = k;
         }
-    }
-    d->relaxed = 0;
-    if (best != SIZE_MAX) {
-        d->op = best;
-        return;
-    }
+    if (best != SIZE_MAX)
+        return start + best;
 
     /* infeasible: apply constraints in priority order; where one cannot be met by any remaining
      * OP, keep the OPs closest to meeting it and go on with the less important ones */
+    *relaxed = 1;
     size_t *cand = t->scratch_a, *next = t->scratch_b;
-    double *dist = t->scratch_d;
-    memcpy(cand, ops, n * sizeof(size_t));
-    d->relaxed = 1;
+    for (size_t k = 0; k < n; k++)
+        cand[k] = start + k;
     for (size_t c = 0; c < nc && n > 1; c++) {
+        const double *v = t->cv + c * all;
+        double g = tuner_effective_goal(t, &s->c[c]);
+        if (!is_upper(s->c[c].cmp))
+            g = -g;
+        int strict = s->c[c].cmp == TUNER_LT || s->c[c].cmp == TUNER_GT;
         size_t m = 0;
         double closest = INFINITY;
         for (size_t k = 0; k < n; k++) {
-            double v = violation(t, &s->c[c], goals[c], cand[k]);
-            dist[k] = v;
-            if (satisfied(s->c[c].cmp, v))
+            double viol = v[cand[k]] - g;
+            if (strict ? viol < 0 : viol <= 0)
                 next[m++] = cand[k];
-            else if (v < closest)
-                closest = v;
+            else if (viol < closest)
+                closest = viol;
         }
         if (m == 0) {
             for (size_t k = 0; k < n; k++)
-                if (dist[k] <= closest)
+                if (v[cand[k]] - g <= closest)
                     next[m++] = cand[k];
             if (m == 0)
                 continue; /* NaN metrics: this constraint cannot discriminate */
@@ -135,7 +140,7 @@ static void solve(struct tuner *t, size_t cluster, struct tuner_decision *d)
         next = tmp;
         n = m;
     }
-    d->op = best_by_rank(t, cand, n);
+    return best_by_rank(t, cand, n);
 }
 
 int tuner_update(struct tuner *t, const double *features, struct tuner_decision *out)
@@ -154,13 +159,14 @@ int tuner_update(struct tuner *t, const double *features, struct tuner_decision 
         tuner_rebuild_clusters(t);
         if (t->clusters_dirty)
             return -ENOMEM;
+        t->rank_dirty = 1;
     }
-    if (t->rank_dirty)
-        tuner_rebuild_rank(t);
+    if (t->rank_dirty && tuner_rebuild_derived(t) < 0)
+        return -ENOMEM;
 
     struct tuner_decision d = {0};
     d.cluster = tuner_select_cluster(t, features);
-    solve(t, d.cluster, &d);
+    d.op = t->cl_ops[solve(t, d.cluster, &d.relaxed)];
 
     const double *knobs = t->op_knobs + d.op * t->nk;
     d.changed = !t->have_prev_knobs || (t->nk && memcmp(knobs, t->prev_knobs, t->nk * sizeof(double)));
