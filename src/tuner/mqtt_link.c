@@ -26,6 +26,7 @@ struct mqtt_link {
     mqtt_link_connected_fn on_connected;
     void *arg;
     pthread_mutex_t lock; /* guards subs and the inbox */
+    pthread_cond_t arrived;
     char *subs[MAX_SUBS];
     size_t n_subs;
     struct node *head, *tail;
@@ -116,6 +117,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
             l->tail = n;
             l->queued++;
             atomic_store(&l->pending, 1);
+            pthread_cond_signal(&l->arrived);
             pthread_mutex_unlock(&l->lock);
             n = NULL;
         } else {
@@ -153,6 +155,11 @@ struct mqtt_link *mqtt_link_new(const char *uri, const char *client_id, const ch
         return NULL;
     }
     pthread_mutex_init(&l->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->arrived, &ca);
+    pthread_condattr_destroy(&ca);
     l->on_connected = connected;
     l->arg = arg;
     int rc = MQTTAsync_create(&l->client, uri, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
@@ -160,13 +167,14 @@ struct mqtt_link *mqtt_link_new(const char *uri, const char *client_id, const ch
         tuner_errorf(err, errlen, -EINVAL, "cannot create MQTT client '%s' for %s (paho rc %d)",
                      client_id, uri, rc);
         pthread_mutex_destroy(&l->lock);
+        pthread_cond_destroy(&l->arrived);
         free(l);
         return NULL;
     }
     MQTTAsync_setCallbacks(l->client, l, on_connection_lost, on_message, NULL);
     MQTTAsync_setConnected(l->client, l, on_connected);
     MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
-    o.keepAliveInterval = 5; /* a dead client's will fires within ~1.5 keepalives */
+    o.keepAliveInterval = 3; /* a dead client's will fires within ~1.5 keepalives */
     o.cleansession = 1;
     o.automaticReconnect = 1;
     o.minRetryInterval = 1;
@@ -289,5 +297,23 @@ void mqtt_link_free(struct mqtt_link *l, const char *final_topic, const char *fi
     free(l->will_topic);
     free(l->will_payload);
     pthread_mutex_destroy(&l->lock);
+    pthread_cond_destroy(&l->arrived);
     free(l);
+}
+
+void mqtt_link_wait(struct mqtt_link *l, int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&l->lock);
+    while (!l->head)
+        if (pthread_cond_timedwait(&l->arrived, &l->lock, &ts))
+            break;
+    pthread_mutex_unlock(&l->lock);
 }

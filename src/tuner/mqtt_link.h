@@ -36,6 +36,8 @@ int mqtt_link_pending(struct mqtt_link *l);
 /* Pops the oldest message into *m (caller frees with mqtt_message_fini); 0 when empty. */
 int mqtt_link_next(struct mqtt_link *l, struct mqtt_message *m);
 void mqtt_message_fini(struct mqtt_message *m);
+/* Sleeps until a message is queued or timeout_ms passed (servers' main loops; no spinning). */
+void mqtt_link_wait(struct mqtt_link *l, int timeout_ms);
 /* Publishes final_topic/final_payload (if not NULL) and disconnects, waiting at most ~1 s. */
 void mqtt_link_free(struct mqtt_link *l, const char *final_topic, const char *final_payload);
 

@@ -59,6 +59,8 @@ struct tuner_selector {
     char t_welcome[400], t_obs[400], t_kia[400], t_explore[400], t_pred[400], t_accel[400];
     char *welcome;
     atomic_int mqtt_accel; /* -1 unknown, 0 paused/detached, 1 active */
+    atomic_int welcome_acked; /* a learner answered since the last (re)connect */
+    double next_welcome;      /* until then, the welcome is repeated (servers may be away) */
 };
 
 int selector_setting_of(const struct tuner_selector *s, const double *knobs);

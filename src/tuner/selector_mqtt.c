@@ -5,13 +5,22 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void on_connected(void *arg)
 {
     struct tuner_selector *s = arg;
     /* s->welcome is written once before the link exists and never changed: safe to read here */
+    atomic_store(&s->welcome_acked, 0);
     mqtt_link_publish(s->mq, s->t_welcome, s->welcome, strlen(s->welcome), 1, 0);
+}
+
+static double coarse_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static char *build_welcome(const struct tuner_selector *s)
@@ -138,6 +147,10 @@ static void apply_prediction(struct tuner_selector *s, const char *payload)
     if (k && tuner_knowledge_parse(k, payload, "prediction", err, sizeof(err)) == 0 &&
         selector_apply_knowledge(s, k) >= 0) {
         s->st.predictions++;
+        uint64_t h = 1469598103934665603ull; /* FNV-1a: lets tests and $stats compare versions */
+        for (const char *p = payload; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        s->st.prediction_hash = h;
         s->explore_active = 0;
     }
     tuner_free(k);
@@ -155,14 +168,25 @@ static void apply_accel(struct tuner_selector *s, const char *payload)
 void selector_mqtt_drain(struct tuner_selector *s)
 {
     mqtt_link_poll(s->mq);
+    if (!atomic_load_explicit(&s->welcome_acked, memory_order_relaxed)) {
+        /* a learner that was away when we connected never saw the welcome: repeat it */
+        double now = coarse_now();
+        if (now >= s->next_welcome && mqtt_link_connected(s->mq)) {
+            if (s->next_welcome > 0)
+                mqtt_link_publish(s->mq, s->t_welcome, s->welcome, strlen(s->welcome), 1, 0);
+            s->next_welcome = now + 2.0;
+        }
+    }
     if (!mqtt_link_pending(s->mq))
         return;
     struct mqtt_message m;
     while (mqtt_link_next(s->mq, &m)) {
-        if (!strcmp(m.topic, s->t_explore))
+        if (!strcmp(m.topic, s->t_explore)) {
             apply_explore(s, m.payload);
-        else if (!strcmp(m.topic, s->t_pred))
-            apply_prediction(s, m.payload);
+            atomic_store(&s->welcome_acked, 1);
+        } else if (!strcmp(m.topic, s->t_pred)) {
+            apply_prediction(s, m.payload); /* broadcast: not an answer to our welcome */
+        }
         else if (s->t_accel[0] && !strcmp(m.topic, s->t_accel))
             apply_accel(s, m.payload);
         mqtt_message_fini(&m);
