@@ -217,7 +217,7 @@ int mqtt_link_subscribe(struct mqtt_link *l, const char *topic)
 int mqtt_link_publish(struct mqtt_link *l, const char *topic, const char *payload, size_t len,
                       int qos, int retained)
 {
-    if (!atomic_load(&l->connected))
+    if (!l || !atomic_load(&l->connected))
         return -ENOTCONN;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     int rc = MQTTAsync_send(l->client, topic, (int)len, payload, qos, retained, &ro);
@@ -234,7 +234,7 @@ void mqtt_link_poll(struct mqtt_link *l)
 
 int mqtt_link_connected(struct mqtt_link *l)
 {
-    return atomic_load(&l->connected) && MQTTAsync_isConnected(l->client);
+    return l && atomic_load(&l->connected) && MQTTAsync_isConnected(l->client);
 }
 
 int mqtt_link_pending(struct mqtt_link *l)

@@ -16,6 +16,11 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   "$harness" stop "$tmp/mqtt" || true
+  # sanitizer builds: a leak or UB report from any of our processes fails the test
+  if ((rc == 0)) && grep -l "Sanitizer\|runtime error" "$tmp"/*.log >/dev/null 2>&1; then
+    echo "sanitizer report in $(grep -l "Sanitizer\|runtime error" "$tmp"/*.log)" >&2
+    rc=1
+  fi
   if ((rc != 0)); then
     echo "--- FAILED; logs from $tmp:" >&2
     for f in "$tmp"/*.log "$tmp"/*.json "$tmp"/mqtt/mosquitto.log; do
@@ -121,7 +126,7 @@ wait_for 30 "observer asked for relearning (drift)" is "$tmp/hints.json" \
 
 # 7. no broker at all: decisions go on, calibrated locally
 dead=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$client" --broker "tcp://127.0.0.1:$dead" --status "$tmp/d.json" --duration 1.5 --period-ms 1
+"$client" --broker "tcp://127.0.0.1:$dead" --status "$tmp/d.json" --duration 1.5 --period-ms 1 2>"$tmp/d.log"
 is "$tmp/d.json" "(j['decisions']>200, j['predictions'], j['mqtt_connected'], j['reason'])" "(True, 0, 0, 'exploiting')" \
   || { echo "no-broker client did not decide: $(cat "$tmp/d.json")" >&2; exit 1; }
 echo "ok: without a broker the client calibrated and exploits locally"
