@@ -92,8 +92,8 @@ static double bench_selector(void)
 {
     static const char *const names[] = {"size"};
     char err[256];
-    struct tuner_selector *s = tuner_selector_new("bench", "k", names, 1, 1, NULL, NULL, err,
-                                                  sizeof(err));
+    struct tuner_selector *s =
+        tuner_selector_new("bench", "k", names, 1, 1, NULL, NULL, err, sizeof(err));
     double f = 1000;
     struct tuner_choice c;
     for (int i = 0; i < 40; i++) {
@@ -112,8 +112,8 @@ static double bench_selector(void)
 int main(void)
 {
     printf("tuner_update() decision overhead (ns per decision; mARGOt reference beside)\n");
-    printf("%-6s %-5s %-22s %12s %12s %12s %8s\n", "OPs", "cons", "case", "kfarm ns",
-           "update() ns", "mARGOt ns", "ratio");
+    printf("%-6s %-5s %-22s %12s %12s %12s %8s\n", "OPs", "cons", "case", "kfarm ns", "update() ns",
+           "mARGOt ns", "ratio");
     size_t sizes[3] = {10, 100, 1000};
     for (int si = 0; si < 3; si++)
         for (int c = 1; c <= 4; c += 3) {

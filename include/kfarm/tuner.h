@@ -1,5 +1,6 @@
 /* kfarm tuner: mARGOt-semantics autotuner (knobs, metrics, features, operating points, states with
- * constraints and rank, monitors, adaptation) plus a per-kind CPU/accelerator selector for workers. */
+ * constraints and rank, monitors, adaptation) plus a per-kind CPU/accelerator selector for workers.
+ */
 #ifndef KFARM_TUNER_H
 #define KFARM_TUNER_H
 
@@ -46,8 +47,8 @@ enum tuner_reason {
 };
 
 struct tuner_choice {
-    int variant;            /* TUNER_VARIANT_CPU or TUNER_VARIANT_ACCEL */
-    size_t n_knobs;         /* kernel knobs besides the variant, in margot.json order */
+    int variant;                 /* TUNER_VARIANT_CPU or TUNER_VARIANT_ACCEL */
+    size_t n_knobs;              /* kernel knobs besides the variant, in margot.json order */
     long knobs[TUNER_MAX_KNOBS]; /* range knobs: the value; enumeration knobs: the index */
     enum tuner_reason reason;
     const char *reason_str; /* static text: "calibrating", "exploiting", "fallback: ..." */
@@ -109,6 +110,7 @@ struct tuner_selector_stats {
     uint64_t decisions, observations;
     uint64_t reexplorations;  /* clusters/settings sent back to calibration */
     uint64_t predictions;     /* knowledge messages applied from a learner */
+    uint64_t prediction_hash; /* FNV-1a of the last applied knowledge message (0: none) */
     int accel_available;      /* last value used by choose() */
     int mqtt_connected;
 };
@@ -167,8 +169,8 @@ int tuner_knob_value(const struct tuner *t, size_t i, const char *label, double 
 
 /* Operating points (the knowledge). Arrays have n_features / n_knobs / n_metrics entries;
  * stddevs may be NULL (all 0). Returns the OP index or a negative errno. */
-int tuner_add_op(struct tuner *t, const double *features, const double *knobs,
-                 const double *means, const double *stddevs);
+int tuner_add_op(struct tuner *t, const double *features, const double *knobs, const double *means,
+                 const double *stddevs);
 /* Changes a metric of an existing OP (e.g. learned online). */
 int tuner_set_op_metric(struct tuner *t, size_t op, size_t metric, double mean, double stddev);
 void tuner_clear_ops(struct tuner *t);
@@ -227,10 +229,10 @@ void tuner_reset_monitors(struct tuner *t);
 /* ---- margot.json configuration and ops.json knowledge ---- */
 
 struct tuner_learn_params {
-    size_t min_samples;      /* per setting and feature cluster before it is trusted (10) */
-    double outlier_mads;     /* k: samples beyond k MADs from the median are dropped (3) */
-    double band;             /* error coefficient band [1/band, band] (1.5) */
-    size_t band_samples;     /* M: consecutive samples outside the band to re-explore (5) */
+    size_t min_samples;             /* per setting and feature cluster before it is trusted (10) */
+    double outlier_mads;            /* k: samples beyond k MADs from the median are dropped (3) */
+    double band;                    /* error coefficient band [1/band, band] (1.5) */
+    size_t band_samples;            /* M: consecutive samples outside the band to re-explore (5) */
     size_t observations_per_config; /* learner: N observations per configuration (5) */
 };
 void tuner_learn_params_default(struct tuner_learn_params *p);
@@ -241,8 +243,8 @@ void tuner_learn_params_default(struct tuner_learn_params *p);
  * "feature_distance", and extra-functional_requirements (states with minimize/maximize
  * {linear_mean|geometric_mean: [{name: coef}]} and subject_to [{subject, comparison, value,
  * confidence, priority}]). "agora" fills lp when not NULL. Errors name file, field, expected. */
-struct tuner *tuner_config_load(const char *path, const char *block,
-                                struct tuner_learn_params *lp, char *err, size_t errlen);
+struct tuner *tuner_config_load(const char *path, const char *block, struct tuner_learn_params *lp,
+                                char *err, size_t errlen);
 struct tuner *tuner_config_parse(const char *json, const char *origin, const char *block,
                                  struct tuner_learn_params *lp, char *err, size_t errlen);
 

@@ -22,8 +22,9 @@ int tuner_copy_name(char *dst, const char *src, const char *what, char *err, siz
     if (!src || !*src)
         return tuner_errorf(err, errlen, -EINVAL, "%s name is empty: give it a name", what);
     if (strlen(src) >= TUNER_NAME_MAX)
-        return tuner_errorf(err, errlen, -ENAMETOOLONG, "%s name '%.32s...' is longer than %d bytes",
-                            what, src, TUNER_NAME_MAX - 1);
+        return tuner_errorf(err, errlen, -ENAMETOOLONG,
+                            "%s name '%.32s...' is longer than %d bytes", what, src,
+                            TUNER_NAME_MAX - 1);
     strcpy(dst, src);
     return 0;
 }
@@ -88,8 +89,8 @@ static int check_definable(struct tuner *t, const char *name, char *err, size_t 
                             name ? name : "", t->block);
     if (tuner_knob_index(t, name) >= 0 || tuner_metric_index(t, name) >= 0 ||
         tuner_feature_index(t, name) >= 0)
-        return tuner_errorf(err, errlen, -EEXIST, "name '%s' is already used in block '%s'",
-                            name, t->block);
+        return tuner_errorf(err, errlen, -EEXIST, "name '%s' is already used in block '%s'", name,
+                            t->block);
     return 0;
 }
 
@@ -104,8 +105,8 @@ int tuner_add_knob_range(struct tuner *t, const char *name, long min, long max, 
                             TUNER_MAX_KNOBS);
     if (step <= 0 || max < min)
         return tuner_errorf(err, errlen, -EINVAL,
-                            "knob '%s': range [%ld, %ld, %ld] needs min <= max and step > 0",
-                            name, min, max, step);
+                            "knob '%s': range [%ld, %ld, %ld] needs min <= max and step > 0", name,
+                            min, max, step);
     struct knob *k = &t->knobs[t->nk];
     memset(k, 0, sizeof(*k));
     if ((rc = tuner_copy_name(k->name, name, "knob", err, errlen)) < 0)
@@ -175,8 +176,8 @@ int tuner_add_feature(struct tuner *t, const char *name, enum tuner_cmp validity
     if (rc < 0)
         return rc;
     if (t->nf == TUNER_MAX_FEATURES)
-        return tuner_errorf(err, errlen, -ENOSPC, "block '%s' has more than %d features",
-                            t->block, TUNER_MAX_FEATURES);
+        return tuner_errorf(err, errlen, -ENOSPC, "block '%s' has more than %d features", t->block,
+                            TUNER_MAX_FEATURES);
     if (validity != TUNER_LE && validity != TUNER_GE && validity != TUNER_DONT_CARE)
         return tuner_errorf(err, errlen, -EINVAL,
                             "feature '%s': validity must be le, ge or - (don't care)", name);

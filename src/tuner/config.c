@@ -55,7 +55,10 @@ static int parse_cmp(const char *s, enum tuner_cmp *out)
     static const struct {
         const char *name;
         enum tuner_cmp cmp;
-    } map[] = {{"lt", TUNER_LT}, {"le", TUNER_LE}, {"gt", TUNER_GT}, {"ge", TUNER_GE},
+    } map[] = {{"lt", TUNER_LT},
+               {"le", TUNER_LE},
+               {"gt", TUNER_GT},
+               {"ge", TUNER_GE},
                {"-", TUNER_DONT_CARE}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (!strcasecmp(s, map[i].name)) {
@@ -75,11 +78,14 @@ static int parse_knob(struct ctx *c, struct tuner *t, const cJSON *k, const char
     if (range) {
         long v[3] = {0, 0, 1};
         int n = cJSON_GetArraySize(range);
-        if (!cJSON_IsArray(range) || n < 2 || n > 3 || get_long(cJSON_GetArrayItem(range, 0), &v[0]) ||
+        if (!cJSON_IsArray(range) || n < 2 || n > 3 ||
+            get_long(cJSON_GetArrayItem(range, 0), &v[0]) ||
             get_long(cJSON_GetArrayItem(range, 1), &v[1]) ||
             (n == 3 && get_long(cJSON_GetArrayItem(range, 2), &v[2])))
-            return FAIL(c, -EINVAL, "%s: %s.range: expected [min, max] or [min, max, step] of "
-                        "integers", c->origin, where);
+            return FAIL(c, -EINVAL,
+                        "%s: %s.range: expected [min, max] or [min, max, step] of "
+                        "integers",
+                        c->origin, where);
         char e[256];
         rc = tuner_add_knob_range(t, name, v[0], v[1], v[2], e, sizeof(e));
         return rc < 0 ? FAIL(c, rc, "%s: %s: %s", c->origin, where, e) : 0;
@@ -115,8 +121,10 @@ static int parse_knob(struct ctx *c, struct tuner *t, const cJSON *k, const char
         free(num);
         return rc < 0 ? FAIL(c, rc, "%s: %s: %s", c->origin, where, e) : 0;
     }
-    return FAIL(c, -EINVAL, "%s: %s: expected \"range\": [min, max, step] or a non-empty "
-                "\"values\" array", c->origin, where);
+    return FAIL(c, -EINVAL,
+                "%s: %s: expected \"range\": [min, max, step] or a non-empty "
+                "\"values\" array",
+                c->origin, where);
 }
 
 static size_t monitor_window(const cJSON *block, const char *monitor_name)
@@ -153,8 +161,10 @@ static int parse_metric(struct ctx *c, struct tuner *t, const cJSON *block, cons
         const cJSON *by = member(m, "observed_by");
         if (n > 0) {
             if (!cJSON_IsString(by))
-                return FAIL(c, -EINVAL, "%s: %s.observed_by: expected the name of a monitor "
-                            "(needed by reactive_inertia)", c->origin, where);
+                return FAIL(c, -EINVAL,
+                            "%s: %s.observed_by: expected the name of a monitor "
+                            "(needed by reactive_inertia)",
+                            c->origin, where);
             rc = tuner_set_adaptation(t, (size_t)idx, monitor_window(block, by->valuestring),
                                       (size_t)n);
             if (rc < 0)
@@ -199,9 +209,10 @@ static int parse_rank(struct ctx *c, struct tuner *t, const char *state, const c
         comb = TUNER_GEOMETRIC;
     }
     if (!cJSON_IsArray(terms))
-        return FAIL(c, -EINVAL, "%s: %s.%s: expected {\"linear_mean\"|\"geometric_mean\": "
-                    "[{\"<metric or knob>\": coef}, ...]}", c->origin, where,
-                    dir == TUNER_MINIMIZE ? "minimize" : "maximize");
+        return FAIL(c, -EINVAL,
+                    "%s: %s.%s: expected {\"linear_mean\"|\"geometric_mean\": "
+                    "[{\"<metric or knob>\": coef}, ...]}",
+                    c->origin, where, dir == TUNER_MINIMIZE ? "minimize" : "maximize");
     struct tuner_rank_term rt[TUNER_MAX_METRICS + TUNER_MAX_KNOBS];
     size_t n = 0;
     const cJSON *term;
@@ -252,8 +263,10 @@ static int parse_state(struct ctx *c, struct tuner *t, const cJSON *req, size_t 
             (rc = get_string(c, con, "comparison", w, &cmps)))
             return rc;
         if (parse_cmp(cmps, &cmp) || cmp == TUNER_DONT_CARE)
-            return FAIL(c, -EINVAL, "%s: %s.comparison: expected \"lt\", \"le\", \"gt\" or \"ge\", "
-                        "got \"%s\"", c->origin, w, cmps);
+            return FAIL(c, -EINVAL,
+                        "%s: %s.comparison: expected \"lt\", \"le\", \"gt\" or \"ge\", "
+                        "got \"%s\"",
+                        c->origin, w, cmps);
         const cJSON *val = member(con, "value"), *conf = member(con, "confidence"),
                     *prio = member(con, "priority");
         if (!cJSON_IsNumber(val))
@@ -263,8 +276,10 @@ static int parse_state(struct ctx *c, struct tuner *t, const cJSON *req, size_t 
                         c->origin, w);
         long p = i; /* mARGOt: earlier constraints are more important */
         if (prio && get_long(prio, &p))
-            return FAIL(c, -EINVAL, "%s: %s.priority: expected an integer (smaller = more "
-                        "important)", c->origin, w);
+            return FAIL(c, -EINVAL,
+                        "%s: %s.priority: expected an integer (smaller = more "
+                        "important)",
+                        c->origin, w);
         enum tuner_subject subj = tuner_metric_index(t, subject) >= 0 ? TUNER_METRIC : TUNER_KNOB;
         rc = tuner_add_constraint(t, name, subj, subject, cmp, val->valuedouble, (int)p,
                                   conf ? conf->valuedouble : 0.0, e, sizeof(e));
@@ -336,8 +351,10 @@ struct tuner *tuner_config_parse_ex(const char *json, const char *origin, const 
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &end, 0);
     if (!root) {
-        FAIL(&c, -EINVAL, "%s: not valid JSON (error near byte %ld): expected a margot.json "
-             "object", c.origin, end ? (long)(end - json) : -1L);
+        FAIL(&c, -EINVAL,
+             "%s: not valid JSON (error near byte %ld): expected a margot.json "
+             "object",
+             c.origin, end ? (long)(end - json) : -1L);
         return NULL;
     }
     struct tuner *t = NULL;
@@ -377,7 +394,8 @@ struct tuner *tuner_config_parse_ex(const char *json, const char *origin, const 
         parse_list(&c, t, found, "features", where, parse_feature))
         goto fail;
     for (size_t m = 0; m < n_metrics; m++)
-        if (tuner_metric_index(t, metrics[m]) < 0 && tuner_add_metric(t, metrics[m], err, errlen) < 0)
+        if (tuner_metric_index(t, metrics[m]) < 0 &&
+            tuner_add_metric(t, metrics[m], err, errlen) < 0)
             goto fail;
     const cJSON *dist = member(found, "feature_distance");
     if (dist) {
@@ -413,8 +431,8 @@ fail:
     return NULL;
 }
 
-struct tuner *tuner_config_load(const char *path, const char *block,
-                                struct tuner_learn_params *lp, char *err, size_t errlen)
+struct tuner *tuner_config_load(const char *path, const char *block, struct tuner_learn_params *lp,
+                                char *err, size_t errlen)
 {
     return tuner_config_load_ex(path, block, lp, NULL, 0, err, errlen);
 }

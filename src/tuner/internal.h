@@ -76,7 +76,7 @@ struct tuner {
     double *cl_features; /* n_clusters * nf */
     size_t *cl_start, *cl_count, *cl_ops;
     double cl_range[TUNER_MAX_FEATURES];
-    int rank_dirty; /* rank and constraint values below need a rebuild */
+    int rank_dirty;   /* rank and constraint values below need a rebuild */
     double *pos_rank; /* rank of the OP at each cluster-ordered position (smaller is better) */
     double *cv;       /* per active constraint, per position: value to compare with its goal,
                        * sign-normalised so that every constraint reads `cv <= goal` (or <) */

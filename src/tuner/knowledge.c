@@ -14,28 +14,35 @@ static int parse_op(struct tuner *t, const cJSON *op, const char *origin, size_t
         sd[TUNER_MAX_METRICS];
     const char *b = t->block;
     if (!cJSON_IsObject(op))
-        return tuner_errorf(err, errlen, -EINVAL, "%s: %s[%zu]: expected an object with "
-                            "features, knobs and metrics", origin, b, idx);
+        return tuner_errorf(err, errlen, -EINVAL,
+                            "%s: %s[%zu]: expected an object with "
+                            "features, knobs and metrics",
+                            origin, b, idx);
     const cJSON *fs = cJSON_GetObjectItemCaseSensitive(op, "features");
     const cJSON *ks = cJSON_GetObjectItemCaseSensitive(op, "knobs");
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(op, "metrics");
     if ((t->nf && !cJSON_IsObject(fs)) || !cJSON_IsObject(ks) || !cJSON_IsObject(ms))
-        return tuner_errorf(err, errlen, -EINVAL, "%s: %s[%zu]: expected objects \"features\"%s, "
-                            "\"knobs\" and \"metrics\"", origin, b, idx,
-                            t->nf ? "" : " (optional)");
+        return tuner_errorf(err, errlen, -EINVAL,
+                            "%s: %s[%zu]: expected objects \"features\"%s, "
+                            "\"knobs\" and \"metrics\"",
+                            origin, b, idx, t->nf ? "" : " (optional)");
     for (size_t i = 0; i < t->nf; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(fs, t->features[i].name);
         if (!cJSON_IsNumber(v))
-            return tuner_errorf(err, errlen, -EINVAL, "%s: %s[%zu].features.%s: expected a "
-                                "number", origin, b, idx, t->features[i].name);
+            return tuner_errorf(err, errlen, -EINVAL,
+                                "%s: %s[%zu].features.%s: expected a "
+                                "number",
+                                origin, b, idx, t->features[i].name);
         f[i] = v->valuedouble;
     }
     const cJSON *it;
     cJSON_ArrayForEach(it, ks)
     {
         if (tuner_knob_index(t, it->string) < 0)
-            return tuner_errorf(err, errlen, -EINVAL, "%s: %s[%zu].knobs.%s: unknown knob; "
-                                "expected one of the block's knobs", origin, b, idx, it->string);
+            return tuner_errorf(err, errlen, -EINVAL,
+                                "%s: %s[%zu].knobs.%s: unknown knob; "
+                                "expected one of the block's knobs",
+                                origin, b, idx, it->string);
     }
     for (size_t i = 0; i < t->nk; i++) {
         const struct knob *kn = &t->knobs[i];
@@ -50,14 +57,16 @@ static int parse_op(struct tuner *t, const cJSON *op, const char *origin, size_t
         }
         if (label && kn->is_enum) {
             if (tuner_knob_value(t, i, label, &k[i]) < 0)
-                return tuner_errorf(err, errlen, -EINVAL, "%s: %s[%zu].knobs.%s: \"%s\" is not "
-                                    "one of the knob's values", origin, b, idx, kn->name, label);
+                return tuner_errorf(err, errlen, -EINVAL,
+                                    "%s: %s[%zu].knobs.%s: \"%s\" is not "
+                                    "one of the knob's values",
+                                    origin, b, idx, kn->name, label);
         } else if (cJSON_IsNumber(v) && !kn->is_enum) {
             k[i] = v->valuedouble;
         } else {
             return tuner_errorf(err, errlen, -EINVAL, "%s: %s[%zu].knobs.%s: expected %s", origin,
-                                b, idx, kn->name, kn->is_enum ? "one of the enumeration's values"
-                                                              : "a number");
+                                b, idx, kn->name,
+                                kn->is_enum ? "one of the enumeration's values" : "a number");
         }
     }
     for (size_t i = 0; i < t->nm; i++) {
@@ -65,18 +74,22 @@ static int parse_op(struct tuner *t, const cJSON *op, const char *origin, size_t
         sd[i] = 0;
         if (cJSON_IsNumber(v)) {
             mean[i] = v->valuedouble;
-        } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) >= 1 &&
-                   cJSON_GetArraySize(v) <= 2 && cJSON_IsNumber(cJSON_GetArrayItem(v, 0)) &&
+        } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) >= 1 && cJSON_GetArraySize(v) <= 2 &&
+                   cJSON_IsNumber(cJSON_GetArrayItem(v, 0)) &&
                    (cJSON_GetArraySize(v) == 1 || cJSON_IsNumber(cJSON_GetArrayItem(v, 1)))) {
             mean[i] = cJSON_GetArrayItem(v, 0)->valuedouble;
             if (cJSON_GetArraySize(v) == 2)
                 sd[i] = cJSON_GetArrayItem(v, 1)->valuedouble;
             if (sd[i] < 0)
-                return tuner_errorf(err, errlen, -EINVAL, "%s: %s[%zu].metrics.%s: stddev must "
-                                    "be >= 0", origin, b, idx, t->metrics[i].name);
+                return tuner_errorf(err, errlen, -EINVAL,
+                                    "%s: %s[%zu].metrics.%s: stddev must "
+                                    "be >= 0",
+                                    origin, b, idx, t->metrics[i].name);
         } else {
-            return tuner_errorf(err, errlen, -EINVAL, "%s: %s[%zu].metrics.%s: expected [mean, "
-                                "stddev] or a number", origin, b, idx, t->metrics[i].name);
+            return tuner_errorf(err, errlen, -EINVAL,
+                                "%s: %s[%zu].metrics.%s: expected [mean, "
+                                "stddev] or a number",
+                                origin, b, idx, t->metrics[i].name);
         }
     }
     int rc = tuner_add_op(t, f, k, mean, sd);
@@ -92,14 +105,17 @@ int tuner_knowledge_parse(struct tuner *t, const char *json, const char *origin,
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &end, 0);
     if (!root)
-        return tuner_errorf(err, errlen, -EINVAL, "%s: not valid JSON (error near byte %ld): "
-                            "expected an ops.json object", origin,
-                            end ? (long)(end - json) : -1L);
+        return tuner_errorf(err, errlen, -EINVAL,
+                            "%s: not valid JSON (error near byte %ld): "
+                            "expected an ops.json object",
+                            origin, end ? (long)(end - json) : -1L);
     int rc = 0;
     const cJSON *ops = cJSON_GetObjectItemCaseSensitive(root, t->block);
     if (!cJSON_IsObject(root) || !cJSON_IsArray(ops)) {
-        rc = tuner_errorf(err, errlen, -EINVAL, "%s: %s: expected an array of operating points "
-                          "under the block's name", origin, t->block);
+        rc = tuner_errorf(err, errlen, -EINVAL,
+                          "%s: %s: expected an array of operating points "
+                          "under the block's name",
+                          origin, t->block);
         goto out;
     }
     /* all or nothing: a bad OP leaves the previous knowledge in place */
@@ -137,7 +153,8 @@ char *tuner_knowledge_dump(const struct tuner *t)
         goto fail;
     for (size_t o = 0; o < t->n_ops; o++) {
         cJSON *op = cJSON_CreateObject(), *fs, *ks, *ms;
-        if (!op || !cJSON_AddItemToArray(ops, op) || !(fs = cJSON_AddObjectToObject(op, "features")) ||
+        if (!op || !cJSON_AddItemToArray(ops, op) ||
+            !(fs = cJSON_AddObjectToObject(op, "features")) ||
             !(ks = cJSON_AddObjectToObject(op, "knobs")) ||
             !(ms = cJSON_AddObjectToObject(op, "metrics")))
             goto fail;
@@ -172,8 +189,7 @@ int tuner_knowledge_save(const struct tuner *t, const char *path, char *err, siz
 {
     char *s = tuner_knowledge_dump(t);
     if (!s)
-        return tuner_errorf(err, errlen, -ENOMEM, "%s: out of memory building the knowledge",
-                            path);
+        return tuner_errorf(err, errlen, -ENOMEM, "%s: out of memory building the knowledge", path);
     int rc = tuner_write_text_atomic(path, s, err, errlen);
     free(s);
     return rc;

@@ -33,7 +33,7 @@ static struct lapp *new_app(struct learner *l, const char *id, const char *welco
     snprintf(a.id, sizeof(a.id), "%s", id);
     a.n_cfg = doe_configs(&a.d, l->o.max_full, l->o.samples, l->o.seed, &a.cfg);
     a.configs = calloc(a.n_cfg ? a.n_cfg : 1, sizeof(struct lconfig));
-    a.n_obs_needed = l->o.observations ? l->o.observations
+    a.n_obs_needed = l->o.observations    ? l->o.observations
                      : a.d.obs_per_config ? a.d.obs_per_config
                                           : 5;
     struct lapp *apps = realloc(l->apps, (l->n_apps + 1) * sizeof(*apps));
@@ -251,8 +251,7 @@ static void on_welcome(struct learner *l, const char *app, const char *cid, cons
     }
 }
 
-static void on_observation(struct learner *l, const char *app, const char *cid,
-                           const char *payload)
+static void on_observation(struct learner *l, const char *app, const char *cid, const char *payload)
 {
     struct lapp *a = find_app(l, app);
     if (!a || a->learned)

@@ -45,27 +45,53 @@ int main(int argc, char **argv)
     l.o.max_full = 64;
     l.o.samples = 16;
     l.o.seed = 1;
-    static const struct option opts[] = {
-        {"broker", required_argument, 0, 'b'},        {"state", required_argument, 0, 's'},
-        {"knowledge-dir", required_argument, 0, 'k'}, {"observations", required_argument, 0, 'n'},
-        {"max-full", required_argument, 0, 'f'},      {"samples", required_argument, 0, 'r'},
-        {"seed", required_argument, 0, 'e'},          {"client-id", required_argument, 0, 'i'},
-        {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
+    static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
+                                         {"state", required_argument, 0, 's'},
+                                         {"knowledge-dir", required_argument, 0, 'k'},
+                                         {"observations", required_argument, 0, 'n'},
+                                         {"max-full", required_argument, 0, 'f'},
+                                         {"samples", required_argument, 0, 'r'},
+                                         {"seed", required_argument, 0, 'e'},
+                                         {"client-id", required_argument, 0, 'i'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': l.o.broker = optarg; break;
-        case 's': l.o.state_path = optarg; break;
-        case 'k': l.o.knowledge_dir = optarg; break;
-        case 'n': l.o.observations = strtoul(optarg, NULL, 10); break;
-        case 'f': l.o.max_full = strtoul(optarg, NULL, 10); break;
-        case 'r': l.o.samples = strtoul(optarg, NULL, 10); break;
-        case 'e': l.o.seed = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'i': l.o.client_id = optarg; break;
-        case 'v': l.o.verbose = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'b':
+            l.o.broker = optarg;
+            break;
+        case 's':
+            l.o.state_path = optarg;
+            break;
+        case 'k':
+            l.o.knowledge_dir = optarg;
+            break;
+        case 'n':
+            l.o.observations = strtoul(optarg, NULL, 10);
+            break;
+        case 'f':
+            l.o.max_full = strtoul(optarg, NULL, 10);
+            break;
+        case 'r':
+            l.o.samples = strtoul(optarg, NULL, 10);
+            break;
+        case 'e':
+            l.o.seed = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'i':
+            l.o.client_id = optarg;
+            break;
+        case 'v':
+            l.o.verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!l.o.broker || l.o.samples == 0) {
@@ -75,8 +101,8 @@ int main(int argc, char **argv)
     char cid[64];
     snprintf(cid, sizeof(cid), "kfarm-learner-%ld", (long)getpid());
     char err[256];
-    l.mq = mqtt_link_new(l.o.broker, l.o.client_id ? l.o.client_id : cid, NULL, NULL,
-                         on_connected, &l, err, sizeof(err));
+    l.mq = mqtt_link_new(l.o.broker, l.o.client_id ? l.o.client_id : cid, NULL, NULL, on_connected,
+                         &l, err, sizeof(err));
     if (!l.mq) {
         fprintf(stderr, "kfarm-learner: %s\n", err);
         return 1;

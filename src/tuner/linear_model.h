@@ -5,8 +5,8 @@
 #include <kfarm/tuner.h>
 
 struct linear_model {
-    size_t p;                             /* number of features */
-    int use[TUNER_MAX_FEATURES];          /* features that vary in the data */
+    size_t p;                            /* number of features */
+    int use[TUNER_MAX_FEATURES];         /* features that vary in the data */
     double coef[TUNER_MAX_FEATURES + 1]; /* intercept first */
     double resid_sd;
     size_t n;

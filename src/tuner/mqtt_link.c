@@ -275,8 +275,8 @@ void mqtt_link_free(struct mqtt_link *l, const char *final_topic, const char *fi
         return;
     if (final_topic && mqtt_link_connected(l)) {
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        if (MQTTAsync_send(l->client, final_topic, (int)strlen(final_payload), final_payload, 1,
-                           0, &ro) == MQTTASYNC_SUCCESS)
+        if (MQTTAsync_send(l->client, final_topic, (int)strlen(final_payload), final_payload, 1, 0,
+                           &ro) == MQTTASYNC_SUCCESS)
             MQTTAsync_waitForCompletion(l->client, ro.token, 1000);
     }
     if (MQTTAsync_isConnected(l->client)) {

@@ -63,8 +63,7 @@ static struct oclient *get_client(struct oapp *a, const char *cid)
     return c;
 }
 
-static struct oentry *get_entry(struct oapp *a, struct oclient *c, const double *f,
-                                const double *k)
+static struct oentry *get_entry(struct oapp *a, struct oclient *c, const double *f, const double *k)
 {
     for (size_t i = 0; i < c->n_e; i++)
         if (same_vec(c->e[i].f, f, a->d.nf) && same_vec(c->e[i].k, k, a->d.nk))
@@ -159,8 +158,8 @@ static void on_prediction(struct observer *ob, struct oapp *a, const char *paylo
             k.f[j] = tuner_feature_bucket(k.f[j]);
         k.obj = m[a->d.objective_idx];
         size_t i = 0;
-        while (i < a->n_ops && !(same_vec(a->ops[i].f, k.f, a->d.nf) &&
-                                 same_vec(a->ops[i].k, k.k, a->d.nk)))
+        while (i < a->n_ops &&
+               !(same_vec(a->ops[i].f, k.f, a->d.nf) && same_vec(a->ops[i].k, k.k, a->d.nk)))
             i++;
         if (i == a->n_ops) {
             if (a->n_ops == a->cap_ops) {
@@ -178,8 +177,7 @@ static void on_prediction(struct observer *ob, struct oapp *a, const char *paylo
     cJSON_Delete(root);
     a->relearning = 0;
     reset_drift(a, 1);
-    LOG("app %s: knowledge version %zu stored (%zu merged OPs)\n", a->id, a->n_versions,
-        a->n_ops);
+    LOG("app %s: knowledge version %zu stored (%zu merged OPs)\n", a->id, a->n_versions, a->n_ops);
     if (ob->o.knowledge_dir) {
         char path[1024], err[256];
         snprintf(path, sizeof(path), "%s/%s.v%zu.json", ob->o.knowledge_dir, a->id, a->n_versions);

@@ -40,22 +40,41 @@ int main(int argc, char **argv)
     memset(&ob, 0, sizeof(ob));
     ob.o.threshold = 0.3;
     ob.o.samples = 5;
-    static const struct option opts[] = {
-        {"broker", required_argument, 0, 'b'},    {"hints", required_argument, 0, 'o'},
-        {"threshold", required_argument, 0, 't'}, {"samples", required_argument, 0, 'm'},
-        {"knowledge-dir", required_argument, 0, 'k'}, {"client-id", required_argument, 0, 'i'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
+                                         {"hints", required_argument, 0, 'o'},
+                                         {"threshold", required_argument, 0, 't'},
+                                         {"samples", required_argument, 0, 'm'},
+                                         {"knowledge-dir", required_argument, 0, 'k'},
+                                         {"client-id", required_argument, 0, 'i'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': ob.o.broker = optarg; break;
-        case 'o': ob.o.hints_path = optarg; break;
-        case 't': ob.o.threshold = strtod(optarg, NULL); break;
-        case 'm': ob.o.samples = strtoul(optarg, NULL, 10); break;
-        case 'k': ob.o.knowledge_dir = optarg; break;
-        case 'i': ob.o.client_id = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'b':
+            ob.o.broker = optarg;
+            break;
+        case 'o':
+            ob.o.hints_path = optarg;
+            break;
+        case 't':
+            ob.o.threshold = strtod(optarg, NULL);
+            break;
+        case 'm':
+            ob.o.samples = strtoul(optarg, NULL, 10);
+            break;
+        case 'k':
+            ob.o.knowledge_dir = optarg;
+            break;
+        case 'i':
+            ob.o.client_id = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!ob.o.broker || !ob.o.hints_path || !(ob.o.threshold > 0) || ob.o.samples == 0) {

@@ -63,8 +63,8 @@ static void mark_knowledge_changed(struct tuner *t)
     tuner_invalidate(t);
 }
 
-int tuner_add_op(struct tuner *t, const double *features, const double *knobs,
-                 const double *means, const double *stddevs)
+int tuner_add_op(struct tuner *t, const double *features, const double *knobs, const double *means,
+                 const double *stddevs)
 {
     if ((t->nf && !features) || (t->nk && !knobs) || (t->nm && !means))
         return -EINVAL;

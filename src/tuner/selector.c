@@ -34,7 +34,8 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
     for (size_t i = 0; i < t->nm; i++) {
         const char *m = t->metrics[i].name;
         if (strcmp(m, "time_per_unit") && strcmp(m, "time") && strcmp(m, "throughput"))
-            return tuner_errorf(err, errlen, -EINVAL, "block '%s': metric '%s' cannot be measured "
+            return tuner_errorf(err, errlen, -EINVAL,
+                                "block '%s': metric '%s' cannot be measured "
                                 "by the selector; expected time_per_unit, time or throughput",
                                 t->block, m);
     }
@@ -57,8 +58,10 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
         const struct knob *k = &t->knobs[v];
         if (!k->is_enum || k->n_labels < 1 || k->n_labels > 2 || strcmp(k->labels[0], "cpu") ||
             (k->n_labels == 2 && strcmp(k->labels[1], "accel")))
-            return tuner_errorf(err, errlen, -EINVAL, "block '%s': knob 'variant' must be "
-                                "{\"values\": [\"cpu\", \"accel\"]}", t->block);
+            return tuner_errorf(err, errlen, -EINVAL,
+                                "block '%s': knob 'variant' must be "
+                                "{\"values\": [\"cpu\", \"accel\"]}",
+                                t->block);
     }
     s->variant_knob = (size_t)v;
     for (size_t i = 0; i < t->nk; i++)
@@ -86,9 +89,10 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
             for (size_t i = 0; i < s->nf; i++)
                 given |= s->feat_map[i] == j;
             if (!given)
-                return tuner_errorf(err, errlen, -EINVAL, "block '%s': feature '%s' of margot.json"
-                                    " is not among the features the adapter gives", t->block,
-                                    t->features[j].name);
+                return tuner_errorf(err, errlen, -EINVAL,
+                                    "block '%s': feature '%s' of margot.json"
+                                    " is not among the features the adapter gives",
+                                    t->block, t->features[j].name);
         }
 
     /* default objective: minimise time per unit of input */
@@ -97,8 +101,8 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
     for (size_t i = 0; i < t->n_states; i++)
         if (t->states[i].n_terms == 0) {
             struct tuner_rank_term r = {TUNER_METRIC, "time_per_unit", 1};
-            if ((rc = tuner_set_rank(t, t->states[i].name, TUNER_MINIMIZE, TUNER_LINEAR, &r, 1,
-                                     err, errlen)) < 0)
+            if ((rc = tuner_set_rank(t, t->states[i].name, TUNER_MINIMIZE, TUNER_LINEAR, &r, 1, err,
+                                     errlen)) < 0)
                 return rc;
         }
 
@@ -109,9 +113,10 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
         if (k == s->variant_knob && !s->has_accel)
             n = 1;
         if (n == 0 || total * n > MAX_SETTINGS)
-            return tuner_errorf(err, errlen, -E2BIG, "block '%s': the knobs make more than %d "
-                                "settings to calibrate; narrow the ranges", t->block,
-                                MAX_SETTINGS);
+            return tuner_errorf(err, errlen, -E2BIG,
+                                "block '%s': the knobs make more than %d "
+                                "settings to calibrate; narrow the ranges",
+                                t->block, MAX_SETTINGS);
         s->domain[k] = malloc(n * sizeof(double));
         if (!s->domain[k])
             return tuner_errorf(err, errlen, -ENOMEM, "out of memory");
@@ -426,8 +431,8 @@ int tuner_selector_choose(struct tuner_selector *s, const double *features, size
     s->prev_accel = accel;
     s->st.accel_available = accel;
     s->st.decisions++;
-    enum tuner_reason base = accel || !s->has_accel ? TUNER_REASON_EXPLOITING
-                                                    : TUNER_REASON_FALLBACK;
+    enum tuner_reason base =
+        accel || !s->has_accel ? TUNER_REASON_EXPLOITING : TUNER_REASON_FALLBACK;
 
     double key[TUNER_MAX_FEATURES];
     if (n != s->nf || (n && !features)) {
@@ -517,8 +522,8 @@ static void reexplore_cluster(struct tuner_selector *s, struct lcluster *cl)
     tuner_set_adaptation(s->core, s->m_tpu, 5, 5); /* forget the old error coefficient */
 }
 
-void tuner_selector_observe(struct tuner_selector *s, const struct tuner_choice *c,
-                            double seconds, double work_units)
+void tuner_selector_observe(struct tuner_selector *s, const struct tuner_choice *c, double seconds,
+                            double work_units)
 {
     if (!c || !(seconds >= 0) || !(work_units > 0) || !isfinite(seconds))
         return;
@@ -558,8 +563,7 @@ void tuner_selector_observe(struct tuner_selector *s, const struct tuner_choice 
 int tuner_selector_save(struct tuner_selector *s, const char *path, char *err, size_t errlen)
 {
     if (s->knowledge_dirty && rebuild_core(s) < 0)
-        return tuner_errorf(err, errlen, -ENOMEM, "%s: out of memory building the knowledge",
-                            path);
+        return tuner_errorf(err, errlen, -ENOMEM, "%s: out of memory building the knowledge", path);
     return tuner_knowledge_save(s->core, path, err, errlen);
 }
 

@@ -31,7 +31,7 @@ struct tuner_selector {
     struct tuner *core;
     struct tuner_learn_params lp;
     size_t variant_knob, accel_feature, m_tpu, m_time, m_thr;
-    size_t feat_map[TUNER_MAX_FEATURES]; /* caller feature i -> core feature index */
+    size_t feat_map[TUNER_MAX_FEATURES];          /* caller feature i -> core feature index */
     size_t extra_knobs[TUNER_MAX_KNOBS], n_extra; /* core knob indices besides the variant */
 
     /* settings: every combination of knob values (mixed radix over the knob domains) */
@@ -58,7 +58,7 @@ struct tuner_selector {
     char cid[160];
     char t_welcome[400], t_obs[400], t_kia[400], t_explore[400], t_pred[400], t_accel[400];
     char *welcome;
-    atomic_int mqtt_accel; /* -1 unknown, 0 paused/detached, 1 active */
+    atomic_int mqtt_accel;    /* -1 unknown, 0 paused/detached, 1 active */
     atomic_int welcome_acked; /* a learner answered since the last (re)connect */
     double next_welcome;      /* until then, the welcome is repeated (servers may be away) */
 };

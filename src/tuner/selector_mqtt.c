@@ -50,9 +50,10 @@ static char *build_welcome(const struct tuner_selector *s)
     for (size_t i = 0; i < t->nf; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", t->features[i].name);
-        cJSON_AddStringToObject(o, "comparison", t->features[i].cmp == TUNER_LE   ? "le"
-                                                 : t->features[i].cmp == TUNER_GE ? "ge"
-                                                                                  : "-");
+        cJSON_AddStringToObject(o, "comparison",
+                                t->features[i].cmp == TUNER_LE   ? "le"
+                                : t->features[i].cmp == TUNER_GE ? "ge"
+                                                                 : "-");
         cJSON_AddItemToArray(a, o);
     }
     a = cJSON_AddArrayToObject(w, "metrics");
@@ -186,8 +187,7 @@ void selector_mqtt_drain(struct tuner_selector *s)
             atomic_store(&s->welcome_acked, 1);
         } else if (!strcmp(m.topic, s->t_pred)) {
             apply_prediction(s, m.payload); /* broadcast: not an answer to our welcome */
-        }
-        else if (s->t_accel[0] && !strcmp(m.topic, s->t_accel))
+        } else if (s->t_accel[0] && !strcmp(m.topic, s->t_accel))
             apply_accel(s, m.payload);
         mqtt_message_fini(&m);
     }
@@ -208,8 +208,7 @@ static size_t json_num(char *dst, size_t cap, const char *name, double v)
 void selector_mqtt_observation(struct tuner_selector *s, const struct tuner_choice *c, double sec,
                                double tpu, double units)
 {
-    if (!mqtt_link_connected(s->mq) || c->cluster_ >= s->n_clusters ||
-        c->setting_ >= s->n_settings)
+    if (!mqtt_link_connected(s->mq) || c->cluster_ >= s->n_clusters || c->setting_ >= s->n_settings)
         return;
     /* built by hand: this runs once per request and cJSON would allocate per field */
     const struct tuner *t = s->core;

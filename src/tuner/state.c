@@ -87,8 +87,10 @@ int tuner_add_constraint(struct tuner *t, const char *state, enum tuner_subject 
                             subject == TUNER_METRIC ? "metric" : "knob", field ? field : "",
                             t->block);
     if (cmp == TUNER_DONT_CARE || cmp < TUNER_LT || cmp > TUNER_GE)
-        return tuner_errorf(err, errlen, -EINVAL, "constraint on '%s': comparison must be lt, le, "
-                            "gt or ge", field);
+        return tuner_errorf(err, errlen, -EINVAL,
+                            "constraint on '%s': comparison must be lt, le, "
+                            "gt or ge",
+                            field);
     if (confidence < 0)
         return tuner_errorf(err, errlen, -EINVAL, "constraint on '%s': confidence must be >= 0",
                             field);

@@ -169,7 +169,8 @@ int tuner_update(struct tuner *t, const double *features, struct tuner_decision 
     d.op = t->cl_ops[solve(t, d.cluster, &d.relaxed)];
 
     const double *knobs = t->op_knobs + d.op * t->nk;
-    d.changed = !t->have_prev_knobs || (t->nk && memcmp(knobs, t->prev_knobs, t->nk * sizeof(double)));
+    d.changed =
+        !t->have_prev_knobs || (t->nk && memcmp(knobs, t->prev_knobs, t->nk * sizeof(double)));
     if (d.changed) {
         if (t->nk)
             memcpy(t->prev_knobs, knobs, t->nk * sizeof(double));

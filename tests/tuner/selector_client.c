@@ -44,16 +44,19 @@ static void write_status(const char *path, struct tuner_selector *s, const int *
     FILE *f = fopen(tmp, "w");
     if (!f)
         return;
-    fprintf(f, "{\"client\":\"%s\",\"decisions\":%llu,\"predictions\":%llu,"
-               "\"prediction_hash\":\"%016llx\",\"mqtt_connected\":%d,\"accel_available\":%d,"
-               "\"reexplorations\":%llu,\"reason\":\"%s\",\"variant\":{",
+    fprintf(f,
+            "{\"client\":\"%s\",\"decisions\":%llu,\"predictions\":%llu,"
+            "\"prediction_hash\":\"%016llx\",\"mqtt_connected\":%d,\"accel_available\":%d,"
+            "\"reexplorations\":%llu,\"reason\":\"%s\",\"variant\":{",
             tuner_selector_client_id(s) ? tuner_selector_client_id(s) : "",
             (unsigned long long)st.decisions, (unsigned long long)st.predictions,
             (unsigned long long)st.prediction_hash, st.mqtt_connected, st.accel_available,
             (unsigned long long)st.reexplorations, reason);
     for (size_t i = 0; i < n_sizes; i++)
         fprintf(f, "%s\"%g\":\"%s\"", i ? "," : "", sizes[i],
-                variant_by_size[i] < 0 ? "none" : variant_by_size[i] ? "accel" : "cpu");
+                variant_by_size[i] < 0 ? "none"
+                : variant_by_size[i]   ? "accel"
+                                       : "cpu");
     fprintf(f, "}}\n");
     fclose(f);
     rename(tmp, path);
@@ -67,26 +70,39 @@ int main(int argc, char **argv)
     long period_ms = 2;
     double duration = 1e9;
     static const struct option opts[] = {
-        {"broker", required_argument, 0, 'b'},   {"status", required_argument, 0, 's'},
+        {"broker", required_argument, 0, 'b'},    {"status", required_argument, 0, 's'},
         {"accel-bdf", required_argument, 0, 'a'}, {"node", required_argument, 0, 'n'},
         {"sizes", required_argument, 0, 'z'},     {"period-ms", required_argument, 0, 'p'},
         {"duration", required_argument, 0, 'd'},  {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': broker = optarg; break;
-        case 's': status = optarg; break;
-        case 'a': bdf = optarg; break;
-        case 'n': node = optarg; break;
-        case 'p': period_ms = strtol(optarg, NULL, 10); break;
-        case 'd': duration = strtod(optarg, NULL); break;
+        case 'b':
+            broker = optarg;
+            break;
+        case 's':
+            status = optarg;
+            break;
+        case 'a':
+            bdf = optarg;
+            break;
+        case 'n':
+            node = optarg;
+            break;
+        case 'p':
+            period_ms = strtol(optarg, NULL, 10);
+            break;
+        case 'd':
+            duration = strtod(optarg, NULL);
+            break;
         case 'z': {
             n_sizes = 0;
             for (char *tok = strtok(optarg, ","); tok && n_sizes < 8; tok = strtok(NULL, ","))
                 sizes[n_sizes++] = strtod(tok, NULL);
             break;
         }
-        default: return 2;
+        default:
+            return 2;
         }
     }
     if (!status)

@@ -1,5 +1,6 @@
 /* margot.json and ops.json parsing: the mARGOt shapes build the expected block, knowledge
- * round-trips, and bad files fail with errors that name the file, the field and what was expected. */
+ * round-trips, and bad files fail with errors that name the file, the field and what was expected.
+ */
 #include <kfarm/tuner.h>
 
 #include <errno.h>
@@ -28,7 +29,8 @@ static const char *good_config =
     " \"learning\":{\"min_samples\":12,\"band\":2.0},\n"
     " \"extra-functional_requirements\":[\n"
     "  {\"name\":\"fast\",\"minimize\":{\"geometric_mean\":[{\"time_per_unit\":1}]},\n"
-    "   \"subject_to\":[{\"subject\":\"error\",\"comparison\":\"le\",\"value\":2,\"confidence\":1},\n"
+    "   "
+    "\"subject_to\":[{\"subject\":\"error\",\"comparison\":\"le\",\"value\":2,\"confidence\":1},\n"
     "                   {\"subject\":\"batch\",\"comparison\":\"ge\",\"value\":6}]},\n"
     "  {\"name\":\"precise\",\"minimize\":{\"linear_mean\":[{\"error\":1}]}}]}]}";
 
@@ -57,9 +59,9 @@ static void test_margot_json_builds_block(void **s)
     /* knowledge: batch 1 is fastest but violates batch >= 6; error <= 2 with 1 sigma */
     double f = 100;
     double k1[2] = {0, 1}, m1[2] = {1, 0}, s1[2] = {0, 0};
-    double k2[2] = {0, 6}, m2[2] = {2, 1.5}, s2[2] = {0, 1};   /* 1.5 + 1 > 2: infeasible */
-    double k3[2] = {1, 11}, m3[2] = {3, 0.5}, s3[2] = {0, 1};  /* feasible */
-    double k4[2] = {1, 16}, m4[2] = {4, 0.1}, s4[2] = {0, 0};  /* feasible, slower */
+    double k2[2] = {0, 6}, m2[2] = {2, 1.5}, s2[2] = {0, 1};  /* 1.5 + 1 > 2: infeasible */
+    double k3[2] = {1, 11}, m3[2] = {3, 0.5}, s3[2] = {0, 1}; /* feasible */
+    double k4[2] = {1, 16}, m4[2] = {4, 0.1}, s4[2] = {0, 0}; /* feasible, slower */
     tuner_add_op(t, &f, k1, m1, s1);
     tuner_add_op(t, &f, k2, m2, s2);
     tuner_add_op(t, &f, k3, m3, s3);
@@ -148,8 +150,8 @@ static void test_bad_margot_json_errors_name_field(void **s)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[512] = "";
-        struct tuner *t = tuner_config_parse(cases[i].json, "bad.json", NULL, NULL, err,
-                                             sizeof(err));
+        struct tuner *t =
+            tuner_config_parse(cases[i].json, "bad.json", NULL, NULL, err, sizeof(err));
         if (t)
             fail_msg("case %zu parsed", i);
         for (int j = 0; j < 3 && cases[i].expect[j]; j++)

@@ -82,7 +82,8 @@ static void test_constraints_filter_then_rank(void **s)
     struct tuner *t = make_line(0);
     struct tuner_rank_term r = {TUNER_METRIC, "time", 1};
     tuner_set_rank(t, NULL, TUNER_MINIMIZE, TUNER_LINEAR, &r, 1, NULL, 0);
-    assert_true(tuner_add_constraint(t, NULL, TUNER_METRIC, "error", TUNER_LE, 4, 1, 0, NULL, 0) >= 0);
+    assert_true(tuner_add_constraint(t, NULL, TUNER_METRIC, "error", TUNER_LE, 4, 1, 0, NULL, 0) >=
+                0);
     assert_true(chosen_x(t) == 4);
     int id = tuner_add_constraint(t, NULL, TUNER_METRIC, "error", TUNER_LT, 4, 2, 0, NULL, 0);
     assert_true(id >= 0);

@@ -83,8 +83,8 @@ static void test_doe_full_factorial_or_distinct_samples(void **st)
     assert_non_null(strstr(err, "knobs"));
 }
 
-static void observe(struct learner *l, const char *cid, const char *variant, int batch,
-                    double size, double tpu)
+static void observe(struct learner *l, const char *cid, const char *variant, int batch, double size,
+                    double tpu)
 {
     char topic[256], payload[512];
     snprintf(topic, sizeof(topic), "margot/app.mc/observation/%s", cid);
@@ -138,11 +138,13 @@ static void test_learner_explores_then_builds_knowledge(void **st)
     cJSON_ArrayForEach(op, ops)
     {
         double size = cJSON_GetObjectItem(cJSON_GetObjectItem(op, "features"), "size")->valuedouble;
-        const char *var = cJSON_GetObjectItem(cJSON_GetObjectItem(op, "knobs"), "variant")->valuestring;
+        const char *var =
+            cJSON_GetObjectItem(cJSON_GetObjectItem(op, "knobs"), "variant")->valuestring;
         double batch = cJSON_GetObjectItem(cJSON_GetObjectItem(op, "knobs"), "batch")->valuedouble;
-        double tpu = cJSON_GetArrayItem(
-                         cJSON_GetObjectItem(cJSON_GetObjectItem(op, "metrics"), "time_per_unit"),
-                         0)->valuedouble;
+        double tpu =
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(op, "metrics"), "time_per_unit"), 0)
+                ->valuedouble;
         double f = batch == 2 ? 0.9 : 1.0;
         double want = f * (!strcmp(var, "cpu") ? 1e-6 : 50e-6 / (size == 8 ? 8 : 1000) + 0.1e-6);
         assert_true(size == 8 || size == 1024);
@@ -180,14 +182,16 @@ static void test_observer_hints_happiness_and_gain(void **st)
     ob.o.samples = 3;
     ob.o.hints_path = path;
     observer_handle(&ob, "margot/app.mc/welcome/c1", welcome);
-    const char *knowledge =
-        "{\"mc\":["
-        "{\"features\":{\"size\":1024,\"accel_available\":1},\"knobs\":{\"variant\":\"accel\",\"batch\":1},"
-        "\"metrics\":{\"time_per_unit\":[2e-7,0],\"time\":[1,0]}},"
-        "{\"features\":{\"size\":1024,\"accel_available\":1},\"knobs\":{\"variant\":\"cpu\",\"batch\":1},"
-        "\"metrics\":{\"time_per_unit\":[1e-6,0],\"time\":[1,0]}},"
-        "{\"features\":{\"size\":1024,\"accel_available\":0},\"knobs\":{\"variant\":\"cpu\",\"batch\":1},"
-        "\"metrics\":{\"time_per_unit\":[1e-6,0],\"time\":[1,0]}}]}";
+    const char *knowledge = "{\"mc\":["
+                            "{\"features\":{\"size\":1024,\"accel_available\":1},\"knobs\":{"
+                            "\"variant\":\"accel\",\"batch\":1},"
+                            "\"metrics\":{\"time_per_unit\":[2e-7,0],\"time\":[1,0]}},"
+                            "{\"features\":{\"size\":1024,\"accel_available\":1},\"knobs\":{"
+                            "\"variant\":\"cpu\",\"batch\":1},"
+                            "\"metrics\":{\"time_per_unit\":[1e-6,0],\"time\":[1,0]}},"
+                            "{\"features\":{\"size\":1024,\"accel_available\":0},\"knobs\":{"
+                            "\"variant\":\"cpu\",\"batch\":1},"
+                            "\"metrics\":{\"time_per_unit\":[1e-6,0],\"time\":[1,0]}}]}";
     observer_handle(&ob, "margot/app.mc/prediction", knowledge);
     observer_handle(&ob, "margot/app.mc/prediction", knowledge); /* repeat: same version */
     assert_int_equal(ob.apps[0].n_versions, 1);
@@ -205,7 +209,9 @@ static void test_observer_hints_happiness_and_gain(void **st)
     const cJSON *e = cJSON_GetArrayItem(c1, 0);
     assert_true(fabs(cJSON_GetObjectItem(e, "happiness")->valuedouble - 0.2) < 1e-9);
     assert_true(fabs(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "gain_with_other_resources"),
-                                         "accel_available=1")->valuedouble - 5) < 1e-9);
+                                         "accel_available=1")
+                         ->valuedouble -
+                     5) < 1e-9);
     assert_true(fabs(cJSON_GetObjectItem(e, "best_with_current_resources")->valuedouble - 1e-6) <
                 1e-15);
     cJSON_Delete(h);
@@ -213,9 +219,10 @@ static void test_observer_hints_happiness_and_gain(void **st)
     observer_handle(&ob, "margot/app.mc/kia/c1", "c1");
     observer_write_hints(&ob);
     h = cJSON_Parse(slurp(path));
-    assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
-                                        cJSON_GetObjectItem(h, "apps"), "app.mc"), "clients"),
-                                    "c1"));
+    assert_null(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(h, "apps"), "app.mc"),
+                            "clients"),
+        "c1"));
     cJSON_Delete(h);
     observer_fini(&ob);
     unlink(path);
