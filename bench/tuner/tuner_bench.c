@@ -2,6 +2,8 @@
  * nothing changed vs 100 OPs moving across a constraint goal, beside mARGOt's published figures. */
 #include <kfarm/tuner.h>
 
+#include <math.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 
 #define MARGOT_UNCHANGED_US 0.1  /* mARGOt, nothing changed */
 #define MARGOT_MOVING_US    12.0 /* mARGOt, 100 OPs moving at 100 OPs */
+#define REPEATS             7    /* each figure is the best of this many runs */
 
 static double now_ns(void)
 {
@@ -50,11 +53,15 @@ static double bench_unchanged(size_t n, int constraints)
     struct tuner *t = make(n, constraints);
     struct tuner_decision d;
     tuner_update(t, NULL, &d);
-    const long iters = 20000000;
-    double t0 = now_ns();
-    for (long i = 0; i < iters; i++)
-        tuner_update(t, NULL, &d);
-    double ns = (now_ns() - t0) / (double)iters;
+    /* best of REPEATS runs: the cores are shared, the minimum is the cost without intruders */
+    const long iters = 4000000;
+    double ns = INFINITY;
+    for (int r = 0; r < REPEATS; r++) {
+        double t0 = now_ns();
+        for (long i = 0; i < iters; i++)
+            tuner_update(t, NULL, &d);
+        ns = fmin(ns, (now_ns() - t0) / (double)iters);
+    }
     tuner_free(t);
     return ns;
 }
@@ -67,25 +74,29 @@ static double bench_moving(size_t n, int constraints, size_t moving, double *upd
     struct tuner_decision d;
     tuner_update(t, NULL, &d);
     double c_lo = (double)(n - moving) / (double)n;
-    long iters = n >= 1000 ? 200000 : 1000000;
-    double t_upd = 0, t0 = now_ns();
+    long iters = n >= 1000 ? 40000 : 200000;
     size_t expect_hi = n - 1, expect_lo = n - moving - (moving == n ? 0 : 1);
-    for (long i = 0; i < iters; i++) {
-        double c = (i & 1) ? 1.0 : c_lo;
-        double expected = tuner_op_mean(t, d.op, 0);
-        tuner_observe(t, 0, expected / c);
-        double u0 = now_ns();
-        tuner_update(t, NULL, &d);
-        t_upd += now_ns() - u0;
-        if (d.op != ((i & 1) ? expect_hi : expect_lo) && moving < n) {
-            fprintf(stderr, "bench: unexpected decision %zu at n=%zu\n", d.op, n);
-            exit(1);
+    double best = INFINITY, best_upd = INFINITY;
+    for (int r = 0; r < REPEATS; r++) {
+        double t_upd = 0, t0 = now_ns();
+        for (long i = 0; i < iters; i++) {
+            double c = (i & 1) ? 1.0 : c_lo;
+            double expected = tuner_op_mean(t, d.op, 0);
+            tuner_observe(t, 0, expected / c);
+            double u0 = now_ns();
+            tuner_update(t, NULL, &d);
+            t_upd += now_ns() - u0;
+            if (d.op != ((i & 1) ? expect_hi : expect_lo) && moving < n) {
+                fprintf(stderr, "bench: unexpected decision %zu at n=%zu\n", d.op, n);
+                exit(1);
+            }
         }
+        best = fmin(best, (now_ns() - t0) / (double)iters);
+        best_upd = fmin(best_upd, t_upd / (double)iters);
     }
-    double ns = (now_ns() - t0) / (double)iters;
-    *update_only_ns = t_upd / (double)iters;
+    *update_only_ns = best_upd;
     tuner_free(t);
-    return ns;
+    return best;
 }
 
 static double bench_selector(void)
@@ -100,11 +111,14 @@ static double bench_selector(void)
         tuner_selector_choose(s, &f, 1, 1, &c);
         tuner_selector_observe(s, &c, c.variant ? 1e-4 : 1e-3, f);
     }
-    const long iters = 5000000;
-    double t0 = now_ns();
-    for (long i = 0; i < iters; i++)
-        tuner_selector_choose(s, &f, 1, 1, &c);
-    double ns = (now_ns() - t0) / (double)iters;
+    const long iters = 1000000;
+    double ns = INFINITY;
+    for (int r = 0; r < REPEATS; r++) {
+        double t0 = now_ns();
+        for (long i = 0; i < iters; i++)
+            tuner_selector_choose(s, &f, 1, 1, &c);
+        ns = fmin(ns, (now_ns() - t0) / (double)iters);
+    }
     tuner_selector_free(s);
     return ns;
 }
@@ -131,7 +145,9 @@ int main(void)
     printf("\n'kfarm ns' for moving = tuner_observe() + tuner_update() (the adaptation loop);\n"
            "'update() ns' = tuner_update() alone (includes ~20-30 ns of clock_gettime).\n"
            "mARGOt reference: ~0.1 us unchanged, ~12 us with 100 OPs moving at 100 OPs "
-           "(published figures; mARGOt itself is not built here). ratio = kfarm / mARGOt.\n");
+           "(published figures; mARGOt itself is not built here). ratio = kfarm / mARGOt.\n"
+           "Each figure is the best of %d runs (the cores are shared with other work).\n",
+           REPEATS);
     printf("\ntuner_selector_choose(), exploiting, same cluster: %.1f ns\n", bench_selector());
     return 0;
 }
