@@ -36,9 +36,9 @@ start_munge() {
 }
 
 # Prints the slurm.conf lines every private cluster has: DIR HOST CTLD_ADDR CTLD_PORT SLURMD_PORT
-# PLUGSTACK. The caller appends its own timeouts, nodes and partition.
+# PLUGSTACK [AUTHINFO_EXTRA]. The caller appends its own timeouts, nodes and partition.
 slurm_conf_common() {
-  local dir=$1 host=$2 addr=$3 ctld_port=$4 slurmd_port=$5 plugstack=$6
+  local dir=$1 host=$2 addr=$3 ctld_port=$4 slurmd_port=$5 plugstack=$6 auth_extra=${7:-}
   cat <<CONF
 ClusterName=kfarm$RANDOM
 SlurmctldHost=$host($addr)
@@ -47,7 +47,7 @@ SlurmdPort=$slurmd_port
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
+AuthInfo=socket=$dir/munge/munge.socket${auth_extra:+,$auth_extra}
 CredType=cred/munge
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n
