@@ -14,7 +14,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
-from kfarm_harness import BUILD, KFARM, SOURCE, check, client, fail, read_endpoints, wait_until  # noqa
+from kfarm_harness import BUILD, CLIENT, KFARM, SOURCE, check, client, fail, read_endpoints, wait_until  # noqa
 
 HARNESS = os.path.join(SOURCE, "tests", "harness", "slurm-multinode")
 JOB_SCRIPT = os.path.join(SOURCE, "jobs", "scale.sbatch")
