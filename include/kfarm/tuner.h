@@ -79,8 +79,9 @@ int tuner_selector_choose(struct tuner_selector *sel, const double *features, si
                           int accel_available, struct tuner_choice *out);
 
 /* Records what the choice cost: seconds of wall time for work_units of input (> 0; pass 1 when
- * the kind has no notion of size). Observations of a choice made before the accelerator state
- * changed are still used for the setting that ran. */
+ * the kind has no notion of size). Several choices may be outstanding (pipelined requests): each
+ * carries its setting and cluster. An observation of a setting that was sent back to
+ * calibration after the choice was made (accelerator returned, drift) is not used for it. */
 void tuner_selector_observe(struct tuner_selector *sel, const struct tuner_choice *choice,
                             double seconds, double work_units);
 
