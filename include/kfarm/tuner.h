@@ -94,9 +94,9 @@ int tuner_selector_save(struct tuner_selector *sel, const char *ops_json_path, c
  * observation per observe(), sets margot/<app>.<kind>/kia/<cid> as last will, applies received
  * predictions and explore commands, and, when accel_bdf is not NULL, subscribes to
  * kfarm/accel/<node>/<accel_bdf> ({"state":"active"|"paused"|"detached"}) for the
- * accel_available feature. node NULL means the short host name. A broker that is down or goes
- * away never blocks choose()/observe(); the client reconnects on its own.
- * Returns 0 or a negative errno with err filled (bad URI, client creation failed). */
+ * accel_available feature. node NULL means gethostname() (what ESFM uses). A broker that is down or
+ * goes away never blocks choose()/observe(); the client reconnects on its own. Returns 0 or a
+ * negative errno with err filled (bad URI, client creation failed). */
 int tuner_selector_set_mqtt(struct tuner_selector *sel, const char *broker_uri, const char *node,
                             const char *accel_bdf, char *err, size_t errlen);
 

@@ -80,9 +80,11 @@ int tuner_selector_set_mqtt(struct tuner_selector *s, const char *uri, const cha
 {
     if (s->mq)
         return tuner_errorf(err, errlen, -EALREADY, "selector '%s' already has MQTT", s->kind);
-    char host[128] = "host", nodebuf[128];
-    gethostname(host, sizeof(host) - 1);
-    host[sizeof(host) - 1] = 0;
+    char host[128] = "host", fullhost[128] = "localhost", nodebuf[128];
+    if (gethostname(fullhost, sizeof(fullhost) - 1))
+        snprintf(fullhost, sizeof(fullhost), "localhost");
+    fullhost[sizeof(fullhost) - 1] = 0;
+    snprintf(host, sizeof(host), "%s", fullhost);
     char *dot = strchr(host, '.');
     if (dot)
         *dot = 0;
@@ -95,7 +97,8 @@ int tuner_selector_set_mqtt(struct tuner_selector *s, const char *uri, const cha
     snprintf(s->t_pred, sizeof(s->t_pred), "margot/%s/prediction", s->appid);
     s->t_accel[0] = 0;
     if (accel_bdf) {
-        snprintf(nodebuf, sizeof(nodebuf), "%s", node ? node : host);
+        /* the host name as ESFM writes it (gethostname, not shortened) */
+        snprintf(nodebuf, sizeof(nodebuf), "%s", node ? node : fullhost);
         mqtt_topic_level(nodebuf);
         snprintf(s->t_accel, sizeof(s->t_accel), "kfarm/accel/%s/%s", nodebuf, accel_bdf);
     }
