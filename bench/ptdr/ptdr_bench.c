@@ -9,6 +9,13 @@
 #include "ptdr.h"
 #include "ptdr_sample.h"
 
+/* The CPU variant once more, compiled for the x86-64 baseline (SSE2) only: separates what the
+ * lane structure gains from what AVX-512 adds. */
+#define PTDR_NO_CLONES
+#define ptdr_mc_cpu ptdr_mc_cpu_baseline
+#include "mc_cpu.c"
+#undef ptdr_mc_cpu
+
 #define N_ROUTES    8
 #define MIN_SECONDS 0.2
 #define REPEATS     3 /* best of: other processes share the cores */
@@ -42,7 +49,7 @@ static void scalar_reference(const struct ptdr_profiles *p, const struct ptdr_re
     }
 }
 
-enum variant { SCALAR, CPU, ACCEL };
+enum variant { SCALAR, BASELINE, CPU, ACCEL };
 
 struct job {
     enum variant v;
@@ -58,6 +65,8 @@ static void run_once(struct job *j)
     char err[512];
     if (j->v == SCALAR)
         scalar_reference(j->p, j->q, j->times);
+    else if (j->v == BASELINE)
+        ptdr_mc_cpu_baseline(j->p, j->q, j->times);
     else if (j->v == CPU)
         ptdr_mc_cpu(j->p, j->q, j->times);
     else if (ptdr_cl_run(j->cl, j->p, j->q, j->times, err, sizeof(err))) {
@@ -170,8 +179,8 @@ int main(int argc, char **argv)
     }
     printf("M segment-samples/s/core (best of %d x %.1f s; load average before: %.2f)\n", REPEATS,
            MIN_SECONDS, load[0]);
-    printf("%7s %7s | %9s %9s %9s | %8s %8s %8s\n", "length", "samples", "scalar", "cpu", "accel",
-           "cpu/sc", "acc/sc", "acc/cpu");
+    printf("%7s %7s | %9s %9s %9s %9s | %8s %8s %8s\n", "length", "samples", "scalar", "cpu-sse2",
+           "cpu", "accel", "cpu/sc", "acc/sc", "acc/cpu");
     static const uint32_t lengths[] = {10, 100, 1000}, samples[] = {100, 1000, 10000};
     for (size_t li = 0; li < 3; li++) {
         for (size_t si = 0; si < 3; si++) {
@@ -187,7 +196,9 @@ int main(int argc, char **argv)
             float *a = malloc(n * 4), *b = malloc(n * 4), *c = malloc(n * 4);
             scalar_reference(p, &q, a);
             ptdr_mc_cpu(p, &q, b);
-            if (memcmp(a, b, n * 4) ||
+            int bad = memcmp(a, b, n * 4) != 0;
+            ptdr_mc_cpu_baseline(p, &q, b);
+            if (bad || memcmp(a, b, n * 4) ||
                 (cl && (ptdr_cl_run(cl, p, &q, c, err, sizeof(err)) || memcmp(a, c, n * 4)))) {
                 fprintf(stderr, "variants disagree at length %u, samples %u\n", lengths[li],
                         samples[si]);
@@ -197,10 +208,11 @@ int main(int argc, char **argv)
             free(b);
             free(c);
             double sc = measure(SCALAR, p, &q, NULL, cores);
+            double base = measure(BASELINE, p, &q, NULL, cores);
             double cpu = measure(CPU, p, &q, NULL, cores);
             double acc = cl ? measure(ACCEL, p, &q, cl, cores) : 0;
-            printf("%7u %7u | %9.1f %9.1f %9.1f | %7.2fx %7.2fx %7.2fx\n", lengths[li], samples[si],
-                   sc, cpu, acc, cpu / sc, acc / sc, acc / cpu);
+            printf("%7u %7u | %9.1f %9.1f %9.1f %9.1f | %7.2fx %7.2fx %7.2fx\n", lengths[li],
+                   samples[si], sc, base, cpu, acc, cpu / sc, acc / sc, acc / cpu);
             fflush(stdout);
             ptdr_request_fini(&q);
             free(payload);
