@@ -173,7 +173,9 @@ static void test_parallel_attach_of_four_vfs_overlaps(void **s)
         esfm_job_attach(c, &(struct esfm_job){"9", 1, NULL}, "vm1", 4, g, err, sizeof err), 0);
     double dt = now_s() - t0;
     fprintf(stderr, "4 VFs attached in %.2f s (sequential would be 5.9 s)\n", dt);
-    assert_true(dt > 1.4 && dt < 1.5 * 1.472);
+    /* Overlapped: about one attach (1.47 s); half of the sequential 5.9 s leaves room for a
+     * loaded CI machine or valgrind. The bench checks the 1.5x target. */
+    assert_true(dt > 1.4 && dt < 2.95);
     esfm_ctx_free(c);
     env_free(e);
 }
@@ -200,6 +202,8 @@ static void test_concurrent_jobs_never_share_a_vf(void **s)
             int rc = esfm_job_attach(c, &(struct esfm_job){id, (uid_t)i, NULL},
                                      i % 2 ? "vm1" : "vm2", EACH, g, err, sizeof err);
             esfm_ctx_free(c);
+            fake_kernel_fini(&e->k);
+            free(e); /* the child must not remove the parent's temp dir */
             _exit(rc == 0 ? 0 : rc == -EBUSY ? 5 : 1);
         }
     }
