@@ -1,0 +1,106 @@
+/* Guest-side check of the kfarm_vf ioctl ABI: every bad call fails with its documented errno and
+ * leaves the VF's queue count (sysfs kfarm/busy) as it was. Built static to run in the guest. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "kfarm_vf.h"
+
+static const char *bdf;
+static int failures;
+
+/* The VF's active queue count from /sys/bus/pci/devices/<bdf>/kfarm/busy. */
+static long busy_queues(void)
+{
+    char path[256];
+    long q = -1;
+    snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/kfarm/busy", bdf);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    if (fscanf(f, "%ld", &q) != 1)
+        q = -1;
+    fclose(f);
+    return q;
+}
+
+/* Runs ioctl(fd, cmd, arg) and checks its result (want_errno 0: returns want_ret). */
+static void expect(const char *what, int fd, unsigned long cmd, void *arg, int want_ret,
+                   int want_errno, long want_busy)
+{
+    errno = 0;
+    int ret = ioctl(fd, cmd, arg);
+    int err = ret < 0 ? errno : 0;
+    long busy = busy_queues();
+    int ok = want_errno ? (ret == -1 && err == want_errno) : ret == want_ret;
+    ok = ok && busy == want_busy;
+    printf("%s: %s -> ret %d errno %s, busy %ld", ok ? "ok" : "FAIL", what, ret,
+           err ? strerror(err) : "0", busy);
+    if (!ok) {
+        printf(" (want %s, busy %ld)", want_errno ? strerror(want_errno) : "success", want_busy);
+        failures++;
+    }
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: kfarm_vf_ioctl_check VF-BDF\n");
+        return 2;
+    }
+    bdf = argv[1];
+    char path[256];
+    snprintf(path, sizeof path, "/dev/kfarm_vf/%s", bdf);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd2 = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 || fd2 < 0) {
+        fprintf(stderr, "kfarm_vf_ioctl_check: cannot open %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    struct kfarm_vf_queues q = {.count = 2};
+    expect("add 2", fd, KFARM_VF_QUEUE_ADD, &q, 2, 0, 2);
+
+    expect("add, NULL argument", fd, KFARM_VF_QUEUE_ADD, NULL, 0, EFAULT, 2);
+    expect("del, unmapped argument", fd, KFARM_VF_QUEUE_DEL, (void *)(uintptr_t)8, 0, EFAULT, 2);
+    q = (struct kfarm_vf_queues){.count = 0};
+    expect("add 0 queues", fd, KFARM_VF_QUEUE_ADD, &q, 0, EINVAL, 2);
+    q = (struct kfarm_vf_queues){.count = 1, .flags = 1};
+    expect("add with flags", fd, KFARM_VF_QUEUE_ADD, &q, 0, EINVAL, 2);
+    q = (struct kfarm_vf_queues){.count = 1, .reserved = 1};
+    expect("del with reserved set", fd, KFARM_VF_QUEUE_DEL, &q, 0, EINVAL, 2);
+    q = (struct kfarm_vf_queues){.count = KFARM_VF_MAX_QUEUES + 1};
+    expect("add above the per-VF limit", fd, KFARM_VF_QUEUE_ADD, &q, 0, ERANGE, 2);
+    q = (struct kfarm_vf_queues){.count = KFARM_VF_MAX_QUEUES - 1};
+    expect("add to a total above the limit", fd, KFARM_VF_QUEUE_ADD, &q, 0, ERANGE, 2);
+    q = (struct kfarm_vf_queues){.count = 0xffffffffu};
+    expect("del 2^32-1", fd, KFARM_VF_QUEUE_DEL, &q, 0, ERANGE, 2);
+    q = (struct kfarm_vf_queues){.count = 3};
+    expect("del 3 of 2 held (below zero)", fd, KFARM_VF_QUEUE_DEL, &q, 0, ERANGE, 2);
+    q = (struct kfarm_vf_queues){.count = 1};
+    expect("del 1 on a file holding none", fd2, KFARM_VF_QUEUE_DEL, &q, 0, ERANGE, 2);
+    expect("unknown ioctl", fd, _IO(KFARM_VF_IOC_MAGIC, 0x7f), &q, 0, ENOTTY, 2);
+    expect("queue add with a wrong size", fd, _IOW(KFARM_VF_IOC_MAGIC, 0x01, __u32), &q, 0,
+           ENOTTY, 2);
+    expect("a tty ioctl", fd, TCGETS, &q, 0, ENOTTY, 2);
+
+    expect("add 1 on a second file", fd2, KFARM_VF_QUEUE_ADD, &q, 3, 0, 3);
+    close(fd2);
+    long after_close = busy_queues();
+    printf("%s: closing the second file releases its queue -> busy %ld\n",
+           after_close == 2 ? "ok" : "FAIL", after_close);
+    failures += after_close != 2;
+
+    q = (struct kfarm_vf_queues){.count = 2};
+    expect("del 2", fd, KFARM_VF_QUEUE_DEL, &q, 0, 0, 0);
+    q = (struct kfarm_vf_queues){.count = 1};
+    expect("del below zero", fd, KFARM_VF_QUEUE_DEL, &q, 0, ERANGE, 0);
+    close(fd);
+    printf("%d failed checks\n", failures);
+    return failures ? 1 : 0;
+}
