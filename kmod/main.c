@@ -16,6 +16,7 @@
 
 #include "kfarm_vf.h"
 
+/* Guards the PF slots and VF links; see kfarm_vf.h. */
 DEFINE_MUTEX(kfarm_vf_lock);
 struct class *kfarm_vf_class;
 dev_t kfarm_vf_devt;
@@ -36,7 +37,7 @@ struct kfarm_pci_id {
 /* Parses ids= before anything is registered, so a typo fails the load. */
 static int kfarm_parse_ids(struct kfarm_pci_id *out, int max)
 {
-	char *copy, *p, *id;
+	char *copy, *p, *id, trail;
 	int n = 0, ret = 0;
 
 	if (!ids || !*ids)
@@ -53,7 +54,8 @@ static int kfarm_parse_ids(struct kfarm_pci_id *out, int max)
 			ret = -EINVAL;
 			break;
 		}
-		if (sscanf(id, "%x:%x", &out[n].vendor, &out[n].device) != 2 ||
+		if (sscanf(id, "%x:%x%c", &out[n].vendor, &out[n].device,
+			   &trail) != 2 ||
 		    out[n].vendor > 0xffff || out[n].device > 0xffff) {
 			pr_err("ids: '%s' is not vendor:device in hex (e.g. 1b36:0010)\n",
 			       id);
@@ -66,6 +68,10 @@ static int kfarm_parse_ids(struct kfarm_pci_id *out, int max)
 	return ret ? ret : n;
 }
 
+/*
+ * Out of tree, so built for more than one kernel: class devnode took a const
+ * device in 6.2, class_create() lost its owner in 6.4.
+ */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
 static char *kfarm_vf_devnode(const struct device *dev, umode_t *mode)
 #else

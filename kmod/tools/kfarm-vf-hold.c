@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "kfarm-vf-hold: cannot open %s: %s (is the VF bound to kfarm_vf?)\n",
+		fprintf(stderr, "kfarm-vf-hold: cannot open %s: %s (VF bound to kfarm_vf?)\n",
 			path, strerror(errno));
 		return 1;
 	}

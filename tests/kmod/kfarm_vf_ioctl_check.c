@@ -1,5 +1,6 @@
 /* Guest-side check of the kfarm_vf ioctl ABI: every bad call fails with its documented errno and
- * leaves the VF's queue count (sysfs kfarm/busy) as it was. Built static to run in the guest. */
+ * leaves the VF's queue count (sysfs kfarm/busy) as it was; with --unbind, a file whose VF was
+ * unbound under it gets ENODEV and closes cleanly. Built static to run in the guest. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -48,10 +49,50 @@ static void expect(const char *what, int fd, unsigned long cmd, void *arg, int w
     printf("\n");
 }
 
+/* Opens the VF, adds a queue, unbinds the VF from kfarm_vf under the open file, then expects ENODEV
+ * from both ioctls and from a new open. */
+static int check_unbind(void)
+{
+    char path[256], unbind[256];
+    snprintf(path, sizeof path, "/dev/kfarm_vf/%s", bdf);
+    snprintf(unbind, sizeof unbind, "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "kfarm_vf_ioctl_check: cannot open %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    struct kfarm_vf_queues q = {.count = 1};
+    expect("add 1", fd, KFARM_VF_QUEUE_ADD, &q, 1, 0, 1);
+    FILE *f = fopen(unbind, "we");
+    if (!f || fprintf(f, "%s\n", bdf) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "kfarm_vf_ioctl_check: cannot write %s: %s\n", unbind, strerror(errno));
+        return 1;
+    }
+    /* busy_queues() is -1 now: the VF's kfarm/busy left with the driver. */
+    expect("add after unbind", fd, KFARM_VF_QUEUE_ADD, &q, 0, ENODEV, -1);
+    expect("del after unbind", fd, KFARM_VF_QUEUE_DEL, &q, 0, ENODEV, -1);
+    int fd2 = open(path, O_RDWR | O_CLOEXEC);
+    int ok = fd2 < 0;
+    printf("%s: %s is gone after unbind (open: %s)\n", ok ? "ok" : "FAIL", path,
+           ok ? strerror(errno) : "succeeded");
+    failures += !ok;
+    if (fd2 >= 0)
+        close(fd2);
+    ok = close(fd) == 0;
+    printf("%s: close of the orphaned file\n", ok ? "ok" : "FAIL");
+    failures += !ok;
+    printf("%d failed checks\n", failures);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--unbind") == 0) {
+        bdf = argv[2];
+        return check_unbind();
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: kfarm_vf_ioctl_check VF-BDF\n");
+        fprintf(stderr, "usage: kfarm_vf_ioctl_check [--unbind] VF-BDF\n");
         return 2;
     }
     bdf = argv[1];
@@ -85,8 +126,8 @@ int main(int argc, char **argv)
     q = (struct kfarm_vf_queues){.count = 1};
     expect("del 1 on a file holding none", fd2, KFARM_VF_QUEUE_DEL, &q, 0, ERANGE, 2);
     expect("unknown ioctl", fd, _IO(KFARM_VF_IOC_MAGIC, 0x7f), &q, 0, ENOTTY, 2);
-    expect("queue add with a wrong size", fd, _IOW(KFARM_VF_IOC_MAGIC, 0x01, __u32), &q, 0,
-           ENOTTY, 2);
+    expect("queue add with a wrong size", fd, _IOW(KFARM_VF_IOC_MAGIC, 0x01, __u32), &q, 0, ENOTTY,
+           2);
     expect("a tty ioctl", fd, TCGETS, &q, 0, ENOTTY, 2);
 
     expect("add 1 on a second file", fd2, KFARM_VF_QUEUE_ADD, &q, 3, 0, 3);

@@ -46,6 +46,10 @@ grep -q "busy" /tmp/err || kf_fail "sriov_numvfs write failed without EBUSY: $(c
 [ "$(cat $P/sriov_numvfs)" = 3 ] || kf_fail "sriov_numvfs changed although refused"
 [ -e /dev/kfarm_vf/$vf0 ] || kf_fail "VF0 device gone after a refused disable"
 kf_ok "echo 0 > sriov_numvfs refused: $(cat /tmp/err)"
+if (echo 1 >$P/sriov_numvfs) 2>/dev/null; then
+	kf_fail "echo 1 > sriov_numvfs succeeded with VF0 busy"
+fi
+[ "$(cat $P/sriov_numvfs)" = 3 ] || kf_fail "sriov_numvfs changed by a refused write of 1"
 kf_dmesg_clean "refused sriov_numvfs"
 
 if rmmod kfarm_vf 2>/tmp/err; then

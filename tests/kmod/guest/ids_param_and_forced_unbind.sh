@@ -1,14 +1,16 @@
-# Guest script: ids= binds the PF at load (and not its VFs); unbinding a busy VF or its PF cannot
-# be refused, so the count drops and the holder sees ENODEV, with no kernel splat; rmmod waits for
-# the holder to close.
+# Guest script: ids= binds the PF at load (and not its VFs) and rejects malformed lists; unbinding
+# a busy VF or its PF cannot be refused, so the count drops, the holder's file turns to ENODEV and
+# closes cleanly, with no kernel splat; rmmod waits for the holder to close.
 . /kfarm/lib.sh
 
 pf=$(kf_sriov_pf) || kf_fail "no SR-IOV PF in the guest"
 P=/sys/bus/pci/devices/$pf
 id=$(sed 's/^0x//' $P/vendor):$(sed 's/^0x//' $P/device)
-if insmod /kfarm/kfarm_vf.ko ids=bogus 2>/dev/null; then
-	kf_fail "insmod with ids=bogus succeeded"
-fi
+for bad in bogus 1b36 ${id}x 12345:0010; do
+	if insmod /kfarm/kfarm_vf.ko ids=$bad 2>/dev/null; then
+		kf_fail "insmod with ids=$bad succeeded"
+	fi
+done
 insmod /kfarm/kfarm_vf.ko ids=$id || kf_fail "insmod kfarm_vf.ko ids=$id"
 [ "$(kf_driver "$pf")" = kfarm_pf ] || kf_fail "ids=$id did not bind $pf to kfarm_pf"
 kf_ok "ids=$id bound $pf"
@@ -34,6 +36,10 @@ kill "$h0"
 wait "$h0"
 kf_ok "busy VF0 unbound; count dropped; rmmod waited for the holder"
 kf_dmesg_clean "unbinding a busy VF"
+
+kf_bind "$vf0" kfarm_vf || kf_fail "rebind VF0"
+kfarm_vf_ioctl_check --unbind "$vf0" || kf_fail "ioctls on a VF unbound under an open file"
+kf_dmesg_clean "ioctls after unbind"
 
 # Unbinding the PF while VF1 is busy takes the VFs away.
 kfarm-vf-hold -n 1 "$vf1" >/tmp/hold1.out 2>&1 &
