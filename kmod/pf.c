@@ -206,21 +206,36 @@ static int kfarm_pf_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 /*
  * Unbinding cannot be refused, so busy VFs are taken away too: their VF
- * driver instances turn to -ENODEV for the holders (see vf.c).
+ * driver instances turn to -ENODEV for the holders (see vf.c). VFs assigned
+ * to guests the legacy way are left enabled, as pci_sriov_configure_simple()
+ * would; the VFs bound to kfarm_vf are then cut loose from this PF first,
+ * since its state goes away with it.
  */
 static void kfarm_pf_remove(struct pci_dev *pdev)
 {
 	struct kfarm_pf *pf = pci_get_drvdata(pdev);
+	bool assigned = pci_vfs_assigned(pdev);
 	unsigned int busy;
+	int i;
 
 	mutex_lock(&kfarm_vf_lock);
 	busy = kfarm_pf_busy_total(pf);
 	pf->reconfiguring = true;
+	if (assigned) {
+		for (i = 0; i < pf->total_vfs; i++) {
+			if (pf->slots[i].vf)
+				pf->slots[i].vf->pf = NULL;
+			kfarm_vf_slot_clear(&pf->slots[i]);
+		}
+	}
 	mutex_unlock(&kfarm_vf_lock);
 	if (busy)
 		pci_warn(pdev, "unbound with %u queues active; removing its VFs anyway\n",
 			 busy);
-	pci_disable_sriov(pdev);
+	if (assigned)
+		pci_warn(pdev, "VFs assigned to guests, leaving them enabled\n");
+	else
+		pci_disable_sriov(pdev);
 }
 
 struct pci_driver kfarm_pf_driver = {

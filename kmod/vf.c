@@ -290,8 +290,9 @@ static void kfarm_vf_remove(struct pci_dev *pdev)
 
 	mutex_lock(&kfarm_vf_lock);
 	slot = kfarm_vf_slot(vf);
-	busy = slot->queues;
-	kfarm_vf_slot_clear(slot);
+	busy = slot ? slot->queues : 0;
+	if (slot)	/* NULL if the PF went first, see kfarm_pf_remove() */
+		kfarm_vf_slot_clear(slot);
 	vf->pf = NULL;
 	mutex_unlock(&kfarm_vf_lock);
 
