@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kfarm_vf.h"
@@ -85,14 +86,52 @@ static int check_unbind(void)
     return failures ? 1 : 0;
 }
 
+/* For SECONDS, opens the VF, adds and deletes a few queues and closes, some files still holding
+ * queues, so that the kernel's bookkeeping races with other processes and sysfs readers. Every
+ * call must succeed: nothing else touches this VF. */
+static int churn(int seconds)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/dev/kfarm_vf/%s", bdf);
+    time_t end = time(NULL) + seconds;
+    unsigned long rounds = 0, seed = (unsigned long)getpid();
+    while (time(NULL) < end) {
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+            printf("FAIL: churn open %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+        seed = seed * 1103515245 + 12345;
+        struct kfarm_vf_queues q = {.count = 1 + (unsigned)(seed >> 16) % 4};
+        unsigned held = q.count;
+        if (ioctl(fd, KFARM_VF_QUEUE_ADD, &q) < 0) {
+            printf("FAIL: churn add %u: %s\n", q.count, strerror(errno));
+            return 1;
+        }
+        q.count = 1 + (unsigned)(seed >> 20) % held;
+        if ((seed >> 24) % 2 && ioctl(fd, KFARM_VF_QUEUE_DEL, &q) < 0) {
+            printf("FAIL: churn del %u of %u: %s\n", q.count, held, strerror(errno));
+            return 1;
+        }
+        close(fd);
+        rounds++;
+    }
+    printf("ok: churn on %s: %lu rounds\n", bdf, rounds);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--unbind") == 0) {
         bdf = argv[2];
         return check_unbind();
     }
+    if (argc == 4 && strcmp(argv[1], "--churn") == 0) {
+        bdf = argv[3];
+        return churn(atoi(argv[2]));
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: kfarm_vf_ioctl_check [--unbind] VF-BDF\n");
+        fprintf(stderr, "usage: kfarm_vf_ioctl_check [--unbind | --churn SECONDS] VF-BDF\n");
         return 2;
     }
     bdf = argv[1];
