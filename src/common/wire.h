@@ -11,7 +11,9 @@
 #define KF_WIRE_TAG 7
 
 enum kf_wire_type {
-    KF_WIRE_HELLO = 1, /* worker -> gateway: ready (status 0) or failed (payload: message) */
+    KF_WIRE_HELLO = 1, /* worker -> gateway: ready (payload: its doorbell name) or failed
+                          (status KF_WIRE_FAILED, payload: the message) */
+    KF_WIRE_WELCOME,   /* gateway -> worker: start; payload: the gateway's doorbell name */
     KF_WIRE_REQUEST,   /* gateway -> worker: seq, kind, payload */
     KF_WIRE_BROADCAST, /* gateway -> worker: kind, payload */
     KF_WIRE_REPLY,     /* worker -> gateway: seq, status, payload or error message */
