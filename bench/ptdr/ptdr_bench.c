@@ -192,8 +192,8 @@ int main(int argc, char **argv)
     printf("M segment-samples per core-second of CPU time (best of %d x %.1f s; load average "
            "before: %.2f)\n",
            REPEATS, MIN_SECONDS, load[0]);
-    printf("%7s %7s | %9s %9s %9s %9s | %8s %8s %8s\n", "length", "samples", "scalar", "cpu-sse2",
-           "cpu", "accel", "cpu/sc", "acc/sc", "acc/cpu");
+    printf("%7s %7s | %9s %9s %9s %9s | %8s %8s %8s | %9s\n", "length", "samples", "scalar",
+           "cpu-sse2", "cpu", "accel", "cpu/sc", "acc/sc", "acc/cpu", "busy c/a");
     static const uint32_t lengths[] = {10, 100, 1000}, samples[] = {100, 1000, 10000};
     for (size_t li = 0; li < 3; li++) {
         for (size_t si = 0; si < 3; si++) {
