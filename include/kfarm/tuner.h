@@ -79,8 +79,9 @@ int tuner_selector_choose(struct tuner_selector *sel, const double *features, si
                           int accel_available, struct tuner_choice *out);
 
 /* Records what the choice cost: seconds of wall time for work_units of input (> 0; pass 1 when
- * the kind has no notion of size). Observations of a choice made before the accelerator state
- * changed are still used for the setting that ran. */
+ * the kind has no notion of size). Several choices may be outstanding (pipelined requests): each
+ * carries its setting and cluster. An observation of a setting that was sent back to
+ * calibration after the choice was made (accelerator returned, drift) is not used for it. */
 void tuner_selector_observe(struct tuner_selector *sel, const struct tuner_choice *choice,
                             double seconds, double work_units);
 
@@ -93,9 +94,9 @@ int tuner_selector_save(struct tuner_selector *sel, const char *ops_json_path, c
  * observation per observe(), sets margot/<app>.<kind>/kia/<cid> as last will, applies received
  * predictions and explore commands, and, when accel_bdf is not NULL, subscribes to
  * kfarm/accel/<node>/<accel_bdf> ({"state":"active"|"paused"|"detached"}) for the
- * accel_available feature. node NULL means the short host name. A broker that is down or goes
- * away never blocks choose()/observe(); the client reconnects on its own.
- * Returns 0 or a negative errno with err filled (bad URI, client creation failed). */
+ * accel_available feature. node NULL means gethostname() (what ESFM uses). A broker that is down or
+ * goes away never blocks choose()/observe(); the client reconnects on its own. Returns 0 or a
+ * negative errno with err filled (bad URI, client creation failed). */
 int tuner_selector_set_mqtt(struct tuner_selector *sel, const char *broker_uri, const char *node,
                             const char *accel_bdf, char *err, size_t errlen);
 

@@ -9,9 +9,11 @@
 int esfm_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rbe");
-    if (!f)
-        return esfm_fail(err, errlen, -errno == -ENOENT ? -ENOENT : -EACCES,
-                         "cannot open bitstream %s: %s", path, strerror(errno));
+    if (!f) {
+        int e = errno;
+        return esfm_fail(err, errlen, e == ENOENT ? -ENOENT : -EACCES,
+                         "cannot open bitstream %s: %s", path, strerror(e));
+    }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = 0;
     if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {

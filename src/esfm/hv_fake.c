@@ -97,6 +97,19 @@ static cJSON *hostdevs_of(cJSON *dom)
     return h;
 }
 
+/* Test hooks: a domain's "fail_attach"/"fail_detach"/"fail_pause" lists name VFs whose call
+ * fails, so that the tests can check ESFM's rollbacks. */
+static bool injected(const cJSON *dom, const char *key, const char *bdf)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(dom, key))
+    {
+        if (cJSON_IsString(e) && bdf && strcmp(e->valuestring, bdf) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int no_domain(struct hv_fake *f, const char *name, char *err, size_t len)
 {
     return esfm_fail(err, len, -ENOENT,
@@ -138,16 +151,12 @@ static int fake_attach(struct esfm_hv *hv, const char *domain, const char *bdf, 
         rc = no_domain(f, domain, err, len);
         goto out;
     }
-    const cJSON *fail = cJSON_GetObjectItemCaseSensitive(dom, "fail_attach");
-    const cJSON *e;
-    cJSON_ArrayForEach(e, fail)
-    {
-        if (cJSON_IsString(e) && strcmp(e->valuestring, bdf) == 0) {
-            rc = esfm_fail(err, len, -EREMOTEIO,
-                           "fake hypervisor: injected attach failure for %s on %s", bdf, domain);
-            goto out;
-        }
+    if (injected(dom, "fail_attach", bdf)) {
+        rc = esfm_fail(err, len, -EREMOTEIO,
+                       "fake hypervisor: injected attach failure for %s on %s", bdf, domain);
+        goto out;
     }
+    const cJSON *e;
     cJSON *d;
     cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(st, "domains"))
     {
@@ -211,6 +220,9 @@ static int fake_detach(struct esfm_hv *hv, const char *domain, const char *bdf, 
     else if (!find_hostdev(dom, alias, bdf, &idx))
         rc = esfm_fail(err, len, -ENOENT, "domain %s has no hostdev %s (%s)", domain,
                        alias ? alias : "?", bdf ? bdf : "?");
+    else if (injected(dom, "fail_detach", bdf))
+        rc =
+            esfm_fail(err, len, -EREMOTEIO, "fake hypervisor: injected detach failure for %s", bdf);
     else
         cJSON_DeleteItemFromArray(hostdevs_of(dom), idx);
     int rc2 = save_unlock(f, st, fd, rc == 0, err, len);
@@ -236,6 +248,11 @@ static int fake_pause(struct esfm_hv *hv, const char *domain, const char *alias,
                        "not been found\"}");
     } else if (!(h = find_hostdev(dom, alias, NULL, &idx))) {
         rc = esfm_fail(err, len, -ENOENT, "Device '%s' not found in %s", alias, domain);
+    } else if (injected(dom, "fail_pause", esfm_json_str(h, "bdf"))) {
+        rc = esfm_fail(err, len, -EREMOTEIO,
+                       "fake hypervisor: injected device_pause failure "
+                       "for %s",
+                       alias);
     }
     if (rc) {
         save_unlock(f, st, fd, false, NULL, 0);

@@ -36,7 +36,7 @@ struct esfm_ctx {
 int esfm_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void esfm_logf(struct esfm_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Counts one externally visible step; dies with _exit(99) when the crash test asks for it. */
+/* Counts one externally visible step; dies by SIGKILL when the crash test asks for it. */
 void esfm_step(struct esfm_ctx *ctx, const char *what);
 bool esfm_valid_bdf(const char *s);
 /* Accepts "03:00.1" or "0000:03:00.1"; writes the full form. */

@@ -122,8 +122,8 @@ static int set_numvfs(struct esfm_ctx *ctx, const char *pf, unsigned to, bool cy
             return -EIO;
         esfm_step(ctx, "sriov_numvfs N");
     }
-    esfm_logf(ctx, "sriov_numvfs of %s: %u -> 0 in %.0f ms, 0 -> %u in %.0f ms", pf, cur,
-              t1 - t0, to, mono_ms() - t1);
+    esfm_logf(ctx, "sriov_numvfs of %s: %u -> 0 in %.0f ms, 0 -> %u in %.0f ms", pf, cur, t1 - t0,
+              to, mono_ms() - t1);
     return 0;
 }
 
@@ -290,10 +290,9 @@ static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct 
                            v[i].domain, v[i].err);
             for (size_t k = 0; k < n; k++) {
                 bool parked = v[k].rc == 0 && v[k].attached;
-                v[k].survive = parked && v[k].survive;
-                if (parked && !v[k].survive && k != i)
-                    esfm_logf(ctx, "warning: %s was already detached from %s", v[k].vf,
-                              v[k].domain);
+                if (parked && !v[k].survive) /* detached for good: the VF stays, re-attach */
+                    snprintf(v[k].method, sizeof v[k].method, "detach");
+                v[k].survive = parked;
             }
             esfm_run_parallel(ctx->parallel, n, resume_one, &run);
             return rc;

@@ -45,10 +45,13 @@ int esfm_check_not_busy(struct esfm_ctx *ctx, const char *vf, char *err, size_t 
     esfm_busy_queues(ctx, vf, &q, &pid);
     if (q == 0)
         return 0;
+    char who[48] = "";
+    if (pid)
+        snprintf(who, sizeof who, " held by pid %d", (int)pid);
     return esfm_fail(err, errlen, -EBUSY,
-                     "VF %s is busy: %u active queue(s)%s%.0d; stop the process using it or "
-                     "pass --force",
-                     vf, q, pid ? " held by pid " : "", pid ? pid : 0);
+                     "VF %s is busy: %u active queue(s)%s; stop the process using it or pass "
+                     "--force",
+                     vf, q, who);
 }
 
 int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest, char *err,

@@ -13,6 +13,7 @@
 #include "doorbell.h"
 #include "log.h"
 #include "registry.h"
+#include "variant.h"
 #include "wire.h"
 #include "worker.h"
 
@@ -22,6 +23,7 @@ struct worker {
     const struct kf_options *opts;
     struct kf_doorbell doorbell;       /* the gateway rings it after sending us work */
     struct kf_doorbell_peer gateway;   /* we ring it after sending a reply */
+    struct kf_variants *variants;
     unsigned long served, failed, broadcasts;
 };
 
@@ -75,16 +77,15 @@ static void handle_request(struct worker *w, const struct kf_wire_msg *req)
         return;
     }
     struct kf_result res = {0};
-    uint8_t variant = KF_VARIANT_CPU;
-    uint64_t t0 = now_ns();
-    int rc = k->kernel->cpu(k->state, req->payload, req->payload_len, &res);
-    uint64_t t1 = now_ns();
-
+    struct kf_variant_run run;
+    kf_variants_run(w->variants, k, req->payload, req->payload_len, &res, &run);
     struct kf_wire_hdr h = {.type = KF_WIRE_REPLY,
                             .seq = req->hdr.seq,
-                            .variant = variant,
-                            .service_ns = t1 - t0};
-    if (rc == KF_OK) {
+                            .variant = run.variant,
+                            .reason = run.reason,
+                            .accel = run.accel,
+                            .service_ns = run.service_ns};
+    if (run.rc == KF_OK) {
         h.status = KF_WIRE_OK;
         send_to_gateway(w, &h, res.data, res.data ? res.len : 0);
         w->served++;
@@ -178,7 +179,8 @@ int kf_worker_run(const struct kf_options *opts, int rank)
 {
     struct worker w = {.rank = rank, .opts = opts, .registry = kf_registry_new(),
                        .doorbell = {.fd = -1}, .gateway = {.fd = -1}};
-    if (!w.registry) {
+    w.variants = kf_variants_new(opts, rank);
+    if (!w.registry || !w.variants) {
         kf_error("out of memory");
         return 70;
     }
@@ -204,6 +206,7 @@ int kf_worker_run(const struct kf_options *opts, int rank)
                 else if (now_ns() - sigterm_at > grace_ns) {
                     kf_warn("no shutdown from the gateway %.0f s after SIGTERM; leaving",
                             (double)grace_ns / 1e9);
+                    kf_variants_free(w.variants);
                     kf_registry_free(w.registry);
                     kf_doorbell_close(&w.doorbell);
                     kf_doorbell_peer_close(&w.gateway);
@@ -249,6 +252,7 @@ int kf_worker_run(const struct kf_options *opts, int rank)
     }
     kf_info("served %lu requests (%lu failed), applied %lu broadcasts", w.served, w.failed,
             w.broadcasts);
+    kf_variants_free(w.variants);
     kf_registry_free(w.registry);
     kf_doorbell_close(&w.doorbell);
     kf_doorbell_peer_close(&w.gateway);

@@ -73,3 +73,16 @@ void tuner_reset_monitors(struct tuner *t)
         if (t->metrics[i].mon)
             tuner_monitor_clear(t->metrics[i].mon);
 }
+
+void tuner_reset_adaptation(struct tuner *t, size_t metric)
+{
+    if (metric >= t->nm || !t->metrics[metric].mon)
+        return;
+    struct metric *m = &t->metrics[metric];
+    tuner_monitor_clear(m->mon);
+    m->ring_n = m->ring_pos = 0;
+    if (m->coef != 1.0) {
+        m->coef = 1.0;
+        tuner_invalidate(t);
+    }
+}

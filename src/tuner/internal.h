@@ -105,6 +105,9 @@ void tuner_rebuild_clusters(struct tuner *t);
 int tuner_rebuild_derived(struct tuner *t);
 size_t tuner_select_cluster(const struct tuner *t, const double *features);
 double tuner_effective_goal(const struct tuner *t, const struct constraint *c);
+/* Forgets a metric's observations and error coefficient (back to 1), keeping its window and
+ * inertia. */
+void tuner_reset_adaptation(struct tuner *t, size_t metric);
 
 /* Like tuner_config_parse/load, defining `metrics` (if the file does not) before the states so
  * that requirements may use them (the selector's measured metrics). */

@@ -233,16 +233,26 @@ static void on_welcome(struct learner *l, const char *app, const char *cid, cons
     struct lapp *a = find_app(l, app);
     if (!a && !(a = new_app(l, app, payload)))
         return;
+    int known = find_client(a, cid) != NULL;
     struct lclient *c = add_client(a, cid);
     if (!c)
         return;
     for (size_t i = 0; i < a->n_dropped; i++)
         if (!strcmp(a->dropped[i], cid))
             a->dropped[i][0] = 0; /* it came back */
-    LOG("app %s: client %s welcome (%zu clients)\n", app, cid, a->n_clients);
+    if (!known)
+        LOG("app %s: client %s welcome (%zu clients)\n", app, cid, a->n_clients);
     l->dirty = 1;
     if (a->learned) {
-        broadcast_knowledge(l, a); /* a late joiner gets the knowledge right away */
+        /* a late joiner, or a client that missed the current knowledge while disconnected */
+        char have[17], cur[17];
+        cJSON *w = cJSON_Parse(payload);
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(w, "knowledge_hash");
+        snprintf(have, sizeof(have), "%s", cJSON_IsString(h) ? h->valuestring : "");
+        snprintf(cur, sizeof(cur), "%016llx", (unsigned long long)tuner_text_hash(a->knowledge));
+        cJSON_Delete(w);
+        if (strcmp(have, cur))
+            broadcast_knowledge(l, a);
         c->assigned = -1;
         send_explore(l, a, c); /* "nothing to explore": tells the client we heard it */
     } else {

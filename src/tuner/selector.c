@@ -519,7 +519,7 @@ static void reexplore_cluster(struct tuner_selector *s, struct lcluster *cl)
         cell_reset(&cl->cells[set]);
     s->knowledge_dirty = 1;
     s->st.reexplorations++;
-    tuner_set_adaptation(s->core, s->m_tpu, 5, 5); /* forget the old error coefficient */
+    tuner_reset_adaptation(s->core, s->m_tpu); /* forget the old error coefficient */
 }
 
 void tuner_selector_observe(struct tuner_selector *s, const struct tuner_choice *c, double seconds,

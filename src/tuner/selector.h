@@ -57,9 +57,9 @@ struct tuner_selector {
     struct mqtt_link *mq;
     char cid[160];
     char t_welcome[400], t_obs[400], t_kia[400], t_explore[400], t_pred[400], t_accel[400];
-    char *welcome;
     atomic_int mqtt_accel;    /* -1 unknown, 0 paused/detached, 1 active */
     atomic_int welcome_acked; /* a learner answered since the last (re)connect */
+    atomic_int welcome_now;   /* (re)connected: send the welcome at the next decision */
     double next_welcome;      /* until then, the welcome is repeated (servers may be away) */
 };
 

@@ -1,6 +1,7 @@
 /* The selector's optional MQTT hookup: welcome/observation/kia on mARGOt v3 topics, predictions
  * and explore commands from kfarm-learner, accelerator state from kfarm/accel/<node>/<bdf>. */
 #include "selector.h"
+#include "text_file.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -11,9 +12,9 @@
 static void on_connected(void *arg)
 {
     struct tuner_selector *s = arg;
-    /* s->welcome is written once before the link exists and never changed: safe to read here */
+    /* publishing happens on the owner's thread (choose()), where the welcome may be rebuilt */
     atomic_store(&s->welcome_acked, 0);
-    mqtt_link_publish(s->mq, s->t_welcome, s->welcome, strlen(s->welcome), 1, 0);
+    atomic_store(&s->welcome_now, 1);
 }
 
 static double coarse_now(void)
@@ -65,6 +66,10 @@ static char *build_welcome(const struct tuner_selector *s)
     cJSON_AddItemToArray(a, cJSON_CreateString("accel_available"));
     cJSON_AddNumberToObject(w, "observations_per_configuration",
                             (double)s->lp.observations_per_config);
+    /* which knowledge we hold, so a learner resends it only when we miss the current one */
+    char hash[17];
+    snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)s->st.prediction_hash);
+    cJSON_AddStringToObject(w, "knowledge_hash", hash);
     char *out = cJSON_PrintUnformatted(w);
     cJSON_Delete(w);
     return out;
@@ -75,9 +80,11 @@ int tuner_selector_set_mqtt(struct tuner_selector *s, const char *uri, const cha
 {
     if (s->mq)
         return tuner_errorf(err, errlen, -EALREADY, "selector '%s' already has MQTT", s->kind);
-    char host[128] = "host", nodebuf[128];
-    gethostname(host, sizeof(host) - 1);
-    host[sizeof(host) - 1] = 0;
+    char host[128] = "host", fullhost[128] = "localhost", nodebuf[128];
+    if (gethostname(fullhost, sizeof(fullhost) - 1))
+        snprintf(fullhost, sizeof(fullhost), "localhost");
+    fullhost[sizeof(fullhost) - 1] = 0;
+    snprintf(host, sizeof(host), "%s", fullhost);
     char *dot = strchr(host, '.');
     if (dot)
         *dot = 0;
@@ -90,19 +97,14 @@ int tuner_selector_set_mqtt(struct tuner_selector *s, const char *uri, const cha
     snprintf(s->t_pred, sizeof(s->t_pred), "margot/%s/prediction", s->appid);
     s->t_accel[0] = 0;
     if (accel_bdf) {
-        snprintf(nodebuf, sizeof(nodebuf), "%s", node ? node : host);
+        /* the host name as ESFM writes it (gethostname, not shortened) */
+        snprintf(nodebuf, sizeof(nodebuf), "%s", node ? node : fullhost);
         mqtt_topic_level(nodebuf);
         snprintf(s->t_accel, sizeof(s->t_accel), "kfarm/accel/%s/%s", nodebuf, accel_bdf);
     }
-    s->welcome = build_welcome(s);
-    if (!s->welcome)
-        return tuner_errorf(err, errlen, -ENOMEM, "out of memory for the welcome message");
     s->mq = mqtt_link_new(uri, s->cid, s->t_kia, s->cid, on_connected, s, err, errlen);
-    if (!s->mq) {
-        free(s->welcome);
-        s->welcome = NULL;
+    if (!s->mq)
         return -EINVAL;
-    }
     mqtt_link_subscribe(s->mq, s->t_explore);
     mqtt_link_subscribe(s->mq, s->t_pred);
     if (s->t_accel[0])
@@ -148,10 +150,7 @@ static void apply_prediction(struct tuner_selector *s, const char *payload)
     if (k && tuner_knowledge_parse(k, payload, "prediction", err, sizeof(err)) == 0 &&
         selector_apply_knowledge(s, k) >= 0) {
         s->st.predictions++;
-        uint64_t h = 1469598103934665603ull; /* FNV-1a: lets tests and $stats compare versions */
-        for (const char *p = payload; *p; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ull;
-        s->st.prediction_hash = h;
+        s->st.prediction_hash = tuner_text_hash(payload);
         s->explore_active = 0;
     }
     tuner_free(k);
@@ -169,13 +168,20 @@ static void apply_accel(struct tuner_selector *s, const char *payload)
 void selector_mqtt_drain(struct tuner_selector *s)
 {
     mqtt_link_poll(s->mq);
-    if (!atomic_load_explicit(&s->welcome_acked, memory_order_relaxed)) {
-        /* a learner that was away when we connected never saw the welcome: repeat it */
+    /* A learner that was away when we connected never saw the welcome: repeat it every 2 s
+     * until one answers, then every minute (a restarted learner or observer finds us again). */
+    int acked = atomic_load_explicit(&s->welcome_acked, memory_order_relaxed);
+    int now_due = atomic_load_explicit(&s->welcome_now, memory_order_relaxed);
+    if (now_due || !acked || (s->st.decisions & 63) == 0) {
         double now = coarse_now();
-        if (now >= s->next_welcome && mqtt_link_connected(s->mq)) {
-            if (s->next_welcome > 0)
-                mqtt_link_publish(s->mq, s->t_welcome, s->welcome, strlen(s->welcome), 1, 0);
-            s->next_welcome = now + 2.0;
+        if ((now_due || now >= s->next_welcome) && mqtt_link_connected(s->mq)) {
+            atomic_store(&s->welcome_now, 0);
+            char *w = build_welcome(s);
+            if (w) {
+                mqtt_link_publish(s->mq, s->t_welcome, w, strlen(w), 1, 0);
+                free(w);
+            }
+            s->next_welcome = now + (acked ? 60.0 : 2.0);
         }
     }
     if (!mqtt_link_pending(s->mq))
@@ -251,6 +257,4 @@ void selector_mqtt_free(struct tuner_selector *s)
     /* a clean exit says goodbye like the last will would */
     mqtt_link_free(s->mq, s->t_kia, s->cid);
     s->mq = NULL;
-    free(s->welcome);
-    s->welcome = NULL;
 }

@@ -87,3 +87,11 @@ int tuner_write_text_atomic(const char *path, const char *text, char *err, size_
     free(tmp);
     return rc;
 }
+
+uint64_t tuner_text_hash(const char *text)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}

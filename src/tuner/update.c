@@ -146,6 +146,8 @@ static size_t solve(struct tuner *t, size_t cluster, int *relaxed)
 int tuner_update(struct tuner *t, const double *features, struct tuner_decision *out)
 {
     size_t nf = t->nf;
+    if (nf && !features)
+        return -EINVAL;
     if (t->solved && (nf == 0 || !memcmp(features, t->last_features, nf * sizeof(double)))) {
         *out = t->last;
         out->changed = 0;
@@ -153,8 +155,6 @@ int tuner_update(struct tuner *t, const double *features, struct tuner_decision 
     }
     if (t->n_ops == 0)
         return -ENOENT;
-    if (nf && !features)
-        return -EINVAL;
     if (t->clusters_dirty) {
         tuner_rebuild_clusters(t);
         if (t->clusters_dirty)
@@ -166,6 +166,13 @@ int tuner_update(struct tuner *t, const double *features, struct tuner_decision 
 
     struct tuner_decision d = {0};
     d.cluster = tuner_select_cluster(t, features);
+    if (t->solved && d.cluster == t->last.cluster) {
+        /* only the features moved, within the same cluster: the decision stands */
+        memcpy(t->last_features, features, nf * sizeof(double));
+        *out = t->last;
+        out->changed = 0;
+        return 0;
+    }
     d.op = t->cl_ops[solve(t, d.cluster, &d.relaxed)];
 
     const double *knobs = t->op_knobs + d.op * t->nk;

@@ -411,8 +411,7 @@ static void handle_reply(struct kf_gateway *g, int source, const struct kf_wire_
     }
     kf_dispatch_finished(g->dispatch, source, m->hdr.service_ns);
     int ok = m->hdr.status == KF_WIRE_OK;
-    kf_stats_reply(g->stats, source, ok, m->hdr.variant, m->hdr.service_ns,
-                   now_ns() - r->t_start);
+    kf_stats_reply(g->stats, source, &m->hdr, now_ns() - r->t_start);
     if (ok) {
         reply_ok(g, r->route, r->route_len, r->id, r->id_len, m->payload, m->payload_len);
     } else {

@@ -12,8 +12,8 @@ for dp in true false; do
     esfm attach $VF1 vm2 >/dev/null
     esfm attach $VF2 vm1 >/dev/null
     set +e; ESFM_TEST_CRASH_AFTER_STEP=$k esfm reconf $PF 2 >/dev/null 2>&1; rc=$?; set -e
-    [ $rc = 99 ] || [ $rc = 0 ] || fail "k=$k: reconf exited $rc"
-    if [ $rc = 99 ]; then
+    [ $rc = 137 ] || [ $rc = 0 ] || fail "k=$k: reconf exited $rc (want 137, killed, or 0)"
+    if [ $rc = 137 ]; then
       esfm status --json | json 'p=d["pending"]; assert len(p)==1 and p[0]["op"]=="reconf" and not p[0]["running"], p'
     fi
     esfm list-vfs >/dev/null          # any command repairs first

@@ -179,6 +179,37 @@ static void test_reconf_falls_back_to_detach_without_device_pause(void **s)
     env_free(e);
 }
 
+static void test_reconf_that_cannot_park_a_vf_puts_everything_back(void **s)
+{
+    (void)s;
+    struct env *e = env_new(true);
+    env_set_numvfs(e, 3);
+    env_attach(e, VF0, "vm1");
+    env_attach(e, VF1, "vm2");
+    cJSON *fail = cJSON_CreateArray();
+    cJSON_AddItemToArray(fail, cJSON_CreateString(VF0));
+    env_hv_set(e, "vm1", "fail_pause", fail);
+    struct esfm_ctx *c = ctx_of(e, false, false);
+    char err[ESFM_ERR_LEN], dom[64];
+    /* VF1 (index 1) would go away with N=1, so it is detached; VF0's pause fails */
+    assert_int_equal(esfm_reconf(c, PF, 1, err, sizeof err), -EREMOTEIO);
+    assert_non_null(strstr(err, "injected device_pause failure"));
+    assert_int_equal(env_numvfs(e), 3);
+    assert_int_equal(env_holders(e, VF1, dom), 1);
+    assert_string_equal(dom, "vm2");
+    assert_int_equal(env_holders(e, VF0, dom), 1);
+    assert_false(env_hostdev_paused(e, VF0));
+    assert_int_equal(env_journal_entries(e), 0);
+    struct esfm_vf_info *v;
+    size_t n;
+    assert_int_equal(esfm_list_vfs(c, PF, &v, &n, err, sizeof err), 0);
+    assert_int_equal(v[0].state, ESFM_VF_ATTACHED);
+    assert_int_equal(v[1].state, ESFM_VF_ATTACHED);
+    free(v);
+    esfm_ctx_free(c);
+    env_free(e);
+}
+
 static void test_bad_input_changes_nothing(void **s)
 {
     (void)s;
@@ -350,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_init_refuses_unlisted_or_tampered_bitstream),
         cmocka_unit_test(test_reconf_pauses_and_resumes_vms_vfs),
         cmocka_unit_test(test_reconf_falls_back_to_detach_without_device_pause),
+        cmocka_unit_test(test_reconf_that_cannot_park_a_vf_puts_everything_back),
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_attach_free_vf_then_detach),
         cmocka_unit_test(test_busy_vf_refused_unless_force),

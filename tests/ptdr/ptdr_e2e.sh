@@ -8,7 +8,8 @@
 #             e.g. tcp://127.0.0.1:5555
 #   SEED, SAMPLES  what kfarm was started with (--adapter-arg seed=.. samples=..; defaults 0, 1000)
 # Env: KFARM_BUILD_DIR (default ./build), PTDR_E2E_DIR (data dir the workers can read; default a
-# temp dir, removed on exit), PTDR_E2E_REQUESTS (default 40).
+# temp dir, removed on exit), PTDR_E2E_REQUESTS (default 40), PTDR_E2E_PROFILES (a ptdr-gen map
+# kfarm was started with, --adapter-arg profiles=...: then no load-profiles broadcast is sent).
 set -euo pipefail
 endpoint=${1:?usage: ptdr_e2e.sh ENDPOINT [SEED] [SAMPLES]}
 seed=${2:-0}
@@ -23,16 +24,22 @@ else
     trap 'rm -rf "$dir"' EXIT
 fi
 
-"$build/tools/ptdr/ptdr-gen" profiles --segments 300 --seed 21 -o "$dir/map.json"
-"$build/tools/ptdr/ptdr-convert" "$dir/map.json" "$dir/map.bin" >/dev/null
-"$build/tools/ptdr/ptdr-gen" routes --segments 300 --seed 22 --requests "$requests" \
+if [ -n "${PTDR_E2E_PROFILES:-}" ]; then
+    map=$PTDR_E2E_PROFILES broadcast=0
+    segments=$("$build/tools/ptdr/ptdr-convert" --info "$map" | sed -n 's/^.*: \([0-9]*\) segments.*/\1/p')
+else
+    map=$dir/map.bin broadcast=1 segments=300
+    "$build/tools/ptdr/ptdr-gen" profiles --segments 300 --seed 21 -o "$dir/map.json"
+    "$build/tools/ptdr/ptdr-convert" "$dir/map.json" "$map" >/dev/null
+fi
+"$build/tools/ptdr/ptdr-gen" routes --segments "$segments" --seed 22 --requests "$requests" \
     --alternatives 4 --length 60 -o "$dir/requests.jsonl"
-"$build/tools/ptdr/ptdr-run" "profiles=$dir/map.bin" "seed=$seed" "samples=$samples" \
+"$build/tools/ptdr/ptdr-run" "profiles=$map" "seed=$seed" "samples=$samples" \
     opencl_device=none <"$dir/requests.jsonl" >"$dir/expected.txt"
 
-/usr/bin/python3 - "$endpoint" "$dir/map.bin" "$dir/requests.jsonl" "$dir/expected.txt" <<'PY'
+/usr/bin/python3 - "$endpoint" "$map" "$dir/requests.jsonl" "$dir/expected.txt" "$broadcast" <<'PY'
 import json, sys, zmq
-endpoint, profiles, req_path, exp_path = sys.argv[1:]
+endpoint, profiles, req_path, exp_path, broadcast = sys.argv[1:]
 requests = [l.rstrip("\n") for l in open(req_path)]
 expected = [l.rstrip("\n") for l in open(exp_path)]
 ctx = zmq.Context()
@@ -48,10 +55,11 @@ def recv(timeout_ms=30000):
     return s.recv_multipart()
 
 # The ordered broadcast: applied on every worker before the requests that follow it.
-s.send_multipart([b"0", b"$broadcast:load-profiles", json.dumps(profiles).encode()])
-frames = recv()
-if len(frames) != 3 or frames[1] != b"ok":
-    sys.exit("ptdr_e2e: load-profiles broadcast refused: %r" % frames)
+if broadcast == "1":
+    s.send_multipart([b"0", b"$broadcast:load-profiles", json.dumps(profiles).encode()])
+    frames = recv()
+    if len(frames) != 3 or frames[1] != b"ok":
+        sys.exit("ptdr_e2e: load-profiles broadcast refused: %r" % frames)
 for i, r in enumerate(requests):
     s.send_multipart([str(i + 1).encode(), b"monte-carlo", r.encode()])
 replies = {}

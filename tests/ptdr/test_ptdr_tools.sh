@@ -31,6 +31,13 @@ grep -qv '^[0-2]$' "$dir/from-json" && fail "monte-carlo replies must be route i
 "$run" --kind ptdr-stats profiles="$dir/a.bin" seed=9 <"$dir/r1" >"$dir/s-cpu"
 cmp -s "$dir/s-acc" "$dir/s-cpu" || fail "ptdr-run: accel and cpu statistics differ"
 
+# No OpenCL platform at all (empty ICD directory): the accelerator reports itself unavailable and
+# the CPU variant answers, identically.
+OCL_ICD_VENDORS=$dir/no-icd "$run" --kind ptdr-stats --variant accel profiles="$dir/a.bin" \
+    seed=9 <"$dir/r1" >"$dir/s-noicd" 2>"$dir/noicd.err"
+grep -q "accelerator unavailable" "$dir/noicd.err" || fail "no ICD: accelerator not reported unavailable"
+cmp -s "$dir/s-noicd" "$dir/s-cpu" || fail "no ICD: CPU answers differ"
+
 # Realism: the same 30-segment route is slower in the Monday 08:00 rush than at Monday 03:00,
 # and than on Sunday 08:00.
 route=$(head -1 "$dir/r1" | sed 's/.*"routes":\[\(\[[^]]*\]\).*/\1/')

@@ -12,6 +12,7 @@
 
 #include "ptdr.h"
 #include "ptdr_fixture.h"
+#include "ptdr_sample.h"
 
 extern const struct kf_adapter kf_adapter_ptdr;
 
@@ -99,6 +100,84 @@ static void test_cpu_and_accel_times_are_bit_identical(void **state)
     print_message("%zu travel times identical on %s\n", n, ptdr_cl_device_name(cl));
     assert_true(n > 10000);
     ptdr_cl_free(cl);
+}
+
+/* The obvious one-sample-at-a-time walk with the scalar bin search: the definition the vector
+ * select chain of ptdr_run_block must reproduce exactly. */
+static void scalar_walk(const struct ptdr_profiles *p, const struct ptdr_request *q, float *times)
+{
+    for (uint32_t r = 0; r < q->n_routes; r++)
+        for (uint32_t s = 0; s < q->samples; s++) {
+            uint64_t st = ptdr_stream(q->seed, r, s);
+            float t = 0.0f;
+            for (uint32_t i = q->route_off[r]; i < q->route_off[r + 1]; i++) {
+                uint32_t seg = q->segs[i];
+                uint32_t slot = ptdr_slot(q->dep_slot, q->dep_offset, t);
+                const uint16_t *rel = p->slot_rel + (size_t)seg * PTDR_REL_STRIDE;
+                uint32_t lo = p->seg_base[seg] + rel[slot], hi = p->seg_base[seg] + rel[slot + 1];
+                float u = ptdr_uniform(st, i - q->route_off[r]);
+                t += ptdr_seg_time(p->lv[seg], p->values[ptdr_pick_bin(p->cumprobs, lo, hi, u)]);
+            }
+            times[(size_t)r * q->samples + s] = t;
+        }
+}
+
+/* Compares the CPU variant with the scalar walk on every request of a file (or one request);
+ * returns the number of travel times compared. */
+static size_t compare_with_walk(const struct ptdr_profiles *p, const char *path, const char *one)
+{
+    char err[KF_ERROR_MAX], line[1 << 17];
+    size_t compared = 0;
+    FILE *in = path ? fopen(path, "r") : NULL;
+    while (in ? fgets(line, sizeof(line), in) != NULL
+              : (one && snprintf(line, sizeof(line), "%s", one))) {
+        struct ptdr_request q;
+        if (ptdr_request_parse(&q, line, strlen(line), p, 150, 0, 77, err, sizeof(err)))
+            fail_msg("%s", err);
+        size_t n = (size_t)q.n_routes * q.samples;
+        float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+        scalar_walk(p, &q, a);
+        ptdr_mc_cpu(p, &q, b);
+        for (size_t k = 0; k < n; k++)
+            if (memcmp(&a[k], &b[k], sizeof(float)) != 0)
+                fail_msg("sample %zu: scalar walk %.9g, cpu variant %.9g", k, (double)a[k],
+                         (double)b[k]);
+        compared += n;
+        free(a);
+        free(b);
+        ptdr_request_fini(&q);
+        one = NULL;
+    }
+    if (in)
+        fclose(in);
+    return compared;
+}
+
+static void test_cpu_block_matches_scalar_walk(void **state)
+{
+    (void)state;
+    char err[KF_ERROR_MAX];
+    /* Generated data: lanes of a block share one or two slots (the select chain). */
+    const char *long_req = fx_generate("long.jsonl", "routes --segments 300 --seed 8 --requests 2 "
+                                                     "--alternatives 2 --length 2000");
+    assert_true(compare_with_walk(prof, req_path, NULL) > 1000);
+    assert_true(compare_with_walk(prof, long_req, NULL) > 500);
+    /* A wild segment (100 s or 2000 s, the slot changing every 15 minutes): after a few segments
+     * the lanes spread over far more than PTDR_SPREAD slots (the scalar fallback), and over the
+     * week's end. */
+    struct fx_segment wild[] = {
+        {"W1", 1000, 10, {3, {1.0, 0.3, 0.05}, {0.4, 0.7, 1.0}}, 5, {2, {0.9, 0.5}, {0.5, 1.0}}},
+        {"W2", 500, 25, {2, {1.0, 0.1}, {0.5, 1.0}}, 670, {1, {0.25}, {1.0}}},
+    };
+    struct ptdr_profiles *w;
+    if (ptdr_profiles_load(fx_write_profiles("wild.json", wild, 2, 672), &w, err, sizeof(err)))
+        fail_msg("%s", err);
+    char req[4096] = "{\"departure_time\":603000000,\"routes\":[[";
+    for (int i = 0; i < 60; i++)
+        strcat(req, i ? (i % 3 ? ",\"W1\"" : ",\"W2\"") : "\"W1\"");
+    strcat(req, "],[\"W2\",\"W1\"]]}");
+    assert_true(compare_with_walk(w, NULL, req) == 2 * 150);
+    ptdr_profiles_free(w);
 }
 
 static void test_prebuilt_binary_gives_identical_times(void **state)
@@ -205,6 +284,7 @@ static void test_adapter_accel_matches_cpu_through_abi(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpu_block_matches_scalar_walk),
         cmocka_unit_test(test_cpu_and_accel_times_are_bit_identical),
         cmocka_unit_test(test_prebuilt_binary_gives_identical_times),
         cmocka_unit_test(test_device_selection),

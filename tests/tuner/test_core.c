@@ -259,6 +259,16 @@ static void test_feature_clusters_validity_and_distance(void **s)
     in[0] = 5; /* nothing valid: nearest cluster */
     tuner_update(t, in, &d);
     assert_true(tuner_op_knobs(t, d.op)[0] == 0);
+    /* moving inside the same cluster keeps the decision, unchanged */
+    in[0] = 12;
+    tuner_update(t, in, &d);
+    assert_true(tuner_op_knobs(t, d.op)[0] == 0);
+    assert_false(d.changed);
+    in[0] = 25;
+    tuner_update(t, in, &d);
+    assert_true(tuner_op_knobs(t, d.op)[0] == 1);
+    assert_true(d.changed);
+    assert_int_equal(tuner_update(t, NULL, &d), -EINVAL);
     tuner_free(t);
 
     /* normalized distance: the large-magnitude feature does not dominate */

@@ -25,6 +25,12 @@ struct ptdr_cl {
     cl_kernel kernel;
     char name[256];
     int unified; /* device shares host memory (CPU devices such as PoCL) */
+    /* Request buffers, kept between requests and grown on demand: creating them per request
+     * is a large part of the cost of small requests. Under lock. */
+    struct cl_scratch {
+        cl_mem mem;
+        size_t size;
+    } route_off, segs, out;
 };
 
 struct ptdr_cl_profiles {
@@ -159,10 +165,15 @@ fail:
     return NULL;
 }
 
+static void release(cl_mem *m);
+
 void ptdr_cl_free(struct ptdr_cl *cl)
 {
     if (!cl)
         return;
+    release(&cl->route_off.mem);
+    release(&cl->segs.mem);
+    release(&cl->out.mem);
     if (cl->kernel)
         clReleaseKernel(cl->kernel);
     if (cl->prog)
@@ -236,11 +247,25 @@ fail:
     return -ENOMEM;
 }
 
+/* Makes b at least len bytes (doubling, so a stream of growing requests reallocates rarely). */
+static int scratch(struct ptdr_cl *cl, struct cl_scratch *b, size_t len, cl_mem_flags flags,
+                   cl_int *e)
+{
+    if (b->mem && b->size >= len)
+        return 0;
+    release(&b->mem);
+    size_t size = b->size ? b->size : 4096;
+    while (size < len)
+        size *= 2;
+    b->mem = clCreateBuffer(cl->ctx, flags, size, NULL, e);
+    b->size = b->mem ? size : 0;
+    return b->mem ? 0 : -1;
+}
+
 int ptdr_cl_run(struct ptdr_cl *cl, const struct ptdr_profiles *p, const struct ptdr_request *q,
                 float *times, char *err, size_t errlen)
 {
     const struct ptdr_cl_profiles *d = p->device;
-    cl_mem route_off = NULL, segs = NULL, out = NULL;
     cl_int e = CL_SUCCESS;
     int rc = -EIO, locked = 0;
     size_t n_segs = q->route_off[q->n_routes];
@@ -249,10 +274,19 @@ int ptdr_cl_run(struct ptdr_cl *cl, const struct ptdr_profiles *p, const struct 
         FAIL("%s: the profiles of %s are not on the device", cl->name, p->path);
     pthread_mutex_lock(&cl->lock);
     locked = 1;
-    if (!(route_off = upload(cl, q->route_off, 4u * (q->n_routes + 1u), &e)) ||
-        !(segs = upload(cl, q->segs, 4u * n_segs, &e)) ||
-        !(out = clCreateBuffer(cl->ctx, CL_MEM_WRITE_ONLY, 4u * work, NULL, &e)))
+    size_t off_len = 4u * (q->n_routes + 1u), segs_len = 4u * n_segs;
+    if (scratch(cl, &cl->route_off, off_len, CL_MEM_READ_ONLY, &e) ||
+        scratch(cl, &cl->segs, segs_len, CL_MEM_READ_ONLY, &e) ||
+        scratch(cl, &cl->out, 4u * work, CL_MEM_WRITE_ONLY, &e))
         FAIL("%s: allocating request buffers failed (%d)", cl->name, e);
+    cl_mem route_off = cl->route_off.mem, segs = cl->segs.mem, out = cl->out.mem;
+    /* Non-blocking writes: the in-order queue runs them before the kernel, and the blocking
+     * read at the end returns only after all of it, while q is still alive. */
+    if ((e = clEnqueueWriteBuffer(cl->queue, route_off, CL_FALSE, 0, off_len, q->route_off, 0, NULL,
+                                  NULL)) != CL_SUCCESS ||
+        (e = clEnqueueWriteBuffer(cl->queue, segs, CL_FALSE, 0, segs_len, q->segs, 0, NULL,
+                                  NULL)) != CL_SUCCESS)
+        FAIL("%s: copying the request to the device failed (%d)", cl->name, e);
     cl_ulong seed = q->seed;
     cl_uint samples = q->samples, dep_slot = q->dep_slot;
     cl_float dep_offset = q->dep_offset;
@@ -286,9 +320,8 @@ int ptdr_cl_run(struct ptdr_cl *cl, const struct ptdr_profiles *p, const struct 
         FAIL("%s: reading the results failed (%d)", cl->name, e);
     rc = 0;
 fail:
-    release(&route_off);
-    release(&segs);
-    release(&out);
+    if (rc && locked)
+        clFinish(cl->queue); /* nothing may still read q's arrays after we return */
     if (locked)
         pthread_mutex_unlock(&cl->lock);
     return rc;
