@@ -109,6 +109,10 @@ class ScaleJob:
         self.stop()
         if exc[0] is not None:
             print(self.output())
+            return
+        # Under -DKFARM_SANITIZE=ON the ranks' reports land in the job log.
+        for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            check(marker not in self.output(), "sanitizer report in the job log:\n" + self.output())
 
 
 def stats(endpoint):
