@@ -1,5 +1,6 @@
 /* Choosing the address written to the endpoint file for wildcard binds. A hostname often does not
- * resolve inside a container or network namespace, or resolves to 127.0.1.1, so interfaces decide. */
+ * resolve inside a container or network namespace, or resolves to 127.0.1.1, so interfaces decide.
+ */
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -12,12 +13,15 @@
 
 #include "advertise.h"
 
-static int is_loopback(uint32_t host_order) { return (host_order >> 24) == 127; }
+static int is_loopback(uint32_t host_order)
+{
+    return (host_order >> 24) == 127;
+}
 
 /* Calls match(ifa name, address in host order, arg) on every IPv4 of an interface that is up;
  * stores the first match in out. Returns 1 when one matched. */
-static int find_ipv4(int (*match)(const char *, uint32_t, const void *), const void *arg,
-                     char *out, size_t outlen)
+static int find_ipv4(int (*match)(const char *, uint32_t, const void *), const void *arg, char *out,
+                     size_t outlen)
 {
     struct ifaddrs *list = NULL;
     if (getifaddrs(&list))
