@@ -52,13 +52,14 @@ class ScaleJob:
     (a comma list, see the script). Files shared with the nodes live in the cluster directory,
     not /tmp (every node has its own /tmp)."""
 
-    def __init__(self, nodes, workers, args, endpoint=True, timeout=60, requeue=False):
+    def __init__(self, nodes, workers, args, endpoint=True, timeout=60, requeue=False,
+                 kfarm=KFARM):
         jobs = os.path.join(CLUSTER, "jobs")
         os.makedirs(jobs, exist_ok=True)
         self.name = "kfarm-scale-%d-%d" % (os.getpid(), int(time.monotonic() * 1000) % 100000)
         self.endpoint_file = os.path.join(jobs, self.name + ".endpoints")
         self.log_path = os.path.join(jobs, self.name + ".out")
-        env = dict(os.environ, KFARM_BIN=KFARM, KFARM_WORKERS_PER_NODE=workers,
+        env = dict(os.environ, KFARM=kfarm, KFARM_WORKERS_PER_NODE=workers,
                    KFARM_ENDPOINT_FILE=self.endpoint_file)
         cmd = ["sbatch", "--parsable", "--nodes", str(nodes), "--job-name", self.name,
                "-o", self.log_path, "--requeue" if requeue else "--no-requeue", JOB_SCRIPT]
