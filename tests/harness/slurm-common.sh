@@ -74,13 +74,16 @@ CONF
 
 # Cancels the cluster's jobs and stops its daemons (slurmd.*, slurmctld, munged), keeping logs.
 stop_daemons() {
-  local dir=$1 pf pid
+  local dir=$1 pf pid pids=()
   export SLURM_CONF=$dir/slurm.conf
   scancel --full --cluster= -u root >/dev/null 2>&1 || scancel -u root >/dev/null 2>&1 || true
+  # SIGTERM to every daemon first, then up to 5 s each for them to go: nodes stop in parallel.
   for pf in "$dir"/slurmd.*.pid "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
     [[ -s $pf ]] || continue
     pid=$(cat "$pf")
-    kill "$pid" 2>/dev/null || continue
+    kill "$pid" 2>/dev/null && pids+=("$pid")
+  done
+  for pid in "${pids[@]}"; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
