@@ -111,8 +111,10 @@ class ScaleJob:
         if exc[0] is not None:
             print(self.output())
             return
-        # Under -DKFARM_SANITIZE=ON the ranks' reports land in the job log.
-        for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+        # Under -DKFARM_SANITIZE=ON the ranks' reports land in the job log. Leaks are not checked
+        # here: Open MPI leaks at exit from components it has unloaded (no names to suppress);
+        # kfarm's own leaks are the valgrind tests' job.
+        for marker in ("ERROR: AddressSanitizer", "runtime error:"):
             check(marker not in self.output(), "sanitizer report in the job log:\n" + self.output())
 
 
