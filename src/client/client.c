@@ -10,6 +10,8 @@
 
 #include <kfarm/client.h>
 
+#define KF_CLIENT_HEARTBEAT_MS 2000
+
 struct kf_client {
     void *ctx;
     void *req;
@@ -82,6 +84,11 @@ struct kf_client *kf_client_new(const struct kf_client_opts *o, char *err, size_
     }
     int zero = 0;
     zmq_setsockopt(c->req, ZMQ_LINGER, &zero, sizeof(zero));
+    /* ZMTP heartbeats: a gateway whose node vanished without closing its connections (power,
+     * network) is noticed within the timeout and reported like a closed connection. */
+    int ivl = KF_CLIENT_HEARTBEAT_MS, timeout = 3 * KF_CLIENT_HEARTBEAT_MS;
+    zmq_setsockopt(c->req, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
+    zmq_setsockopt(c->req, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
     if (open_socket(c->req, o->endpoint, o->bind, err, errlen))
         goto fail;
     c->watch = watch_disconnects(c->ctx, c->req);
