@@ -100,7 +100,7 @@ int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t 
 
 /* ---- Admin operations (the esfm command) ------------------------------------------------- */
 
-/* pf: a BDF, "vendor:device", or NULL for the policy's "pf_ids". nvfs < 0 keeps it unchanged.
+/* pf: a BDF, "vendor:device", or NULL for the policy's "pf_ids". nvfs < 0: as many VFs as now.
  * bitstream: an allow-listed name or NULL. vf_driver: bind new VFs to it, NULL = policy's. */
 int esfm_init(struct esfm_ctx *ctx, const char *pf, int nvfs, const char *bitstream,
               const char *vf_driver, char *err, size_t errlen);

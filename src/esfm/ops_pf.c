@@ -535,10 +535,13 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
     int rc = esfm_resolve_pf(ctx, pf_arg, pf, err, errlen);
     if (rc)
         return rc;
-    unsigned total = 0;
-    if (esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &total, err, errlen))
+    unsigned total = 0, cur = 0;
+    if (esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &total, err, errlen) ||
+        esfm_pci_read_uint(ctx, pf, "sriov_numvfs", &cur, err, errlen))
         return -EIO;
-    if (nvfs > 0 && (unsigned)nvfs > total)
+    if (nvfs < 0)
+        nvfs = (int)cur; /* remove/rescan drops the VFs: bring back as many as there were */
+    if ((unsigned)nvfs > total)
         return esfm_fail(err, errlen, -EINVAL,
                          "PF %s supports 0 to %u VFs (sriov_totalvfs), "
                          "not %d",

@@ -49,6 +49,9 @@ static void test_init_sets_autoprobe_qmax_count_and_vf_driver(void **s)
     /* init by vendor:device finds the same PF; a second init is idempotent */
     assert_int_equal(esfm_init(c, "1b36:0010", 2, NULL, NULL, err, sizeof err), 0);
     assert_int_equal(env_numvfs(e), 2);
+    /* without a count, init brings back as many VFs as there were */
+    assert_int_equal(esfm_init(c, PF, -1, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(env_numvfs(e), 2);
     esfm_ctx_free(c);
     env_free(e);
 }
