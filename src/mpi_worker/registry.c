@@ -141,14 +141,14 @@ int kf_registry_load(struct kf_registry *r, const char *name, const struct kf_ar
         }
     }
     r->adapters[r->n_adapters] = la;
+    size_t n_kernels = r->n_kernels, n_broadcasts = r->n_broadcasts, kinds_len = strlen(r->kinds);
     if (add_entries(r, &r->adapters[r->n_adapters], err, errlen)) {
         if (la.adapter->fini)
             la.adapter->fini(la.state);
-        /* Entries added before the clash point to this adapter: drop them. */
-        while (r->n_kernels && r->kernels[r->n_kernels - 1].adapter == la.adapter)
-            r->n_kernels--;
-        while (r->n_broadcasts && r->broadcasts[r->n_broadcasts - 1].adapter == la.adapter)
-            r->n_broadcasts--;
+        /* Forget what this adapter added before the clash. */
+        r->n_kernels = n_kernels;
+        r->n_broadcasts = n_broadcasts;
+        r->kinds[kinds_len] = '\0';
         goto fail;
     }
     r->n_adapters++;

@@ -52,7 +52,9 @@ class Job:
         self.dir = tempfile.mkdtemp(prefix="kfarm-test-")
         self.log_path = os.path.join(self.dir, "job.log")
         self.endpoint_file = os.path.join(self.dir, "endpoints")
-        cmd = ["srun", "--mpi=pmix", "-n", str(ntasks), "--kill-on-bad-exit=1", KFARM]
+        self.name = os.path.basename(self.dir)
+        cmd = ["srun", "--mpi=pmix", "-n", str(ntasks), "--kill-on-bad-exit=1",
+               "--job-name", self.name, KFARM]
         if bind:
             cmd += ["--bind", "tcp://127.0.0.1:0", "--broadcast-bind", "tcp://127.0.0.1:0",
                     "--endpoint-file", self.endpoint_file]
@@ -74,9 +76,10 @@ class Job:
             return f.read()
 
     def stop(self, timeout=20):
-        """SIGTERM to srun (forwarded to every rank); returns srun's exit status."""
+        """SIGTERM to every rank, as scancel delivers it; returns srun's exit status. (srun itself
+        turns a SIGTERM into a forced kill, so the signal goes through Slurm.)"""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            subprocess.run(["scancel", "--signal=TERM", "--name", self.name], check=False)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -105,6 +108,13 @@ def client(*args, check_status=True, timeout=120):
 
 
 def kfarm_processes():
-    """PIDs of kfarm ranks still running on this machine."""
+    """PIDs of ranks of this build's kfarm still running on this machine."""
     p = subprocess.run(["pgrep", "-x", "kfarm"], capture_output=True, text=True)
-    return [int(x) for x in p.stdout.split()]
+    ours = []
+    for pid in p.stdout.split():
+        try:
+            if os.path.realpath("/proc/%s/exe" % pid) == os.path.realpath(KFARM):
+                ours.append(int(pid))
+        except OSError:
+            pass  # it ended meanwhile
+    return ours
