@@ -46,22 +46,15 @@ static cJSON *load(struct hv_fake *f, int *lockfd, char *err, size_t len)
         return NULL;
     }
     flock(*lockfd, LOCK_EX);
-    FILE *fp = fopen(f->path, "re");
     cJSON *st = NULL;
-    if (fp) {
-        char *buf = NULL;
-        size_t cap = 0;
-        ssize_t n = getdelim(&buf, &cap, '\0', fp);
-        fclose(fp);
-        st = n > 0 ? cJSON_Parse(buf) : NULL;
-        free(buf);
-        if (!st) {
-            esfm_fail(err, len, -EREMOTEIO, "fake hypervisor: %s is not valid JSON", f->path);
-            close(*lockfd);
-            return NULL;
-        }
-    } else {
+    int rc = esfm_read_json(f->path, &st);
+    if (rc == -ENOENT) {
         st = cJSON_CreateObject();
+    } else if (rc) {
+        esfm_fail(err, len, -EREMOTEIO, "fake hypervisor: %s: %s", f->path,
+                  rc == -EINVAL ? "not valid JSON" : strerror(-rc));
+        close(*lockfd);
+        return NULL;
     }
     if (st && !cJSON_GetObjectItemCaseSensitive(st, "domains"))
         cJSON_AddObjectToObject(st, "domains");

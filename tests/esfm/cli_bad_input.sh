@@ -53,6 +53,13 @@ rm -r "$T/sys/bus/pci/devices/$VF0/kfarm"
 before=$(snapshot)
 expect 7 "no driver bound" esfm reconf 0000:02:00.0 2
 
+# a corrupt state file: exit 8, nothing touched
+cp "$T/state/vfs.json" "$T/vfs.json.bak"
+echo '{"vfs": [corrupt' >"$T/state/vfs.json"
+before=$(snapshot)
+expect 8 "is corrupt" esfm attach vm1
+mv "$T/vfs.json.bak" "$T/state/vfs.json"
+
 # the good path, end to end through the CLI
 esfm reconf $PF 2 | grep -q "3 -> 2 VFs" || fail "reconf report"
 esfm attach vm2 | grep -q "attached $VF0 to vm2" || fail "attach report"
