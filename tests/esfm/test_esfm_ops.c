@@ -137,6 +137,27 @@ static void test_init_refuses_unlisted_or_tampered_bitstream(void **s)
     env_free(e);
 }
 
+static void test_failing_flash_command_is_reported(void **s)
+{
+    (void)s;
+    struct env *e = env_new(true);
+    char bit[400], pol[2048];
+    write_bitstream(e, bit, sizeof bit);
+    snprintf(pol, sizeof pol,
+             "{\"bitstreams\":[{\"name\":\"ptdr\",\"path\":\"%s\",\"sha256\":\"%s\"}],"
+             "\"flash_command\":[\"/bin/false\",\"{pf}\"]}",
+             bit, ABC_SHA);
+    env_policy(e, pol);
+    struct esfm_ctx *c = ctx_of(e, true, false);
+    char err[ESFM_ERR_LEN];
+    assert_int_equal(esfm_init(c, PF, 2, "ptdr", NULL, err, sizeof err), -ENOEXEC);
+    assert_non_null(strstr(err, "/bin/false for ptdr on " PF " exited with 1"));
+    assert_int_equal(esfm_exit_code(-ENOEXEC), 9);
+    assert_int_equal(env_journal_entries(e), 0);
+    esfm_ctx_free(c);
+    env_free(e);
+}
+
 static void test_reconf_pauses_and_resumes_vms_vfs(void **s)
 {
     (void)s;
@@ -382,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_init_binds_pf_driver_from_policy),
         cmocka_unit_test(test_init_flashes_allowlisted_bitstream_by_execve),
         cmocka_unit_test(test_init_refuses_unlisted_or_tampered_bitstream),
+        cmocka_unit_test(test_failing_flash_command_is_reported),
         cmocka_unit_test(test_reconf_pauses_and_resumes_vms_vfs),
         cmocka_unit_test(test_reconf_falls_back_to_detach_without_device_pause),
         cmocka_unit_test(test_reconf_that_cannot_park_a_vf_puts_everything_back),
