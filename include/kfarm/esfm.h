@@ -142,6 +142,7 @@ struct esfm_hostdev {
     char bdf[ESFM_BDF_LEN]; /* host address */
     char alias[64];
     char guest_bdf[ESFM_BDF_LEN]; /* "" when unknown */
+    bool running;                 /* false: only the stopped VM's persistent config holds it */
 };
 
 struct esfm_pf_info {

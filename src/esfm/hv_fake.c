@@ -234,6 +234,9 @@ static int fake_pause(struct esfm_hv *hv, const char *domain, const char *alias,
     cJSON *dom = find_domain(st, domain), *h = NULL;
     if (!dom) {
         rc = no_domain(f, domain, err, len);
+    } else if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(dom, "running"))) {
+        rc = esfm_fail(err, len, -EREMOTEIO,
+                       "Requested operation is not valid: domain %s is not running", domain);
     } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dom, "device_pause"))) {
         /* What an unpatched QEMU answers. */
         rc = esfm_fail(err, len, -EOPNOTSUPP,
@@ -298,6 +301,7 @@ static int fake_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, c
             snprintf(v[k].bdf, sizeof v[k].bdf, "%s", b ? b : "");
             snprintf(v[k].alias, sizeof v[k].alias, "%s", a ? a : "");
             snprintf(v[k].guest_bdf, sizeof v[k].guest_bdf, "%s", g ? g : "");
+            v[k].running = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d, "running"));
             k++;
         }
     }

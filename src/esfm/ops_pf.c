@@ -222,6 +222,9 @@ static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf
         }
         if (!e && !(pm && strcmp(pm, "detach") == 0))
             continue;
+        /* A stopped VM's config keeps a surviving VF: same address after the change. */
+        if (e && !e->running && keep >= 0 && i < (size_t)keep)
+            continue;
         struct pf_vf *x = &v[k++];
         snprintf(x->vf, sizeof x->vf, "%s", vfs[i]);
         snprintf(x->domain, sizeof x->domain, "%s", e ? e->domain : esfm_json_str(r, "domain"));

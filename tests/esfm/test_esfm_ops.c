@@ -234,6 +234,29 @@ static void test_reconf_that_cannot_park_a_vf_puts_everything_back(void **s)
     env_free(e);
 }
 
+static void test_reconf_leaves_stopped_vms_surviving_vfs_alone(void **s)
+{
+    (void)s;
+    struct env *e = env_new(true);
+    env_set_numvfs(e, 3);
+    env_attach(e, VF0, "vm1");
+    env_attach(e, VF1, "vm2");
+    env_hv_set(e, "vm2", "running", cJSON_CreateFalse()); /* pause there would fail */
+    struct esfm_ctx *c = ctx_of(e, false, false);
+    char err[ESFM_ERR_LEN], dom[64];
+    assert_int_equal(esfm_reconf(c, PF, 2, err, sizeof err), 0);
+    assert_int_equal(env_holders(e, VF1, dom), 1);
+    assert_string_equal(dom, "vm2");
+    assert_null(strstr(e->log, "paused " VF1));
+    assert_non_null(strstr(e->log, "paused " VF0));
+    /* 2 -> 1: VF1 no longer exists, so the stopped VM's config lets go of it */
+    assert_int_equal(esfm_reconf(c, PF, 1, err, sizeof err), 0);
+    assert_int_equal(env_holders(e, VF1, NULL), 0);
+    assert_int_equal(env_holders(e, VF0, dom), 1);
+    esfm_ctx_free(c);
+    env_free(e);
+}
+
 static void test_bad_input_changes_nothing(void **s)
 {
     (void)s;
@@ -407,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_reconf_pauses_and_resumes_vms_vfs),
         cmocka_unit_test(test_reconf_falls_back_to_detach_without_device_pause),
         cmocka_unit_test(test_reconf_that_cannot_park_a_vf_puts_everything_back),
+        cmocka_unit_test(test_reconf_leaves_stopped_vms_surviving_vfs_alone),
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_attach_free_vf_then_detach),
         cmocka_unit_test(test_busy_vf_refused_unless_force),
