@@ -67,6 +67,9 @@ static void test_jobs_get_exclusive_vfs_within_budgets(void **s)
     struct esfm_grant g2[2];
     assert_int_equal(esfm_job_attach(c, &a, "vm1", 2, g2, err, sizeof err), 0);
     assert_string_equal(g2[0].vf_bdf, g[0].vf_bdf);
+    assert_int_equal(esfm_job_attach(c, &a, "vm2", 2, g2, err, sizeof err), -EBUSY);
+    assert_non_null(strstr(err, "already holds VFs on VM vm1"));
+    assert_int_equal(esfm_job_attach(c, &a, "vm1", 1, g2, err, sizeof err), -EBUSY);
     assert_int_equal(esfm_job_attach(c, &a, "nosuchvm", 1, g2, err, sizeof err), -ENOENT);
     assert_int_equal(
         esfm_job_attach(c, &(struct esfm_job){"../x", 1, NULL}, "vm1", 1, g2, err, sizeof err),
