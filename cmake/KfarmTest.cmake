@@ -20,3 +20,12 @@ function(kfarm_script_test name label)
   set_tests_properties(${name} PROPERTIES LABELS "${label}" TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "KFARM_BUILD_DIR=${CMAKE_BINARY_DIR};KFARM_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endfunction()
+
+# kfarm_slurm_test(NAME LABEL COMMAND... [TIMEOUT s]): an integration test that runs jobs on the
+# private Slurm cluster started once per ctest run by the `slurm` fixture (tests/CMakeLists.txt).
+function(kfarm_slurm_test name label)
+  kfarm_script_test(${name} ${label} ${ARGN})
+  get_test_property(${name} ENVIRONMENT env)
+  set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED slurm
+    ENVIRONMENT "${env};SLURM_CONF=${CMAKE_BINARY_DIR}/slurm/slurm.conf")
+endfunction()

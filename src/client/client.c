@@ -1,0 +1,211 @@
+/* libkfarm_client: EvKit client sockets over ZeroMQ. The broadcast socket is an XPUB (wire
+ * compatible with PUB) so the client can see subscriptions arrive and avoid losing broadcasts. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include <kfarm/client.h>
+
+struct kf_client {
+    void *ctx;
+    void *req;
+    void *pub;
+    int subscribers;
+};
+
+static int open_socket(void *sock, const char *ep, int bind, char *err, size_t errlen)
+{
+    if ((bind ? zmq_bind(sock, ep) : zmq_connect(sock, ep)) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot %s %s: %s", bind ? "bind" : "connect to", ep,
+             zmq_strerror(zmq_errno()));
+    return -1;
+}
+
+struct kf_client *kf_client_new(const struct kf_client_opts *o, char *err, size_t errlen)
+{
+    struct kf_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->ctx = zmq_ctx_new();
+    c->req = c->ctx ? zmq_socket(c->ctx, ZMQ_DEALER) : NULL;
+    if (!c->req) {
+        snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    int zero = 0;
+    zmq_setsockopt(c->req, ZMQ_LINGER, &zero, sizeof(zero));
+    if (open_socket(c->req, o->endpoint, o->bind, err, errlen))
+        goto fail;
+    if (o->broadcast_endpoint) {
+        c->pub = zmq_socket(c->ctx, ZMQ_XPUB);
+        zmq_setsockopt(c->pub, ZMQ_LINGER, &zero, sizeof(zero));
+        if (!c->pub || open_socket(c->pub, o->broadcast_endpoint, o->bind, err, errlen))
+            goto fail;
+    }
+    return c;
+fail:
+    kf_client_free(c);
+    return NULL;
+}
+
+void kf_client_free(struct kf_client *c)
+{
+    if (!c)
+        return;
+    if (c->req)
+        zmq_close(c->req);
+    if (c->pub)
+        zmq_close(c->pub);
+    if (c->ctx)
+        zmq_ctx_term(c->ctx);
+    free(c);
+}
+
+static int read_value(const char *line, const char *key, char *out, size_t outlen)
+{
+    size_t k = strlen(key);
+    if (strncmp(line, key, k) || line[k] != '=')
+        return 0;
+    snprintf(out, outlen, "%s", line + k + 1);
+    out[strcspn(out, "\r\n")] = '\0';
+    return 1;
+}
+
+int kf_client_read_endpoint_file(const char *path, int timeout_ms, char *endpoint, size_t eplen,
+                                 char *broadcast, size_t blen, char *err, size_t errlen)
+{
+    struct timespec nap = {0, 50000000};
+    FILE *f;
+    for (int waited = 0; !(f = fopen(path, "r")); waited += 50) {
+        if (errno != ENOENT || waited >= timeout_ms) {
+            snprintf(err, errlen, "endpoint file %s: %s%s", path, strerror(errno),
+                     errno == ENOENT ? " (is the kfarm job running with --endpoint-file?)" : "");
+            return -1;
+        }
+        nanosleep(&nap, NULL);
+    }
+    endpoint[0] = broadcast[0] = '\0';
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        if (!read_value(line, "KFARM_ENDPOINT", endpoint, eplen))
+            read_value(line, "KFARM_BROADCAST_ENDPOINT", broadcast, blen);
+    }
+    fclose(f);
+    if (!endpoint[0]) {
+        snprintf(err, errlen, "endpoint file %s has no KFARM_ENDPOINT= line", path);
+        return -1;
+    }
+    return 0;
+}
+
+int kf_client_send(struct kf_client *c, const void *id, size_t id_len, const char *kind,
+                   const void *payload, size_t len)
+{
+    if (zmq_send(c->req, id, id_len, ZMQ_SNDMORE) < 0 ||
+        zmq_send(c->req, kind, strlen(kind), ZMQ_SNDMORE) < 0 ||
+        zmq_send(c->req, payload, len, 0) < 0)
+        return -1;
+    return 0;
+}
+
+static void *copy_msg(zmq_msg_t *m, size_t *len)
+{
+    *len = zmq_msg_size(m);
+    void *p = malloc(*len + 1);
+    if (p) {
+        memcpy(p, zmq_msg_data(m), *len);
+        ((char *)p)[*len] = '\0';
+    }
+    return p;
+}
+
+int kf_client_recv(struct kf_client *c, struct kf_reply *r, int timeout_ms)
+{
+    memset(r, 0, sizeof(*r));
+    zmq_pollitem_t it = {.socket = c->req, .events = ZMQ_POLLIN};
+    int rc = zmq_poll(&it, 1, timeout_ms);
+    if (rc <= 0)
+        return rc;
+    zmq_msg_t parts[3];
+    size_t n = 0, total = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->req, 0) < 0) {
+            zmq_msg_close(&m);
+            for (size_t i = 0; i < n; i++)
+                zmq_msg_close(&parts[i]);
+            return -1;
+        }
+        more = zmq_msg_more(&m);
+        total++;
+        if (n < 3)
+            parts[n++] = m;
+        else
+            zmq_msg_close(&m);
+    }
+    r->id = copy_msg(&parts[0], &r->id_len);
+    if (total == 3 && zmq_msg_size(&parts[1]) == 2 && memcmp(zmq_msg_data(&parts[1]), "ok", 2) == 0) {
+        r->ok = 1;
+        r->data = copy_msg(&parts[2], &r->len);
+    } else if (total == 2) {
+        r->data = copy_msg(&parts[1], &r->len);
+    } else {
+        static const char msg[] = "malformed reply: expected [id, \"ok\", payload] or [id, error]";
+        r->data = strdup(msg);
+        r->len = sizeof(msg) - 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&parts[i]);
+    return r->id && r->data ? 1 : -1;
+}
+
+void kf_reply_fini(struct kf_reply *r)
+{
+    free(r->id);
+    free(r->data);
+    memset(r, 0, sizeof(*r));
+}
+
+int kf_client_broadcast(struct kf_client *c, const char *kind, const void *payload, size_t len)
+{
+    if (!c->pub) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    if (zmq_send(c->pub, kind, strlen(kind), ZMQ_SNDMORE) < 0 ||
+        zmq_send(c->pub, payload, len, 0) < 0)
+        return -1;
+    return 0;
+}
+
+int kf_client_wait_subscribers(struct kf_client *c, int n, int timeout_ms)
+{
+    if (!c->pub)
+        return -1;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (c->subscribers < n) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0)
+            return -1;
+        zmq_pollitem_t it = {.socket = c->pub, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, left) <= 0)
+            continue;
+        char buf[256];
+        int len = zmq_recv(c->pub, buf, sizeof(buf), 0);
+        if (len > 0 && buf[0] == 1) /* subscribe; 0 would be an unsubscribe */
+            c->subscribers++;
+        else if (len > 0 && buf[0] == 0 && c->subscribers > 0)
+            c->subscribers--;
+    }
+    return 0;
+}

@@ -1,0 +1,77 @@
+/* `kfarm`: one MPI program per Slurm job. Rank 0 becomes the ZeroMQ gateway, every other rank a
+ * worker. Options are parsed on every rank before MPI starts, so a bad option fails them all. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "options.h"
+#include "worker.h"
+
+/* The rank before MPI_Init, from the launcher, so that only one rank prints option errors. */
+static int rank_from_environment(void)
+{
+    const char *vars[] = {"PMIX_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return atoi(v);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int env_rank = rank_from_environment();
+    struct kf_options opts;
+    char err[1024];
+    if (kf_options_parse(&opts, argc, argv, err, sizeof(err))) {
+        if (env_rank == 0)
+            fprintf(stderr, "kfarm: %s\n", err);
+        kf_options_fini(&opts);
+        return 2;
+    }
+    if (opts.help || opts.version) {
+        if (env_rank == 0) {
+            if (opts.help)
+                kf_options_usage(stdout);
+            else
+                printf("kfarm %s\n", KFARM_VERSION);
+        }
+        kf_options_fini(&opts);
+        return 0;
+    }
+
+    int provided, rank, size;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    char role[32];
+    if (rank == 0)
+        snprintf(role, sizeof(role), "gateway");
+    else
+        snprintf(role, sizeof(role), "worker %d", rank);
+    kf_log_init(opts.log_level, role);
+
+    int status;
+    if (size < 2) {
+        kf_error("kfarm needs at least 2 ranks (a gateway and a worker); run it with srun -n N, "
+                 "N >= 2");
+        status = 2;
+    } else if (rank == 0) {
+        struct kf_gateway *g;
+        if (kf_gateway_open(&g, &opts, size, err, sizeof(err))) {
+            kf_error("%s", err);
+            status = 2;
+        } else {
+            status = kf_gateway_run(g);
+        }
+    } else {
+        status = kf_worker_run(&opts, rank);
+    }
+    MPI_Finalize();
+    kf_options_fini(&opts);
+    return status;
+}

@@ -1,0 +1,47 @@
+/* Command-line options of `kfarm`, parsed identically on every rank before MPI starts so that a
+ * bad option fails the whole job at once with one message. */
+#ifndef KF_OPTIONS_H
+#define KF_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "log.h"
+
+#define KF_MAX_ADAPTERS 8
+#define KF_MAX_ADAPTER_ARGS 64
+
+struct kf_adapter_spec {
+    const char *name; /* built-in name or path to a .so */
+    size_t n_args;
+    const char *keys[KF_MAX_ADAPTER_ARGS];
+    const char *values[KF_MAX_ADAPTER_ARGS];
+};
+
+struct kf_options {
+    /* client-facing sockets: connect (EvKit topology) or bind (many clients) */
+    int bind_mode;
+    const char *endpoint;           /* --connect / --bind */
+    const char *broadcast_endpoint; /* --broadcast-connect / --broadcast-bind */
+    const char *endpoint_file;
+    const char *advertise; /* address written to the endpoint file for wildcard binds */
+    const char *topic;
+    double connect_timeout_s;
+    double drain_timeout_s;
+    size_t n_adapters;
+    struct kf_adapter_spec adapters[KF_MAX_ADAPTERS];
+    int max_inflight;
+    size_t max_message_bytes;
+    enum kf_log_level log_level;
+    int help;
+    int version;
+    char *owned[KF_MAX_ADAPTERS * KF_MAX_ADAPTER_ARGS]; /* strdup()ed key=value splits */
+    size_t n_owned;
+};
+
+/* Parses argv into opts (defaults first). Returns 0, or -1 with a message in err. */
+int kf_options_parse(struct kf_options *opts, int argc, char **argv, char *err, size_t errlen);
+void kf_options_fini(struct kf_options *opts);
+void kf_options_usage(FILE *out);
+
+#endif

@@ -1,0 +1,202 @@
+/* Loading adapters (built-in or dlopen()ed) and finding kernels and broadcast handlers by kind. */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtin.h"
+#include "registry.h"
+
+#define MAX_ADAPTERS 8
+#define MAX_ENTRIES 256
+
+struct loaded_adapter {
+    const struct kf_adapter *adapter;
+    void *state;
+    void *dl; /* NULL for built-ins */
+};
+
+struct kf_registry {
+    struct loaded_adapter adapters[MAX_ADAPTERS];
+    size_t n_adapters;
+    struct kf_registry_kernel kernels[MAX_ENTRIES];
+    size_t n_kernels;
+    struct kf_registry_broadcast broadcasts[MAX_ENTRIES];
+    size_t n_broadcasts;
+    char kinds[1024];
+};
+
+struct kf_registry *kf_registry_new(void)
+{
+    return calloc(1, sizeof(struct kf_registry));
+}
+
+static int is_path(const char *s)
+{
+    size_t n = strlen(s);
+    return strchr(s, '/') || (n > 3 && strcmp(s + n - 3, ".so") == 0);
+}
+
+/* A table that is inconsistent would crash the worker later, far from its cause. */
+static int check_adapter(const struct kf_adapter *a, const char *from, char *err, size_t errlen)
+{
+    if (a->abi_version != KF_ADAPTER_ABI_VERSION) {
+        snprintf(err, errlen,
+                 "adapter %s: ABI version %u, but this kfarm speaks version %d; rebuild the "
+                 "adapter against this kfarm's include/kfarm/adapter.h",
+                 from, a->abi_version, KF_ADAPTER_ABI_VERSION);
+        return -1;
+    }
+    if (!a->name || (a->n_kernels && !a->kernels) || (a->n_broadcasts && !a->broadcasts)) {
+        snprintf(err, errlen, "adapter %s: missing name or kernel/broadcast table", from);
+        return -1;
+    }
+    for (size_t i = 0; i < a->n_kernels; i++) {
+        if (!a->kernels[i].kind || !a->kernels[i].cpu) {
+            snprintf(err, errlen, "adapter %s: kernel %zu has no kind or no CPU variant", from, i);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < a->n_broadcasts; i++) {
+        if (!a->broadcasts[i].kind || !a->broadcasts[i].fn) {
+            snprintf(err, errlen, "adapter %s: broadcast handler %zu has no kind or function",
+                     from, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int add_entries(struct kf_registry *r, struct loaded_adapter *la, char *err, size_t errlen)
+{
+    const struct kf_adapter *a = la->adapter;
+    for (size_t i = 0; i < a->n_kernels; i++) {
+        const char *kind = a->kernels[i].kind;
+        if (kf_registry_kernel(r, kind, strlen(kind))) {
+            snprintf(err, errlen, "adapter %s: kind '%s' is already served by another adapter",
+                     a->name, kind);
+            return -1;
+        }
+        if (r->n_kernels == MAX_ENTRIES) {
+            snprintf(err, errlen, "adapter %s: more than %d kernels in all", a->name, MAX_ENTRIES);
+            return -1;
+        }
+        r->kernels[r->n_kernels++] =
+            (struct kf_registry_kernel){.kernel = &a->kernels[i], .adapter = a, .state = la->state};
+        size_t used = strlen(r->kinds);
+        snprintf(r->kinds + used, sizeof(r->kinds) - used, "%s%s", used ? ", " : "", kind);
+    }
+    for (size_t i = 0; i < a->n_broadcasts; i++) {
+        if (r->n_broadcasts == MAX_ENTRIES) {
+            snprintf(err, errlen, "adapter %s: more than %d broadcast handlers in all", a->name,
+                     MAX_ENTRIES);
+            return -1;
+        }
+        r->broadcasts[r->n_broadcasts++] = (struct kf_registry_broadcast){
+            .handler = &a->broadcasts[i], .adapter = a, .state = la->state};
+    }
+    return 0;
+}
+
+int kf_registry_load(struct kf_registry *r, const char *name, const struct kf_args *args,
+                     char *err, size_t errlen)
+{
+    if (r->n_adapters == MAX_ADAPTERS) {
+        snprintf(err, errlen, "adapter %s: at most %d adapters", name, MAX_ADAPTERS);
+        return -1;
+    }
+    struct loaded_adapter la = {0};
+    if (is_path(name)) {
+        la.dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (!la.dl) {
+            snprintf(err, errlen, "adapter %s: cannot load: %s", name, dlerror());
+            return -1;
+        }
+        la.adapter = dlsym(la.dl, KF_ADAPTER_SYMBOL);
+        if (!la.adapter) {
+            snprintf(err, errlen,
+                     "adapter %s: no symbol '%s'; an adapter exports one struct kf_adapter "
+                     "under that name (see kfarm/adapter.h)",
+                     name, KF_ADAPTER_SYMBOL);
+            goto fail;
+        }
+    } else {
+        la.adapter = kf_builtin_adapter(name);
+        if (!la.adapter) {
+            snprintf(err, errlen,
+                     "adapter %s: no such built-in adapter (built-ins: %s); give a path to load "
+                     "a .so",
+                     name, kf_builtin_adapter_names());
+            return -1;
+        }
+    }
+    if (check_adapter(la.adapter, name, err, errlen))
+        goto fail;
+    if (la.adapter->init) {
+        char msg[512] = "";
+        if (la.adapter->init(&la.state, args, msg, sizeof(msg)) != KF_OK) {
+            snprintf(err, errlen, "adapter %s: init failed: %s", name,
+                     msg[0] ? msg : "(no message)");
+            goto fail;
+        }
+    }
+    r->adapters[r->n_adapters] = la;
+    size_t n_kernels = r->n_kernels, n_broadcasts = r->n_broadcasts, kinds_len = strlen(r->kinds);
+    if (add_entries(r, &r->adapters[r->n_adapters], err, errlen)) {
+        if (la.adapter->fini)
+            la.adapter->fini(la.state);
+        /* Forget what this adapter added before the clash. */
+        r->n_kernels = n_kernels;
+        r->n_broadcasts = n_broadcasts;
+        r->kinds[kinds_len] = '\0';
+        goto fail;
+    }
+    r->n_adapters++;
+    return 0;
+fail:
+    if (la.dl)
+        dlclose(la.dl);
+    return -1;
+}
+
+static int kind_eq(const char *a, const char *b, size_t blen)
+{
+    return strlen(a) == blen && memcmp(a, b, blen) == 0;
+}
+
+const struct kf_registry_kernel *kf_registry_kernel(const struct kf_registry *r, const char *kind,
+                                                    size_t kind_len)
+{
+    for (size_t i = 0; i < r->n_kernels; i++)
+        if (kind_eq(r->kernels[i].kernel->kind, kind, kind_len))
+            return &r->kernels[i];
+    return NULL;
+}
+
+const struct kf_registry_broadcast *kf_registry_broadcast(const struct kf_registry *r,
+                                                          const char *kind, size_t kind_len)
+{
+    for (size_t i = 0; i < r->n_broadcasts; i++)
+        if (kind_eq(r->broadcasts[i].handler->kind, kind, kind_len))
+            return &r->broadcasts[i];
+    return NULL;
+}
+
+const char *kf_registry_kinds(const struct kf_registry *r)
+{
+    return r->kinds;
+}
+
+void kf_registry_free(struct kf_registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = r->n_adapters; i-- > 0;) {
+        struct loaded_adapter *la = &r->adapters[i];
+        if (la->adapter->fini)
+            la->adapter->fini(la->state);
+        if (la->dl)
+            dlclose(la->dl);
+    }
+    free(r);
+}

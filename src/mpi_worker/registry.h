@@ -1,0 +1,38 @@
+/* The kernels and broadcast handlers a worker serves, gathered from its loaded adapters
+ * (built-in by name or external .so by path) and looked up by kind. */
+#ifndef KF_REGISTRY_H
+#define KF_REGISTRY_H
+
+#include <stddef.h>
+
+#include <kfarm/adapter.h>
+
+struct kf_registry;
+
+struct kf_registry_kernel {
+    const struct kf_kernel *kernel;
+    const struct kf_adapter *adapter;
+    void *state;
+};
+
+struct kf_registry_broadcast {
+    const struct kf_broadcast_handler *handler;
+    const struct kf_adapter *adapter;
+    void *state;
+};
+
+struct kf_registry *kf_registry_new(void);
+/* Loads an adapter by built-in name or .so path and runs its init with args.
+ * Returns 0, or -1 with what failed and what to do in err. */
+int kf_registry_load(struct kf_registry *r, const char *name_or_path, const struct kf_args *args,
+                     char *err, size_t errlen);
+const struct kf_registry_kernel *kf_registry_kernel(const struct kf_registry *r, const char *kind,
+                                                    size_t kind_len);
+const struct kf_registry_broadcast *kf_registry_broadcast(const struct kf_registry *r,
+                                                          const char *kind, size_t kind_len);
+/* Comma-separated request kinds, for error messages. */
+const char *kf_registry_kinds(const struct kf_registry *r);
+/* Runs every adapter's fini and unloads external ones. */
+void kf_registry_free(struct kf_registry *r);
+
+#endif

@@ -1,0 +1,216 @@
+/* The worker loop: one MPI channel from the gateway carries requests and broadcasts in the order
+ * the gateway received them, so applying them in arrival order keeps the ordering guarantee. */
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "log.h"
+#include "registry.h"
+#include "wire.h"
+#include "worker.h"
+
+struct worker {
+    int rank;
+    struct kf_registry *registry;
+    const struct kf_options *opts;
+    unsigned long served, failed, broadcasts;
+};
+
+static volatile sig_atomic_t worker_sigterm;
+
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    worker_sigterm = 1;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void send_to_gateway(const struct kf_wire_hdr *hdr, const void *payload, size_t len)
+{
+    size_t n;
+    void *buf = kf_wire_pack(hdr, NULL, 0, payload, len, &n);
+    if (!buf) {
+        /* Without a reply the gateway would wait for this request forever; say so and stop. */
+        kf_error("out of memory building a %zu-byte reply; aborting the job", len);
+        MPI_Abort(MPI_COMM_WORLD, 70);
+    }
+    MPI_Send(buf, (int)n, MPI_BYTE, 0, KF_WIRE_TAG, MPI_COMM_WORLD);
+    free(buf);
+}
+
+static void reply_error(const struct kf_wire_msg *req, const char *msg)
+{
+    struct kf_wire_hdr h = {.type = KF_WIRE_REPLY, .status = KF_WIRE_FAILED, .seq = req->hdr.seq};
+    send_to_gateway(&h, msg, strlen(msg));
+}
+
+static void handle_request(struct worker *w, const struct kf_wire_msg *req)
+{
+    const struct kf_registry_kernel *k = kf_registry_kernel(w->registry, req->kind,
+                                                            req->hdr.kind_len);
+    if (!k) {
+        char msg[1200];
+        snprintf(msg, sizeof(msg), "unknown kind '%.*s'; this job serves: %s",
+                 (int)(req->hdr.kind_len > 100 ? 100 : req->hdr.kind_len), req->kind,
+                 kf_registry_kinds(w->registry));
+        w->failed++;
+        reply_error(req, msg);
+        return;
+    }
+    struct kf_result res = {0};
+    uint8_t variant = KF_VARIANT_CPU;
+    uint64_t t0 = now_ns();
+    int rc = k->kernel->cpu(k->state, req->payload, req->payload_len, &res);
+    uint64_t t1 = now_ns();
+
+    struct kf_wire_hdr h = {.type = KF_WIRE_REPLY,
+                            .seq = req->hdr.seq,
+                            .variant = variant,
+                            .service_ns = t1 - t0};
+    if (rc == KF_OK) {
+        h.status = KF_WIRE_OK;
+        send_to_gateway(&h, res.data, res.data ? res.len : 0);
+        w->served++;
+    } else {
+        res.error[sizeof(res.error) - 1] = '\0';
+        const char *msg = res.error[0] ? res.error : "kernel failed without a message";
+        h.status = KF_WIRE_FAILED;
+        send_to_gateway(&h, msg, strlen(msg));
+        w->failed++;
+    }
+    free(res.data);
+}
+
+static void handle_broadcast(struct worker *w, const struct kf_wire_msg *m)
+{
+    int klen = (int)(m->hdr.kind_len > 100 ? 100 : m->hdr.kind_len);
+    const struct kf_registry_broadcast *b = kf_registry_broadcast(w->registry, m->kind,
+                                                                  m->hdr.kind_len);
+    w->broadcasts++;
+    if (!b) {
+        kf_debug("broadcast '%.*s' has no handler here; ignored", klen, m->kind);
+        return;
+    }
+    char err[512] = "";
+    if (b->handler->fn(b->state, m->payload, m->payload_len, err, sizeof(err)) != KF_OK)
+        kf_warn("broadcast '%.*s' failed: %s", klen, m->kind, err[0] ? err : "(no message)");
+}
+
+/* Loads the adapters and tells the gateway whether this rank can serve. */
+static int say_hello(struct worker *w)
+{
+    char err[1024] = "";
+    int rc = 0;
+    for (size_t i = 0; i < w->opts->n_adapters && rc == 0; i++) {
+        const struct kf_adapter_spec *s = &w->opts->adapters[i];
+        struct kf_args args = {.count = s->n_args, .keys = s->keys, .values = s->values};
+        rc = kf_registry_load(w->registry, s->name, &args, err, sizeof(err));
+    }
+    struct kf_wire_hdr h = {.type = KF_WIRE_HELLO, .status = rc ? KF_WIRE_FAILED : KF_WIRE_OK};
+    send_to_gateway(&h, err, rc ? strlen(err) : 0);
+    if (rc)
+        kf_error("%s", err);
+    else
+        kf_debug("ready; kinds: %s", kf_registry_kinds(w->registry));
+    return rc;
+}
+
+/* Receives the next message from the gateway if one is there. Returns its buffer or NULL. */
+static void *poll_gateway(int *len)
+{
+    int flag = 0;
+    MPI_Message mh;
+    MPI_Status st;
+    MPI_Improbe(0, KF_WIRE_TAG, MPI_COMM_WORLD, &flag, &mh, &st);
+    if (!flag)
+        return NULL;
+    MPI_Get_count(&st, MPI_BYTE, len);
+    void *buf = malloc(*len > 0 ? (size_t)*len : 1);
+    if (!buf) {
+        kf_error("out of memory receiving a %d-byte message; aborting the job", *len);
+        MPI_Abort(MPI_COMM_WORLD, 70);
+    }
+    MPI_Mrecv(buf, *len, MPI_BYTE, &mh, MPI_STATUS_IGNORE);
+    return buf;
+}
+
+int kf_worker_run(const struct kf_options *opts, int rank)
+{
+    struct worker w = {.rank = rank, .opts = opts, .registry = kf_registry_new()};
+    if (!w.registry) {
+        kf_error("out of memory");
+        return 70;
+    }
+    struct sigaction sa = {.sa_handler = on_sigterm};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    kf_backoff_setup_thread();
+
+    int failed_start = say_hello(&w);
+    struct kf_backoff idle;
+    kf_backoff_init(&idle, 1000000);
+    uint64_t sigterm_at = 0;
+    /* The gateway normally says shut down within its drain timeout; past that (gateway gone or
+     * stuck), leave on our own so that no rank outlives the job. */
+    uint64_t grace_ns = (uint64_t)((opts->drain_timeout_s + 10) * 1e9);
+    for (;;) {
+        int len = 0;
+        void *buf = poll_gateway(&len);
+        if (!buf) {
+            if (worker_sigterm) {
+                if (!sigterm_at)
+                    sigterm_at = now_ns();
+                else if (now_ns() - sigterm_at > grace_ns) {
+                    kf_warn("no shutdown from the gateway %.0f s after SIGTERM; leaving",
+                            (double)grace_ns / 1e9);
+                    kf_registry_free(w.registry);
+                    return 1;
+                }
+            }
+            kf_backoff_wait(&idle);
+            continue;
+        }
+        kf_backoff_reset(&idle);
+        struct kf_wire_msg m;
+        if (kf_wire_unpack(buf, (size_t)len, &m)) {
+            kf_error("malformed %d-byte message from the gateway; ignored", len);
+            free(buf);
+            continue;
+        }
+        int stop = 0;
+        switch (m.hdr.type) {
+        case KF_WIRE_REQUEST:
+            if (failed_start)
+                reply_error(&m, "this worker failed to start; see the job log");
+            else
+                handle_request(&w, &m);
+            break;
+        case KF_WIRE_BROADCAST:
+            if (!failed_start)
+                handle_broadcast(&w, &m);
+            break;
+        case KF_WIRE_SHUTDOWN:
+            stop = 1;
+            break;
+        default:
+            kf_error("unexpected message type %u from the gateway; ignored", m.hdr.type);
+        }
+        free(buf);
+        if (stop)
+            break;
+    }
+    kf_info("served %lu requests (%lu failed), applied %lu broadcasts", w.served, w.failed,
+            w.broadcasts);
+    kf_registry_free(w.registry);
+    return failed_start ? 3 : 0;
+}

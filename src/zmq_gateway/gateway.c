@@ -1,0 +1,584 @@
+/* The gateway event loop. ZeroMQ sockets are waited on with ppoll on their descriptors; MPI has no
+ * descriptor, so while requests are out at workers the loop polls MPI with a yield-then-sleep
+ * backoff, and while nothing is out it sleeps in ppoll until a client or a signal wakes it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <mpi.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "backoff.h"
+#include "dispatch.h"
+#include "frames.h"
+#include "gateway.h"
+#include "inflight.h"
+#include "log.h"
+#include "sendq.h"
+#include "session.h"
+#include "stats.h"
+#include "wire.h"
+
+#define MAX_KEPT_FRAMES 6 /* route + id + kind + payload + enough to report extras */
+#define BATCH 256         /* messages handled per source per loop turn, for fairness */
+#define BROADCAST_PREFIX "$broadcast:"
+
+struct kf_gateway {
+    const struct kf_options *o;
+    struct kf_session s;
+    struct kf_dispatch *dispatch;
+    struct kf_inflight *inflight;
+    struct kf_sendq *sendq;
+    struct kf_stats *stats;
+    int n_workers;
+    int *worker_ranks;
+    int stopping;
+    uint64_t stop_deadline;
+    struct kf_backoff backoff;
+};
+
+static int signal_pipe[2] = {-1, -1};
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+    int saved = errno;
+    if (write(signal_pipe[1], "s", 1) < 0) {
+        /* the pipe is full: a wake-up is already pending */
+    }
+    errno = saved;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void kf_gateway_stop_workers(int world_size)
+{
+    struct kf_wire_hdr h = {.type = KF_WIRE_SHUTDOWN};
+    for (int r = 1; r < world_size; r++)
+        MPI_Send(&h, sizeof(h), MPI_BYTE, r, KF_WIRE_TAG, MPI_COMM_WORLD);
+}
+
+int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int world_size,
+                    char *err, size_t errlen)
+{
+    struct kf_gateway *g = calloc(1, sizeof(*g));
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    g->o = o;
+    g->n_workers = world_size - 1;
+    g->dispatch = kf_dispatch_new(1, g->n_workers, o->max_inflight);
+    g->inflight = kf_inflight_new();
+    g->sendq = kf_sendq_new();
+    g->stats = kf_stats_new(g->n_workers);
+    g->worker_ranks = calloc((size_t)g->n_workers, sizeof(int));
+    if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->worker_ranks) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < g->n_workers; i++)
+        g->worker_ranks[i] = i + 1;
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK)) {
+        snprintf(err, errlen, "cannot create the signal pipe: %s", strerror(errno));
+        goto fail;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (kf_session_open(&g->s, o, err, errlen))
+        goto fail;
+    kf_backoff_init(&g->backoff, 200000);
+    kf_backoff_setup_thread();
+    *out = g;
+    return 0;
+fail:
+    kf_gateway_stop_workers(world_size);
+    if (g) {
+        kf_dispatch_free(g->dispatch);
+        kf_inflight_free(g->inflight);
+        kf_sendq_free(g->sendq, 1);
+        kf_stats_free(g->stats);
+        free(g->worker_ranks);
+        free(g);
+    }
+    return -1;
+}
+
+/* ---- replies to clients ---- */
+
+static void send_frames(struct kf_gateway *g, const void *route, size_t route_len,
+                        const struct kf_frame *f, int n)
+{
+    if (g->s.bind_mode)
+        zmq_send(g->s.req, route, route_len, ZMQ_SNDMORE);
+    for (int i = 0; i < n; i++)
+        zmq_send(g->s.req, f[i].data, f[i].len, i + 1 < n ? ZMQ_SNDMORE : 0);
+}
+
+static void reply_error(struct kf_gateway *g, const void *route, size_t route_len, const void *id,
+                        size_t id_len, const char *msg)
+{
+    struct kf_frame f[2] = {{id, id_len}, {msg, strlen(msg)}};
+    send_frames(g, route, route_len, f, 2);
+}
+
+static void reply_ok(struct kf_gateway *g, const void *route, size_t route_len, const void *id,
+                     size_t id_len, const void *payload, size_t len)
+{
+    struct kf_frame f[3] = {{id, id_len}, {"ok", 2}, {payload, len}};
+    send_frames(g, route, route_len, f, 3);
+}
+
+static void fail_request(struct kf_gateway *g, struct kf_request *r, const char *msg)
+{
+    reply_error(g, r->route, r->route_len, r->id, r->id_len, msg);
+    kf_stats_client_error(g->stats);
+    kf_inflight_remove(g->inflight, r);
+}
+
+/* ---- to workers ---- */
+
+static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
+{
+    void *buf = r->packed;
+    r->packed = NULL;
+    r->worker = rank;
+    kf_dispatch_started(g->dispatch, rank);
+    if (kf_sendq_post(g->sendq, buf, r->packed_len, &rank, 1)) {
+        kf_dispatch_finished(g->dispatch, rank, 0);
+        fail_request(g, r, "gateway out of memory; request not run");
+    }
+}
+
+static void dispatch_pending(struct kf_gateway *g)
+{
+    int rank;
+    while (kf_inflight_pending(g->inflight) && (rank = kf_dispatch_pick(g->dispatch)) >= 0)
+        send_to_worker(g, kf_inflight_pop_pending(g->inflight), rank);
+}
+
+static int broadcast_to_workers(struct kf_gateway *g, const char *kind, size_t kind_len,
+                                const void *payload, size_t len)
+{
+    struct kf_wire_hdr h = {.type = KF_WIRE_BROADCAST};
+    size_t n;
+    void *buf = kf_wire_pack(&h, kind, kind_len, payload, len, &n);
+    if (!buf || kf_sendq_post(g->sendq, buf, n, g->worker_ranks, g->n_workers)) {
+        kf_error("out of memory forwarding broadcast '%.*s'", (int)kind_len, kind);
+        return -1;
+    }
+    kf_stats_broadcast(g->stats);
+    return 0;
+}
+
+/* Strips the subscription topic, as EvKit workers do, so adapters see bare kinds. */
+static void strip_topic(const struct kf_gateway *g, const char **kind, size_t *kind_len)
+{
+    size_t t = strlen(g->o->topic);
+    if (t && *kind_len >= t && memcmp(*kind, g->o->topic, t) == 0) {
+        *kind += t;
+        *kind_len -= t;
+    }
+}
+
+/* ---- from clients ---- */
+
+static void handle_control(struct kf_gateway *g, const void *route, size_t route_len,
+                           const struct kf_request_view *v)
+{
+    size_t plen = strlen(BROADCAST_PREFIX);
+    if (v->kind_len > plen && memcmp(v->kind, BROADCAST_PREFIX, plen) == 0) {
+        const char *kind = v->kind + plen;
+        size_t kind_len = v->kind_len - plen;
+        strip_topic(g, &kind, &kind_len);
+        if (broadcast_to_workers(g, kind, kind_len, v->payload, v->payload_len))
+            reply_error(g, route, route_len, v->id, v->id_len, "gateway out of memory");
+        else
+            reply_ok(g, route, route_len, v->id, v->id_len, "", 0);
+        return;
+    }
+    if (v->kind_len == 6 && memcmp(v->kind, "$stats", 6) == 0) {
+        char *json = kf_stats_json(g->stats, g->dispatch, kf_inflight_pending(g->inflight));
+        if (json)
+            reply_ok(g, route, route_len, v->id, v->id_len, json, strlen(json));
+        else
+            reply_error(g, route, route_len, v->id, v->id_len, "gateway out of memory");
+        free(json);
+        return;
+    }
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "unknown gateway command '%.*s'; the gateway knows $broadcast:<kind> and $stats",
+             (int)(v->kind_len > 64 ? 64 : v->kind_len), v->kind);
+    reply_error(g, route, route_len, v->id, v->id_len, msg);
+}
+
+static void accept_request(struct kf_gateway *g, const void *route, size_t route_len,
+                           const struct kf_request_view *v)
+{
+    if (v->kind[0] == '$') {
+        handle_control(g, route, route_len, v);
+        return;
+    }
+    if (g->stopping) {
+        reply_error(g, route, route_len, v->id, v->id_len,
+                    "kfarm is shutting down; the request was not run");
+        return;
+    }
+    struct kf_request *r = kf_inflight_add(g->inflight, route, route_len, v->id, v->id_len);
+    struct kf_wire_hdr h = {.type = KF_WIRE_REQUEST};
+    if (r) {
+        h.seq = r->seq;
+        r->packed = kf_wire_pack(&h, v->kind, v->kind_len, v->payload, v->payload_len,
+                                 &r->packed_len);
+    }
+    if (!r || !r->packed) {
+        if (r)
+            kf_inflight_remove(g->inflight, r);
+        reply_error(g, route, route_len, v->id, v->id_len, "gateway out of memory");
+        return;
+    }
+    r->t_start = now_ns();
+    kf_stats_request(g->stats);
+    int rank = kf_inflight_pending(g->inflight) ? -1 : kf_dispatch_pick(g->dispatch);
+    if (rank >= 0)
+        send_to_worker(g, r, rank);
+    else
+        kf_inflight_push_pending(g->inflight, r);
+}
+
+/* Receives one multipart message, keeping its first frames. Returns the frame count, 0 when
+ * nothing was waiting. */
+static size_t recv_multipart(void *sock, zmq_msg_t *kept, size_t *n_kept, size_t *bytes)
+{
+    size_t total = 0;
+    *n_kept = 0;
+    *bytes = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, total ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return total;
+        }
+        total++;
+        *bytes += zmq_msg_size(&m);
+        more = zmq_msg_more(&m);
+        if (*n_kept < MAX_KEPT_FRAMES)
+            kept[(*n_kept)++] = m;
+        else
+            zmq_msg_close(&m);
+    }
+    return total;
+}
+
+static void close_all(zmq_msg_t *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&m[i]);
+}
+
+static int drain_requests(struct kf_gateway *g)
+{
+    int handled = 0;
+    for (; handled < BATCH; handled++) {
+        zmq_msg_t parts[MAX_KEPT_FRAMES];
+        size_t kept, bytes;
+        size_t total = recv_multipart(g->s.req, parts, &kept, &bytes);
+        if (total == 0)
+            break;
+        size_t skip = g->s.bind_mode ? 1 : 0; /* ROUTER prepends the client's routing id */
+        const void *route = skip ? zmq_msg_data(&parts[0]) : NULL;
+        size_t route_len = skip ? zmq_msg_size(&parts[0]) : 0;
+        struct kf_frame f[MAX_KEPT_FRAMES];
+        for (size_t i = skip; i < kept; i++)
+            f[i - skip] = (struct kf_frame){zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i])};
+        struct kf_request_view v;
+        char err[256];
+        size_t frames = total - skip;
+        switch (kf_frames_parse(f, kept - skip, frames, bytes - route_len,
+                                g->o->max_message_bytes, &v, err, sizeof(err))) {
+        case KF_FRAMES_REQUEST:
+            accept_request(g, route, route_len, &v);
+            break;
+        case KF_FRAMES_ERROR_REPLY:
+            kf_debug("%s", err);
+            kf_stats_client_error(g->stats);
+            reply_error(g, route, route_len, v.id, v.id_len, err);
+            break;
+        case KF_FRAMES_DROP:
+            kf_warn("%s", err);
+            break;
+        }
+        close_all(parts, kept);
+    }
+    return handled;
+}
+
+static int drain_broadcasts(struct kf_gateway *g)
+{
+    int handled = 0;
+    if (!g->s.sub)
+        return 0;
+    for (; handled < BATCH; handled++) {
+        zmq_msg_t parts[MAX_KEPT_FRAMES];
+        size_t kept, bytes;
+        size_t total = recv_multipart(g->s.sub, parts, &kept, &bytes);
+        if (total == 0)
+            break;
+        if (total != 2) {
+            kf_warn("broadcast of %zu frames dropped; a broadcast is 2 frames [topic+kind, "
+                    "payload]",
+                    total);
+        } else {
+            const char *kind = zmq_msg_data(&parts[0]);
+            size_t kind_len = zmq_msg_size(&parts[0]);
+            strip_topic(g, &kind, &kind_len);
+            if (!kf_utf8_valid(kind, kind_len))
+                kf_warn("broadcast dropped: its kind is not valid UTF-8");
+            else
+                broadcast_to_workers(g, kind, kind_len, zmq_msg_data(&parts[1]),
+                                     zmq_msg_size(&parts[1]));
+        }
+        close_all(parts, kept);
+    }
+    return handled;
+}
+
+/* ---- from workers ---- */
+
+static void *recv_worker_message(int *source, int *len)
+{
+    int flag = 0;
+    MPI_Message mh;
+    MPI_Status st;
+    MPI_Improbe(MPI_ANY_SOURCE, KF_WIRE_TAG, MPI_COMM_WORLD, &flag, &mh, &st);
+    if (!flag)
+        return NULL;
+    MPI_Get_count(&st, MPI_BYTE, len);
+    *source = st.MPI_SOURCE;
+    void *buf = malloc(*len > 0 ? (size_t)*len : 1);
+    if (!buf) {
+        kf_error("out of memory receiving a %d-byte reply; aborting the job", *len);
+        MPI_Abort(MPI_COMM_WORLD, 70);
+    }
+    MPI_Mrecv(buf, *len, MPI_BYTE, &mh, MPI_STATUS_IGNORE);
+    return buf;
+}
+
+static void handle_reply(struct kf_gateway *g, int source, const struct kf_wire_msg *m)
+{
+    struct kf_request *r = kf_inflight_find(g->inflight, m->hdr.seq);
+    if (!r || r->worker != source) {
+        /* Answered already (drain timeout) or never sent: answering again would duplicate. */
+        kf_debug("reply from rank %d for unknown request %llx dropped", source,
+                 (unsigned long long)m->hdr.seq);
+        return;
+    }
+    kf_dispatch_finished(g->dispatch, source, m->hdr.service_ns);
+    int ok = m->hdr.status == KF_WIRE_OK;
+    kf_stats_reply(g->stats, source, ok, m->hdr.variant, m->hdr.service_ns,
+                   now_ns() - r->t_start);
+    if (ok) {
+        reply_ok(g, r->route, r->route_len, r->id, r->id_len, m->payload, m->payload_len);
+    } else {
+        struct kf_frame f[2] = {{r->id, r->id_len}, {m->payload, m->payload_len}};
+        send_frames(g, r->route, r->route_len, f, 2);
+    }
+    kf_inflight_remove(g->inflight, r);
+}
+
+static int poll_workers(struct kf_gateway *g)
+{
+    int handled = 0;
+    for (; handled < BATCH; handled++) {
+        int source, len;
+        void *buf = recv_worker_message(&source, &len);
+        if (!buf)
+            break;
+        struct kf_wire_msg m;
+        if (kf_wire_unpack(buf, (size_t)len, &m))
+            kf_error("malformed %d-byte message from rank %d dropped", len, source);
+        else if (m.hdr.type == KF_WIRE_REPLY)
+            handle_reply(g, source, &m);
+        else
+            kf_warn("unexpected message type %u from rank %d dropped", m.hdr.type, source);
+        free(buf);
+    }
+    return handled;
+}
+
+/* Collects every worker's HELLO; returns the number that failed to start, or -1 on signal. */
+static int await_workers(struct kf_gateway *g)
+{
+    int seen = 0, failed = 0;
+    struct kf_backoff b;
+    kf_backoff_init(&b, 5000000);
+    while (seen < g->n_workers) {
+        if (got_signal)
+            return -1;
+        int source, len;
+        void *buf = recv_worker_message(&source, &len);
+        if (!buf) {
+            kf_backoff_wait(&b);
+            continue;
+        }
+        struct kf_wire_msg m;
+        if (kf_wire_unpack(buf, (size_t)len, &m) == 0 && m.hdr.type == KF_WIRE_HELLO) {
+            seen++;
+            if (m.hdr.status != KF_WIRE_OK) {
+                failed++;
+                kf_error("worker rank %d cannot start: %.*s", source, (int)m.payload_len,
+                         (const char *)m.payload);
+            }
+        }
+        free(buf);
+    }
+    return failed;
+}
+
+/* ---- lifecycle ---- */
+
+static void fail_pending(struct kf_gateway *g, const char *msg)
+{
+    struct kf_request *r;
+    while ((r = kf_inflight_pop_pending(g->inflight)))
+        fail_request(g, r, msg);
+}
+
+static void fail_one(struct kf_request *r, void *arg)
+{
+    fail_request(arg, r, "the request did not finish within kfarm's --drain-timeout at shutdown");
+}
+
+static void begin_stop(struct kf_gateway *g)
+{
+    g->stopping = 1;
+    g->stop_deadline = now_ns() + (uint64_t)(g->o->drain_timeout_s * 1e9);
+    kf_info("%s: stopping; %zu requests running, %zu waiting (failed now)",
+            strsignal(got_signal), kf_inflight_count(g->inflight) - kf_inflight_pending(g->inflight),
+            kf_inflight_pending(g->inflight));
+    fail_pending(g, "kfarm is shutting down; the request was not run");
+}
+
+static void drain_signal_pipe(void)
+{
+    char buf[64];
+    while (read(signal_pipe[0], buf, sizeof(buf)) > 0)
+        ;
+}
+
+static int has_input(void *sock)
+{
+    int events = 0;
+    size_t l = sizeof(events);
+    return sock && zmq_getsockopt(sock, ZMQ_EVENTS, &events, &l) == 0 && (events & ZMQ_POLLIN);
+}
+
+/* Sleeps until a client message, a signal, or timeout_ns (< 0: no timeout). */
+static void wait_for_events(struct kf_gateway *g, int64_t timeout_ns)
+{
+    if (has_input(g->s.req) || has_input(g->s.sub))
+        return;
+    struct pollfd fds[3];
+    int n = 0;
+    size_t l = sizeof(int);
+    fds[n] = (struct pollfd){.events = POLLIN};
+    zmq_getsockopt(g->s.req, ZMQ_FD, &fds[n++].fd, &l);
+    if (g->s.sub) {
+        fds[n] = (struct pollfd){.events = POLLIN};
+        zmq_getsockopt(g->s.sub, ZMQ_FD, &fds[n++].fd, &l);
+    }
+    fds[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
+    struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+    ppoll(fds, (nfds_t)n, timeout_ns < 0 ? NULL : &ts, NULL);
+    drain_signal_pipe();
+}
+
+static void serve(struct kf_gateway *g)
+{
+    for (;;) {
+        int work = drain_requests(g);
+        work += drain_broadcasts(g);
+        work += poll_workers(g);
+        int sending = kf_sendq_progress(g->sendq);
+        dispatch_pending(g);
+        if (got_signal && !g->stopping)
+            begin_stop(g);
+        if (g->stopping &&
+            (kf_inflight_count(g->inflight) == 0 || now_ns() > g->stop_deadline))
+            return;
+        if (work) {
+            kf_backoff_reset(&g->backoff);
+            continue;
+        }
+        if (kf_dispatch_total_outstanding(g->dispatch) == 0 && sending == 0) {
+            /* Nothing can come from MPI: sleep until a client or a signal. */
+            wait_for_events(g, g->stopping ? 50000000 : -1);
+            kf_backoff_reset(&g->backoff);
+            continue;
+        }
+        uint64_t ns = kf_backoff_step(&g->backoff);
+        if (ns)
+            wait_for_events(g, (int64_t)ns);
+        else
+            sched_yield();
+    }
+}
+
+static void free_gateway(struct kf_gateway *g)
+{
+    kf_session_close(&g->s, 1000);
+    kf_sendq_free(g->sendq, 2);
+    kf_dispatch_free(g->dispatch);
+    kf_inflight_free(g->inflight);
+    kf_stats_free(g->stats);
+    free(g->worker_ranks);
+    close(signal_pipe[0]);
+    close(signal_pipe[1]);
+    free(g);
+}
+
+int kf_gateway_run(struct kf_gateway *g)
+{
+    int status = 0;
+    int failed = await_workers(g);
+    if (failed != 0) {
+        if (failed > 0)
+            kf_error("%d of %d workers failed to start; stopping the job", failed, g->n_workers);
+        status = failed > 0 ? 3 : 0;
+        goto out;
+    }
+    if (g->o->endpoint_file) {
+        char err[512];
+        if (kf_session_write_endpoint_file(&g->s, g->o->endpoint_file, err, sizeof(err))) {
+            kf_error("%s", err);
+            status = 2;
+            goto out;
+        }
+    }
+    kf_info("serving: %d workers, %d slots each, requests %s %s%s%s", g->n_workers,
+            g->o->max_inflight, g->s.bind_mode ? "bound at" : "connected to", g->s.endpoint,
+            g->s.broadcast_endpoint[0] ? ", broadcasts " : "", g->s.broadcast_endpoint);
+    serve(g);
+    kf_inflight_foreach(g->inflight, fail_one, g);
+out:
+    kf_gateway_stop_workers(g->n_workers + 1);
+    kf_stats_log(g->stats);
+    free_gateway(g);
+    return status;
+}

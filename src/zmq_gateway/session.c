@@ -1,0 +1,234 @@
+/* Opening the gateway's client sockets, probing connect endpoints, publishing bound endpoints. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "session.h"
+
+/* Splits tcp://HOST:PORT; returns -1 when it is not a tcp endpoint. */
+static int split_tcp(const char *ep, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    if (strncmp(ep, "tcp://", 6))
+        return -1;
+    const char *h = ep + 6;
+    const char *colon = strrchr(h, ':');
+    if (!colon)
+        return -1;
+    size_t n = (size_t)(colon - h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') { /* [::1]:5555 */
+        h++;
+        n -= 2;
+    }
+    if (n >= hostlen || strlen(colon + 1) >= portlen)
+        return -1;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+static int tcp_connects(const struct addrinfo *ai)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0)
+        return 0;
+    int ok = 0;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+        ok = 1;
+    } else if (errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int soerr = 0;
+        socklen_t l = sizeof(soerr);
+        if (poll(&p, 1, 1000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &l) == 0 &&
+            soerr == 0)
+            ok = 1;
+    }
+    close(fd);
+    return ok;
+}
+
+/* Waits until a TCP connection to ep succeeds, for at most timeout_s. */
+static int probe_endpoint(const char *opt, const char *ep, double timeout_s, char *err,
+                          size_t errlen)
+{
+    char host[256], port[32];
+    if (split_tcp(ep, host, sizeof(host), port, sizeof(port)))
+        return 0; /* ipc:// and inproc:// have nothing to probe */
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc) {
+        snprintf(err, errlen, "%s %s: cannot resolve '%s': %s", opt, ep, host, gai_strerror(rc));
+        return -1;
+    }
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int logged = 0;
+    for (;;) {
+        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+            if (tcp_connects(ai)) {
+                freeaddrinfo(res);
+                return 0;
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double waited = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        if (waited >= timeout_s)
+            break;
+        if (!logged++)
+            kf_info("waiting up to %.0f s for the client at %s", timeout_s, ep);
+        struct timespec nap = {0, 200000000};
+        nanosleep(&nap, NULL);
+    }
+    freeaddrinfo(res);
+    snprintf(err, errlen,
+             "%s %s: nothing accepts connections there after %.0f s; start the client (it binds "
+             "its sockets) first, check the address, or raise --connect-timeout",
+             opt, ep, timeout_s);
+    return -1;
+}
+
+/* The address clients should use for a wildcard bind: this node's first non-loopback IPv4. */
+static void default_advertise(char *out, size_t outlen)
+{
+    char name[256];
+    snprintf(out, outlen, "127.0.0.1");
+    if (gethostname(name, sizeof(name)))
+        return;
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(name, NULL, &hints, &res))
+        return;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ai->ai_addr;
+        if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127) {
+            inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)outlen);
+            break;
+        }
+    }
+    freeaddrinfo(res);
+}
+
+static int bind_socket(void *sock, const char *opt, const char *ep, const char *advertise,
+                       char *out, size_t outlen, char *err, size_t errlen)
+{
+    if (zmq_bind(sock, ep)) {
+        snprintf(err, errlen, "%s %s: cannot bind: %s", opt, ep, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    char last[256];
+    size_t l = sizeof(last);
+    zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last, &l);
+    char host[256], port[32];
+    if (split_tcp(last, host, sizeof(host), port, sizeof(port)) == 0 &&
+        (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0))
+        snprintf(out, outlen, "tcp://%s:%s", advertise, port);
+    else
+        snprintf(out, outlen, "%s", last);
+    return 0;
+}
+
+int kf_session_open(struct kf_session *s, const struct kf_options *o, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    s->bind_mode = o->bind_mode;
+    if (!o->bind_mode) {
+        if (probe_endpoint("--connect", o->endpoint, o->connect_timeout_s, err, errlen))
+            return -1;
+        if (o->broadcast_endpoint && probe_endpoint("--broadcast-connect", o->broadcast_endpoint,
+                                                    o->connect_timeout_s, err, errlen))
+            return -1;
+    }
+    s->ctx = zmq_ctx_new();
+    if (!s->ctx) {
+        snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    s->req = zmq_socket(s->ctx, o->bind_mode ? ZMQ_ROUTER : ZMQ_DEALER);
+    /* Replies must never be dropped or block the gateway: no send high-water mark. */
+    int zero = 0;
+    zmq_setsockopt(s->req, ZMQ_SNDHWM, &zero, sizeof(zero));
+    char adv[256];
+    if (o->advertise)
+        snprintf(adv, sizeof(adv), "%s", o->advertise);
+    else
+        default_advertise(adv, sizeof(adv));
+    if (o->bind_mode) {
+        if (bind_socket(s->req, "--bind", o->endpoint, adv, s->endpoint, sizeof(s->endpoint), err,
+                        errlen))
+            goto fail;
+    } else {
+        if (zmq_connect(s->req, o->endpoint)) {
+            snprintf(err, errlen, "--connect %s: %s", o->endpoint, zmq_strerror(zmq_errno()));
+            goto fail;
+        }
+        snprintf(s->endpoint, sizeof(s->endpoint), "%s", o->endpoint);
+    }
+    if (o->broadcast_endpoint) {
+        s->sub = zmq_socket(s->ctx, ZMQ_SUB);
+        zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, o->topic, strlen(o->topic));
+        if (o->bind_mode) {
+            if (bind_socket(s->sub, "--broadcast-bind", o->broadcast_endpoint, adv,
+                            s->broadcast_endpoint, sizeof(s->broadcast_endpoint), err, errlen))
+                goto fail;
+        } else {
+            if (zmq_connect(s->sub, o->broadcast_endpoint)) {
+                snprintf(err, errlen, "--broadcast-connect %s: %s", o->broadcast_endpoint,
+                         zmq_strerror(zmq_errno()));
+                goto fail;
+            }
+            snprintf(s->broadcast_endpoint, sizeof(s->broadcast_endpoint), "%s",
+                     o->broadcast_endpoint);
+        }
+    }
+    return 0;
+fail:
+    kf_session_close(s, 0);
+    return -1;
+}
+
+int kf_session_write_endpoint_file(const struct kf_session *s, const char *path, char *err,
+                                   size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "--endpoint-file %s: cannot write %s: %s", path, tmp,
+                 strerror(errno));
+        return -1;
+    }
+    fprintf(f, "KFARM_ENDPOINT=%s\n", s->endpoint);
+    if (s->broadcast_endpoint[0])
+        fprintf(f, "KFARM_BROADCAST_ENDPOINT=%s\n", s->broadcast_endpoint);
+    /* Readers poll for the file: it must appear complete or not at all. */
+    if (fflush(f) || fsync(fileno(f)) || fclose(f) || rename(tmp, path)) {
+        snprintf(err, errlen, "--endpoint-file %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void kf_session_close(struct kf_session *s, int linger_ms)
+{
+    if (s->req) {
+        zmq_setsockopt(s->req, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
+        zmq_close(s->req);
+    }
+    if (s->sub) {
+        zmq_setsockopt(s->sub, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
+        zmq_close(s->sub);
+    }
+    if (s->ctx)
+        zmq_ctx_term(s->ctx);
+    memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,28 @@
+/* The gateway's client-facing ZeroMQ sockets: DEALER+SUB connected to an EvKit client that bound
+ * its sockets, or ROUTER+SUB bound for many clients; and the endpoint file a job script publishes. */
+#ifndef KF_SESSION_H
+#define KF_SESSION_H
+
+#include <stddef.h>
+
+#include "options.h"
+
+struct kf_session {
+    void *ctx;
+    void *req; /* DEALER (connect mode) or ROUTER (bind mode) */
+    void *sub; /* SUB, or NULL without a broadcast endpoint */
+    int bind_mode;
+    char endpoint[256];           /* as clients should use it */
+    char broadcast_endpoint[256]; /* empty without one */
+};
+
+/* Creates, binds or connects the sockets. In connect mode it first checks (for up to
+ * --connect-timeout) that the client accepts TCP connections, so a wrong address fails the job
+ * at start instead of leaving it waiting. Returns 0, or -1 with a message in err. */
+int kf_session_open(struct kf_session *s, const struct kf_options *o, char *err, size_t errlen);
+/* Writes KFARM_ENDPOINT=... and KFARM_BROADCAST_ENDPOINT=... atomically. */
+int kf_session_write_endpoint_file(const struct kf_session *s, const char *path, char *err,
+                                   size_t errlen);
+void kf_session_close(struct kf_session *s, int linger_ms);
+
+#endif

@@ -1,0 +1,25 @@
+/* Gateway counters: per worker rank requests, errors, service-time percentiles and variant; totals
+ * and uptime. Served as JSON to `$stats` requests and logged at shutdown. */
+#ifndef KF_STATS_H
+#define KF_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dispatch.h"
+
+struct kf_stats;
+
+struct kf_stats *kf_stats_new(int n_workers);
+void kf_stats_free(struct kf_stats *s);
+void kf_stats_request(struct kf_stats *s);
+void kf_stats_broadcast(struct kf_stats *s);
+/* A request answered with an error by the gateway itself (bad frames, shutdown). */
+void kf_stats_client_error(struct kf_stats *s);
+void kf_stats_reply(struct kf_stats *s, int rank, int ok, int variant, uint64_t service_ns,
+                    uint64_t latency_ns);
+/* A malloc()ed JSON document; NULL when out of memory. */
+char *kf_stats_json(const struct kf_stats *s, const struct kf_dispatch *d, size_t pending);
+void kf_stats_log(const struct kf_stats *s);
+
+#endif

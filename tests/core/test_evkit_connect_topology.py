@@ -1,0 +1,52 @@
+"""An unchanged EvKit client (binds DEALER + PUB) served by kfarm in connect mode: every request
+answered with a 3-frame ok reply, and a topic-prefixed broadcast reaches every worker."""
+import json
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
+sys.path.insert(0, os.path.dirname(__file__))
+from kfarm_harness import Job, check, fail  # noqa: E402
+from evkit_client import Client, Message, TOPIC  # noqa: E402
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+port, bport = free_port(), free_port()
+client = Client(port, bport)
+with Job(4, ["--connect", "tcp://127.0.0.1:%d" % port,
+             "--broadcast-connect", "tcp://127.0.0.1:%d" % bport, "--topic", TOPIC],
+         bind=False) as job:
+    # Requests flow once the gateway has connected; EvKit clients simply start sending.
+    for batch in range(3):
+        msgs = [Message("echo", {"vehicle": i, "batch": batch}) for i in range(500)]
+        out = client.compute(msgs)
+        for i, raw in enumerate(out):
+            check(json.loads(raw) == {"vehicle": i, "batch": batch},
+                  "batch %d reply %d does not match its request: %r" % (batch, i, raw))
+    # A broadcast: once one reply shows it, the gateway has received it, so every request sent
+    # afterwards must see it on whichever of the 3 workers runs it.
+    client.broadcast(Message("set-state", "speeds-v2"))
+    for attempt in range(200):
+        if json.loads(client.compute([Message("get-state", None)])[0] or b'""') == "speeds-v2":
+            break
+    else:
+        fail("the broadcast never reached a worker:\n" + job.output())
+    states = client.compute([Message("get-state", None) for _ in range(300)])
+    bad = [s for s in states if json.loads(s) != "speeds-v2"]
+    check(not bad, "%d of 300 requests ran on a worker without the broadcast" % len(bad))
+    # A broadcast outside the topic is not delivered.
+    client.broadcast_socket.send_multipart([b"other-app:set-state", b'"foreign"'])
+    states = client.compute([Message("get-state", None) for _ in range(50)])
+    check(all(json.loads(s) == "speeds-v2" for s in states), "a foreign-topic broadcast was applied")
+    status = job.stop()
+    check(status == 0, "kfarm exited %s after SIGTERM:\n%s" % (status, job.output()))
+client.close()
+print("ok: EvKit client served in connect topology")

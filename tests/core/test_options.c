@@ -1,0 +1,98 @@
+/* Unit tests of `kfarm` option parsing: defaults, both topologies, and clear errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "options.h"
+
+static int parse(struct kf_options *o, char *err, int argc, ...)
+{
+    char *argv[32] = {"kfarm"};
+    va_list ap;
+    va_start(ap, argc);
+    for (int i = 1; i <= argc; i++)
+        argv[i] = va_arg(ap, char *);
+    va_end(ap);
+    return kf_options_parse(o, argc + 1, argv, err, 512);
+}
+
+static void test_bind_mode_with_adapter_args(void **state)
+{
+    (void)state;
+    struct kf_options o;
+    char err[512];
+    assert_int_equal(parse(&o, err, 8, "--bind", "tcp://*:0", "--broadcast-bind", "tcp://*:0",
+                           "--adapter", "ptdr", "--adapter-arg", "samples=100"),
+                     0);
+    assert_true(o.bind_mode);
+    assert_int_equal(o.n_adapters, 1);
+    assert_string_equal(o.adapters[0].keys[0], "samples");
+    assert_string_equal(o.adapters[0].values[0], "100");
+    assert_int_equal(o.max_inflight, 4);
+    kf_options_fini(&o);
+}
+
+static void test_connect_mode_defaults_to_echo(void **state)
+{
+    (void)state;
+    struct kf_options o;
+    char err[512];
+    assert_int_equal(parse(&o, err, 4, "--connect", "tcp://h:1", "--topic", "traffic-sim:"), 0);
+    assert_false(o.bind_mode);
+    assert_string_equal(o.adapters[0].name, "echo");
+    assert_string_equal(o.topic, "traffic-sim:");
+    kf_options_fini(&o);
+}
+
+static void expect_error(const char *needle, int argc, char *a, char *b, char *c, char *d)
+{
+    struct kf_options o;
+    char err[512] = "";
+    assert_int_equal(parse(&o, err, argc, a, b, c, d), -1);
+    if (!strstr(err, needle))
+        fail_msg("error does not mention '%s': %s", needle, err);
+    kf_options_fini(&o);
+}
+
+static void test_bad_options_say_what_is_wrong(void **state)
+{
+    (void)state;
+    expect_error("unknown option --frobnicate", 1, "--frobnicate", NULL, NULL, NULL);
+    expect_error("no client endpoint", 2, "--adapter", "echo", NULL, NULL);
+    expect_error("not both", 4, "--bind", "tcp://*:1", "--connect", "tcp://h:2");
+    expect_error("expected an endpoint", 2, "--bind", "5555", NULL, NULL);
+    expect_error("has no port", 2, "--connect", "tcp://host", NULL, NULL);
+    expect_error("--max-inflight", 4, "--bind", "tcp://*:1", "--max-inflight", "0");
+    expect_error("--log-level", 4, "--bind", "tcp://*:1", "--log-level", "loud");
+    expect_error("before its arguments", 4, "--bind", "tcp://*:1", "--adapter-arg", "a=b");
+    expect_error("needs a value", 1, "--bind", NULL, NULL, NULL);
+    expect_error("--endpoint-file is for --bind", 4, "--connect", "tcp://h:1", "--endpoint-file",
+                 "f");
+}
+
+static void test_adapter_arg_without_equals(void **state)
+{
+    (void)state;
+    struct kf_options o;
+    char err[512] = "";
+    assert_int_equal(parse(&o, err, 6, "--bind", "tcp://*:1", "--adapter", "echo",
+                           "--adapter-arg", "novalue"),
+                     -1);
+    assert_non_null(strstr(err, "KEY=VALUE"));
+    kf_options_fini(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bind_mode_with_adapter_args),
+        cmocka_unit_test(test_connect_mode_defaults_to_echo),
+        cmocka_unit_test(test_bad_options_say_what_is_wrong),
+        cmocka_unit_test(test_adapter_arg_without_equals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
