@@ -26,6 +26,7 @@ struct cli {
     long n;
     long inflight;
     double timeout_s;
+    double duration_s; /* > 0: stop sending after this long, then wait for the replies */
     struct broadcast broadcasts[64];
     int n_broadcasts;
     int ordered_broadcasts;
@@ -51,6 +52,7 @@ static void usage(FILE *out)
           "  --data-file FILE     request payload from a file\n"
           "  -n N                 number of requests (default 1; 0 sends only broadcasts)\n"
           "  --inflight K         requests outstanding at once (default 1)\n"
+          "  --duration S         stop sending after S seconds (then -n is an upper bound)\n"
           "  --broadcast KIND DATA  send a broadcast before the requests; repeatable\n"
           "  --ordered            send broadcasts on the request socket as $broadcast:KIND, so\n"
           "                       they are ordered with the requests and acknowledged\n"
@@ -111,7 +113,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 {
     enum { O_CONNECT = 256, O_BCONNECT, O_BIND, O_BBIND, O_EPFILE, O_KIND, O_DATA, O_DATAFILE,
            O_INFLIGHT, O_BROADCAST, O_ORDERED, O_SUBS, O_VERIFY, O_TIMEOUT, O_PRINT, O_JSON,
-           O_QUIET, O_VERSION };
+           O_QUIET, O_VERSION, O_DURATION };
     static const struct option opts[] = {
         {"connect", 1, 0, O_CONNECT}, {"broadcast-connect", 1, 0, O_BCONNECT},
         {"bind", 1, 0, O_BIND}, {"broadcast-bind", 1, 0, O_BBIND},
@@ -121,6 +123,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         {"subscribers", 1, 0, O_SUBS}, {"verify-echo", 0, 0, O_VERIFY},
         {"timeout", 1, 0, O_TIMEOUT}, {"print", 0, 0, O_PRINT}, {"json", 0, 0, O_JSON},
         {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'}, {"version", 0, 0, O_VERSION},
+        {"duration", 1, 0, O_DURATION},
         {0, 0, 0, 0}};
     c->kind = "echo";
     c->n = 1;
@@ -177,6 +180,13 @@ static int parse_args(struct cli *c, int argc, char **argv)
             c->timeout_s = strtod(optarg, &end);
             if (*end || end == optarg || !(c->timeout_s > 0)) {
                 fprintf(stderr, "kfarm-client: --timeout %s: expected seconds > 0\n", optarg);
+                return -1;
+            }
+            break;
+        case O_DURATION:
+            c->duration_s = strtod(optarg, &end);
+            if (*end || end == optarg || !(c->duration_s > 0)) {
+                fprintf(stderr, "kfarm-client: --duration %s: expected seconds > 0\n", optarg);
                 return -1;
             }
             break;
@@ -309,8 +319,11 @@ int main(int argc, char **argv)
     }
     long next = 0, done = 0, errors = 0, bad = 0, timeouts = 0;
     double t0 = now_s();
-    while (status == 0 && done < c.n) {
-        while (next < c.n && next - done < c.inflight) {
+    int sending = 1;
+    while (status == 0 && done < (sending ? c.n : next)) {
+        if (c.duration_s > 0 && now_s() - t0 > c.duration_s)
+            sending = 0;
+        while (sending && next < c.n && next - done < c.inflight) {
             char id[32];
             int idlen = snprintf(id, sizeof(id), "%ld", next);
             size_t plen = c.data_len;

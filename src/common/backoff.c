@@ -5,9 +5,11 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-/* Measured on 2 cores: a few yields cover a reply that is already on its way (an MPI hop is about
- * 2 us); after that, sleeping from 20 us upwards keeps an idle rank under 1% of a core. */
-enum { YIELD_POLLS = 32 };
+/* A couple of immediate re-polls catch a message already on its way (an MPI hop is about 2 us).
+ * No sched_yield: with more ranks than cores a yield can hand the core to a busy rank for a whole
+ * time slice. After that, sleep from 20 us upwards (a node-local doorbell cuts the sleep short),
+ * which keeps an idle rank under 1% of a core. */
+enum { YIELD_POLLS = 2 };
 static const uint64_t first_sleep_ns = 20000;
 
 void kf_backoff_setup_thread(void)

@@ -35,3 +35,10 @@ int kf_wire_unpack(const void *buf, size_t len, struct kf_wire_msg *msg)
     msg->payload_len = len - sizeof(msg->hdr) - msg->hdr.kind_len;
     return 0;
 }
+
+const char *kf_variant_reason_name(int reason)
+{
+    static const char *const names[] = {"none",        "cpu-only",   "fixed",
+                                        "calibrating", "exploiting", "fallback"};
+    return reason >= 0 && reason <= KF_REASON_FALLBACK ? names[reason] : "unknown";
+}

@@ -11,7 +11,9 @@
 #define KF_WIRE_TAG 7
 
 enum kf_wire_type {
-    KF_WIRE_HELLO = 1, /* worker -> gateway: ready (status 0) or failed (payload: message) */
+    KF_WIRE_HELLO = 1, /* worker -> gateway: ready (payload: its doorbell name) or failed
+                          (status KF_WIRE_FAILED, payload: the message) */
+    KF_WIRE_WELCOME,   /* gateway -> worker: start; payload: the gateway's doorbell name */
     KF_WIRE_REQUEST,   /* gateway -> worker: seq, kind, payload */
     KF_WIRE_BROADCAST, /* gateway -> worker: kind, payload */
     KF_WIRE_REPLY,     /* worker -> gateway: seq, status, payload or error message */
@@ -21,11 +23,25 @@ enum kf_wire_type {
 enum kf_wire_status { KF_WIRE_OK = 0, KF_WIRE_FAILED = 1 };
 enum kf_wire_variant { KF_VARIANT_NONE = 0, KF_VARIANT_CPU = 1, KF_VARIANT_ACCEL = 2 };
 
+/* Why a variant ran (replies); shown by $stats. */
+enum kf_variant_reason {
+    KF_REASON_NONE = 0,
+    KF_REASON_CPU_ONLY,    /* the kernel has no accelerator variant */
+    KF_REASON_FIXED,       /* --variant cpu|accel */
+    KF_REASON_CALIBRATING, /* the tuner is measuring this setting */
+    KF_REASON_EXPLOITING,  /* the tuner's best setting for these features */
+    KF_REASON_FALLBACK,    /* accelerator unavailable (or no tuner): CPU */
+};
+
+const char *kf_variant_reason_name(int reason);
+
 struct kf_wire_hdr {
     uint8_t type;
     uint8_t status;
-    uint8_t variant;
-    uint8_t reserved;
+    uint8_t variant; /* replies: the variant that ran */
+    uint8_t reason;  /* replies: why (enum kf_variant_reason) */
+    uint8_t accel;   /* replies: 1 when the accelerator was available for the decision */
+    uint8_t reserved[3];
     uint32_t kind_len;
     uint64_t seq;
     uint64_t service_ns; /* replies: time the kernel took on the worker */

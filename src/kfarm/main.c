@@ -10,7 +10,7 @@
 #include "options.h"
 #include "worker.h"
 
-/* The rank before MPI_Init, from the launcher, so that only one rank prints option errors. */
+/* The rank the launcher gave this process before MPI_Init, or -1 when started by hand. */
 static int rank_from_environment(void)
 {
     const char *vars[] = {"PMIX_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID", "PMI_RANK"};
@@ -19,29 +19,44 @@ static int rank_from_environment(void)
         if (v && *v)
             return atoi(v);
     }
-    return 0;
+    return -1;
+}
+
+/* Answers --help, --version and bad options with one message from one rank. Under a launcher
+ * the ranks first meet in MPI_Init: srun reports a step whose tasks all exit before it finished
+ * launching as a launch failure, losing their output and exit status. */
+static int answer_without_serving(int argc, char **argv, const struct kf_options *opts,
+                                  const char *err)
+{
+    int rank = rank_from_environment();
+    if (rank >= 0) {
+        int provided;
+        MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    }
+    if (rank <= 0) {
+        if (err)
+            fprintf(stderr, "kfarm: %s\n", err);
+        else if (opts->help)
+            kf_options_usage(stdout);
+        else
+            printf("kfarm %s\n", KFARM_VERSION);
+        fflush(NULL);
+    }
+    if (rank >= 0)
+        MPI_Finalize();
+    return err ? 2 : 0;
 }
 
 int main(int argc, char **argv)
 {
-    int env_rank = rank_from_environment();
     struct kf_options opts;
     char err[1024];
-    if (kf_options_parse(&opts, argc, argv, err, sizeof(err))) {
-        if (env_rank == 0)
-            fprintf(stderr, "kfarm: %s\n", err);
+    if (kf_options_parse(&opts, argc, argv, err, sizeof(err)) || opts.help || opts.version) {
+        int failed = !opts.help && !opts.version;
+        int status = answer_without_serving(argc, argv, &opts, failed ? err : NULL);
         kf_options_fini(&opts);
-        return 2;
-    }
-    if (opts.help || opts.version) {
-        if (env_rank == 0) {
-            if (opts.help)
-                kf_options_usage(stdout);
-            else
-                printf("kfarm %s\n", KFARM_VERSION);
-        }
-        kf_options_fini(&opts);
-        return 0;
+        return status;
     }
 
     int provided, rank, size;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "wire.h"
 
 enum {
     OPT_CONNECT = 256,
@@ -23,6 +24,13 @@ enum {
     OPT_CONNECT_TIMEOUT,
     OPT_DRAIN_TIMEOUT,
     OPT_VERSION,
+    OPT_VARIANT,
+    OPT_TUNER,
+    OPT_KNOWLEDGE,
+    OPT_KNOWLEDGE_SAVE,
+    OPT_MQTT,
+    OPT_ACCEL_BDF,
+    OPT_SYSFS_ROOT,
 };
 
 static const struct option long_options[] = {
@@ -40,6 +48,13 @@ static const struct option long_options[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
+    {"variant", required_argument, NULL, OPT_VARIANT},
+    {"tuner", required_argument, NULL, OPT_TUNER},
+    {"knowledge", required_argument, NULL, OPT_KNOWLEDGE},
+    {"knowledge-save", required_argument, NULL, OPT_KNOWLEDGE_SAVE},
+    {"mqtt", required_argument, NULL, OPT_MQTT},
+    {"accel-bdf", required_argument, NULL, OPT_ACCEL_BDF},
+    {"sysfs-root", required_argument, NULL, OPT_SYSFS_ROOT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -70,6 +85,17 @@ void kf_options_usage(FILE *out)
           "  --adapter-arg KEY=VALUE        argument for the preceding --adapter; repeatable\n"
           "  --max-inflight K               requests outstanding per worker (default 4)\n"
           "  --max-message-bytes B          largest request accepted (default 16777216)\n"
+          "\n"
+          "Variants and tuning (kernels with an accelerator variant):\n"
+          "  --variant auto|cpu|accel       auto (default): the tuner chooses per rank and kind;\n"
+          "                                 accel falls back to cpu when the device is gone\n"
+          "  --tuner FILE.json              tuner configuration (margot.json shape)\n"
+          "  --knowledge FILE.json          start from this knowledge (ops.json shape)\n"
+          "  --knowledge-save PATH          save what was learned at exit (%r = rank, %k = kind)\n"
+          "  --mqtt tcp://H:P               learn with kfarm-learner and hear accelerator\n"
+          "                                 pause/unpause (kfarm/accel/<node>/<bdf>) over MQTT\n"
+          "  --accel-bdf BDF                the accelerator VF (default: first of KFARM_VF_BDFS)\n"
+          "  --sysfs-root DIR               where the VF is looked for (default /sys)\n"
           "\n"
           "Other:\n"
           "  --drain-timeout S              on SIGTERM, wait at most S seconds for running\n"
@@ -213,6 +239,37 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
                 return fail(err, errlen, "%s %s: expected seconds from 0 to 86400",
                             c == OPT_CONNECT_TIMEOUT ? "--connect-timeout" : "--drain-timeout",
                             optarg);
+            break;
+        case OPT_VARIANT:
+            if (strcmp(optarg, "auto") == 0)
+                o->variant = 0;
+            else if (strcmp(optarg, "cpu") == 0)
+                o->variant = KF_VARIANT_CPU;
+            else if (strcmp(optarg, "accel") == 0)
+                o->variant = KF_VARIANT_ACCEL;
+            else
+                return fail(err, errlen, "--variant %s: expected auto, cpu or accel%s", optarg, "");
+            break;
+        case OPT_TUNER:
+            o->tuner_file = optarg;
+            break;
+        case OPT_KNOWLEDGE:
+            o->knowledge_file = optarg;
+            break;
+        case OPT_KNOWLEDGE_SAVE:
+            o->knowledge_save = optarg;
+            break;
+        case OPT_MQTT:
+            if (strncmp(optarg, "tcp://", 6) && strncmp(optarg, "ssl://", 6))
+                return fail(err, errlen, "--mqtt %s: expected tcp://host:port or ssl://host:port%s",
+                            optarg, "");
+            o->mqtt = optarg;
+            break;
+        case OPT_ACCEL_BDF:
+            o->accel_bdf = optarg;
+            break;
+        case OPT_SYSFS_ROOT:
+            o->sysfs_root = optarg;
             break;
         case 'h':
             o->help = 1;

@@ -30,6 +30,14 @@ struct kf_options {
     double drain_timeout_s;
     size_t n_adapters;
     struct kf_adapter_spec adapters[KF_MAX_ADAPTERS];
+    /* variant selection (src/mpi_worker/variant.c) */
+    int variant;              /* 0 auto (tuner), KF_VARIANT_CPU or KF_VARIANT_ACCEL */
+    const char *tuner_file;   /* margot.json-shaped tuner configuration */
+    const char *knowledge_file;
+    const char *knowledge_save; /* %r = rank, %k = kind */
+    const char *mqtt;
+    const char *accel_bdf;
+    const char *sysfs_root;
     int max_inflight;
     size_t max_message_bytes;
     enum kf_log_level log_level;

@@ -7,9 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <poll.h>
+
 #include "backoff.h"
+#include "doorbell.h"
 #include "log.h"
 #include "registry.h"
+#include "variant.h"
 #include "wire.h"
 #include "worker.h"
 
@@ -17,6 +21,9 @@ struct worker {
     int rank;
     struct kf_registry *registry;
     const struct kf_options *opts;
+    struct kf_doorbell doorbell;       /* the gateway rings it after sending us work */
+    struct kf_doorbell_peer gateway;   /* we ring it after sending a reply */
+    struct kf_variants *variants;
     unsigned long served, failed, broadcasts;
 };
 
@@ -35,7 +42,8 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void send_to_gateway(const struct kf_wire_hdr *hdr, const void *payload, size_t len)
+static void send_to_gateway(struct worker *w, const struct kf_wire_hdr *hdr, const void *payload,
+                            size_t len)
 {
     size_t n;
     void *buf = kf_wire_pack(hdr, NULL, 0, payload, len, &n);
@@ -46,12 +54,13 @@ static void send_to_gateway(const struct kf_wire_hdr *hdr, const void *payload, 
     }
     MPI_Send(buf, (int)n, MPI_BYTE, 0, KF_WIRE_TAG, MPI_COMM_WORLD);
     free(buf);
+    kf_doorbell_ring(&w->gateway);
 }
 
-static void reply_error(const struct kf_wire_msg *req, const char *msg)
+static void reply_error(struct worker *w, const struct kf_wire_msg *req, const char *msg)
 {
     struct kf_wire_hdr h = {.type = KF_WIRE_REPLY, .status = KF_WIRE_FAILED, .seq = req->hdr.seq};
-    send_to_gateway(&h, msg, strlen(msg));
+    send_to_gateway(w, &h, msg, strlen(msg));
 }
 
 static void handle_request(struct worker *w, const struct kf_wire_msg *req)
@@ -64,28 +73,27 @@ static void handle_request(struct worker *w, const struct kf_wire_msg *req)
                  (int)(req->hdr.kind_len > 100 ? 100 : req->hdr.kind_len), req->kind,
                  kf_registry_kinds(w->registry));
         w->failed++;
-        reply_error(req, msg);
+        reply_error(w, req, msg);
         return;
     }
     struct kf_result res = {0};
-    uint8_t variant = KF_VARIANT_CPU;
-    uint64_t t0 = now_ns();
-    int rc = k->kernel->cpu(k->state, req->payload, req->payload_len, &res);
-    uint64_t t1 = now_ns();
-
+    struct kf_variant_run run;
+    kf_variants_run(w->variants, k, req->payload, req->payload_len, &res, &run);
     struct kf_wire_hdr h = {.type = KF_WIRE_REPLY,
                             .seq = req->hdr.seq,
-                            .variant = variant,
-                            .service_ns = t1 - t0};
-    if (rc == KF_OK) {
+                            .variant = run.variant,
+                            .reason = run.reason,
+                            .accel = run.accel,
+                            .service_ns = run.service_ns};
+    if (run.rc == KF_OK) {
         h.status = KF_WIRE_OK;
-        send_to_gateway(&h, res.data, res.data ? res.len : 0);
+        send_to_gateway(w, &h, res.data, res.data ? res.len : 0);
         w->served++;
     } else {
         res.error[sizeof(res.error) - 1] = '\0';
         const char *msg = res.error[0] ? res.error : "kernel failed without a message";
         h.status = KF_WIRE_FAILED;
-        send_to_gateway(&h, msg, strlen(msg));
+        send_to_gateway(w, &h, msg, strlen(msg));
         w->failed++;
     }
     free(res.data);
@@ -116,13 +124,33 @@ static int say_hello(struct worker *w)
         struct kf_args args = {.count = s->n_args, .keys = s->keys, .values = s->values};
         rc = kf_registry_load(w->registry, s->name, &args, err, sizeof(err));
     }
+    if (rc == 0 && kf_doorbell_open(&w->doorbell, err, sizeof(err)))
+        kf_warn("%s; this worker will poll instead", err);
     struct kf_wire_hdr h = {.type = KF_WIRE_HELLO, .status = rc ? KF_WIRE_FAILED : KF_WIRE_OK};
-    send_to_gateway(&h, err, rc ? strlen(err) : 0);
+    if (rc)
+        send_to_gateway(w, &h, err, strlen(err));
+    else
+        send_to_gateway(w, &h, w->doorbell.name, w->doorbell.fd >= 0 ? strlen(w->doorbell.name) : 0);
     if (rc)
         kf_error("%s", err);
     else
         kf_debug("ready; kinds: %s", kf_registry_kinds(w->registry));
     return rc;
+}
+
+/* Sleeps up to ns or until the gateway rings; returns 1 when rung. */
+static int wait_for_gateway(struct worker *w, uint64_t ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    if (w->doorbell.fd < 0) {
+        nanosleep(&ts, NULL);
+        return 0;
+    }
+    struct pollfd p = {.fd = w->doorbell.fd, .events = POLLIN};
+    if (ppoll(&p, 1, &ts, NULL) <= 0)
+        return 0;
+    kf_doorbell_drain(&w->doorbell);
+    return 1;
 }
 
 /* Receives the next message from the gateway if one is there. Returns its buffer or NULL. */
@@ -131,7 +159,10 @@ static void *poll_gateway(int *len)
     int flag = 0;
     MPI_Message mh;
     MPI_Status st;
-    MPI_Improbe(0, KF_WIRE_TAG, MPI_COMM_WORLD, &flag, &mh, &st);
+    /* Open MPI's improbe matches what earlier progress received, then progresses: a message
+     * that just arrived is found by the second call. */
+    for (int i = 0; i < 2 && !flag; i++)
+        MPI_Improbe(0, KF_WIRE_TAG, MPI_COMM_WORLD, &flag, &mh, &st);
     if (!flag)
         return NULL;
     MPI_Get_count(&st, MPI_BYTE, len);
@@ -146,8 +177,10 @@ static void *poll_gateway(int *len)
 
 int kf_worker_run(const struct kf_options *opts, int rank)
 {
-    struct worker w = {.rank = rank, .opts = opts, .registry = kf_registry_new()};
-    if (!w.registry) {
+    struct worker w = {.rank = rank, .opts = opts, .registry = kf_registry_new(),
+                       .doorbell = {.fd = -1}, .gateway = {.fd = -1}};
+    w.variants = kf_variants_new(opts, rank);
+    if (!w.registry || !w.variants) {
         kf_error("out of memory");
         return 70;
     }
@@ -173,11 +206,16 @@ int kf_worker_run(const struct kf_options *opts, int rank)
                 else if (now_ns() - sigterm_at > grace_ns) {
                     kf_warn("no shutdown from the gateway %.0f s after SIGTERM; leaving",
                             (double)grace_ns / 1e9);
+                    kf_variants_free(w.variants);
                     kf_registry_free(w.registry);
+                    kf_doorbell_close(&w.doorbell);
+                    kf_doorbell_peer_close(&w.gateway);
                     return 1;
                 }
             }
-            kf_backoff_wait(&idle);
+            uint64_t ns = kf_backoff_step(&idle);
+            if (ns && wait_for_gateway(&w, ns))
+                kf_backoff_reset(&idle); /* work is on its way: poll at once */
             continue;
         }
         kf_backoff_reset(&idle);
@@ -189,9 +227,12 @@ int kf_worker_run(const struct kf_options *opts, int rank)
         }
         int stop = 0;
         switch (m.hdr.type) {
+        case KF_WIRE_WELCOME:
+            kf_doorbell_peer_open(&w.gateway, m.payload, m.payload_len);
+            break;
         case KF_WIRE_REQUEST:
             if (failed_start)
-                reply_error(&m, "this worker failed to start; see the job log");
+                reply_error(&w, &m, "this worker failed to start; see the job log");
             else
                 handle_request(&w, &m);
             break;
@@ -211,6 +252,9 @@ int kf_worker_run(const struct kf_options *opts, int rank)
     }
     kf_info("served %lu requests (%lu failed), applied %lu broadcasts", w.served, w.failed,
             w.broadcasts);
+    kf_variants_free(w.variants);
     kf_registry_free(w.registry);
+    kf_doorbell_close(&w.doorbell);
+    kf_doorbell_peer_close(&w.gateway);
     return failed_start ? 3 : 0;
 }

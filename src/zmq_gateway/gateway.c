@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <mpi.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "backoff.h"
 #include "dispatch.h"
+#include "doorbell.h"
 #include "frames.h"
 #include "gateway.h"
 #include "inflight.h"
@@ -41,6 +41,8 @@ struct kf_gateway {
     int stopping;
     uint64_t stop_deadline;
     struct kf_backoff backoff;
+    struct kf_doorbell doorbell;      /* workers on this node ring it after replying */
+    struct kf_doorbell_peer *workers; /* indexed by rank; rung when a worker may be asleep */
 };
 
 static int signal_pipe[2] = {-1, -1};
@@ -85,12 +87,18 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int wor
     g->sendq = kf_sendq_new();
     g->stats = kf_stats_new(g->n_workers);
     g->worker_ranks = calloc((size_t)g->n_workers, sizeof(int));
-    if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->worker_ranks) {
+    g->workers = calloc((size_t)world_size, sizeof(*g->workers));
+    g->doorbell.fd = -1;
+    if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->worker_ranks || !g->workers) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     for (int i = 0; i < g->n_workers; i++)
         g->worker_ranks[i] = i + 1;
+    for (int i = 0; i < world_size; i++)
+        g->workers[i].fd = -1;
+    if (kf_doorbell_open(&g->doorbell, err, errlen))
+        kf_warn("%s; waiting for replies will poll instead", err);
     if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK)) {
         snprintf(err, errlen, "cannot create the signal pipe: %s", strerror(errno));
         goto fail;
@@ -112,6 +120,8 @@ fail:
         kf_sendq_free(g->sendq, 1);
         kf_stats_free(g->stats);
         free(g->worker_ranks);
+        free(g->workers);
+        kf_doorbell_close(&g->doorbell);
         free(g);
     }
     return -1;
@@ -156,11 +166,15 @@ static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
     void *buf = r->packed;
     r->packed = NULL;
     r->worker = rank;
+    int was_idle = kf_dispatch_outstanding(g->dispatch, rank) == 0;
     kf_dispatch_started(g->dispatch, rank);
     if (kf_sendq_post(g->sendq, buf, r->packed_len, &rank, 1)) {
         kf_dispatch_finished(g->dispatch, rank, 0);
         fail_request(g, r, "gateway out of memory; request not run");
+        return;
     }
+    if (was_idle) /* it may be asleep; a busy worker polls again by itself */
+        kf_doorbell_ring(&g->workers[rank]);
 }
 
 static void dispatch_pending(struct kf_gateway *g)
@@ -181,6 +195,9 @@ static int broadcast_to_workers(struct kf_gateway *g, const char *kind, size_t k
         return -1;
     }
     kf_stats_broadcast(g->stats);
+    for (int r = 1; r <= g->n_workers; r++)
+        if (kf_dispatch_outstanding(g->dispatch, r) == 0)
+            kf_doorbell_ring(&g->workers[r]);
     return 0;
 }
 
@@ -366,7 +383,10 @@ static void *recv_worker_message(int *source, int *len)
     int flag = 0;
     MPI_Message mh;
     MPI_Status st;
-    MPI_Improbe(MPI_ANY_SOURCE, KF_WIRE_TAG, MPI_COMM_WORLD, &flag, &mh, &st);
+    /* Open MPI's improbe matches what earlier progress received, then progresses: a message
+     * that just arrived is found by the second call. */
+    for (int i = 0; i < 2 && !flag; i++)
+        MPI_Improbe(MPI_ANY_SOURCE, KF_WIRE_TAG, MPI_COMM_WORLD, &flag, &mh, &st);
     if (!flag)
         return NULL;
     MPI_Get_count(&st, MPI_BYTE, len);
@@ -391,8 +411,7 @@ static void handle_reply(struct kf_gateway *g, int source, const struct kf_wire_
     }
     kf_dispatch_finished(g->dispatch, source, m->hdr.service_ns);
     int ok = m->hdr.status == KF_WIRE_OK;
-    kf_stats_reply(g->stats, source, ok, m->hdr.variant, m->hdr.service_ns,
-                   now_ns() - r->t_start);
+    kf_stats_reply(g->stats, source, &m->hdr, now_ns() - r->t_start);
     if (ok) {
         reply_ok(g, r->route, r->route_len, r->id, r->id_len, m->payload, m->payload_len);
     } else {
@@ -440,7 +459,9 @@ static int await_workers(struct kf_gateway *g)
         struct kf_wire_msg m;
         if (kf_wire_unpack(buf, (size_t)len, &m) == 0 && m.hdr.type == KF_WIRE_HELLO) {
             seen++;
-            if (m.hdr.status != KF_WIRE_OK) {
+            if (m.hdr.status == KF_WIRE_OK)
+                kf_doorbell_peer_open(&g->workers[source], m.payload, m.payload_len);
+            else {
                 failed++;
                 kf_error("worker rank %d cannot start: %.*s", source, (int)m.payload_len,
                          (const char *)m.payload);
@@ -449,6 +470,18 @@ static int await_workers(struct kf_gateway *g)
         free(buf);
     }
     return failed;
+}
+
+/* Tells every worker to start, with the name of the doorbell to ring after replies. */
+static void welcome_workers(struct kf_gateway *g)
+{
+    struct kf_wire_hdr h = {.type = KF_WIRE_WELCOME};
+    size_t n;
+    size_t name_len = g->doorbell.fd >= 0 ? strlen(g->doorbell.name) : 0;
+    void *buf = kf_wire_pack(&h, NULL, 0, g->doorbell.name, name_len, &n);
+    for (int r = 1; buf && r <= g->n_workers; r++)
+        MPI_Send(buf, (int)n, MPI_BYTE, r, KF_WIRE_TAG, MPI_COMM_WORLD);
+    free(buf);
 }
 
 /* ---- lifecycle ---- */
@@ -489,12 +522,13 @@ static int has_input(void *sock)
     return sock && zmq_getsockopt(sock, ZMQ_EVENTS, &events, &l) == 0 && (events & ZMQ_POLLIN);
 }
 
-/* Sleeps until a client message, a signal, or timeout_ns (< 0: no timeout). */
-static void wait_for_events(struct kf_gateway *g, int64_t timeout_ns)
+/* Sleeps until a client message, a worker's ring, a signal, or timeout_ns (< 0: none). Returns 1
+ * when woken by an event rather than the timeout. */
+static int wait_for_events(struct kf_gateway *g, int64_t timeout_ns)
 {
     if (has_input(g->s.req) || has_input(g->s.sub))
-        return;
-    struct pollfd fds[3];
+        return 1;
+    struct pollfd fds[4];
     int n = 0;
     size_t l = sizeof(int);
     fds[n] = (struct pollfd){.events = POLLIN};
@@ -504,9 +538,13 @@ static void wait_for_events(struct kf_gateway *g, int64_t timeout_ns)
         zmq_getsockopt(g->s.sub, ZMQ_FD, &fds[n++].fd, &l);
     }
     fds[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
+    if (g->doorbell.fd >= 0)
+        fds[n++] = (struct pollfd){.fd = g->doorbell.fd, .events = POLLIN};
     struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
-    ppoll(fds, (nfds_t)n, timeout_ns < 0 ? NULL : &ts, NULL);
+    int woken = ppoll(fds, (nfds_t)n, timeout_ns < 0 ? NULL : &ts, NULL) > 0;
     drain_signal_pipe();
+    kf_doorbell_drain(&g->doorbell);
+    return woken;
 }
 
 static void serve(struct kf_gateway *g)
@@ -533,10 +571,8 @@ static void serve(struct kf_gateway *g)
             continue;
         }
         uint64_t ns = kf_backoff_step(&g->backoff);
-        if (ns)
-            wait_for_events(g, (int64_t)ns);
-        else
-            sched_yield();
+        if (ns && wait_for_events(g, (int64_t)ns))
+            kf_backoff_reset(&g->backoff);
     }
 }
 
@@ -548,6 +584,10 @@ static void free_gateway(struct kf_gateway *g)
     kf_inflight_free(g->inflight);
     kf_stats_free(g->stats);
     free(g->worker_ranks);
+    for (int r = 1; r <= g->n_workers; r++)
+        kf_doorbell_peer_close(&g->workers[r]);
+    free(g->workers);
+    kf_doorbell_close(&g->doorbell);
     close(signal_pipe[0]);
     close(signal_pipe[1]);
     free(g);
@@ -571,6 +611,7 @@ int kf_gateway_run(struct kf_gateway *g)
             goto out;
         }
     }
+    welcome_workers(g);
     kf_info("serving: %d workers, %d slots each, requests %s %s%s%s", g->n_workers,
             g->o->max_inflight, g->s.bind_mode ? "bound at" : "connected to", g->s.endpoint,
             g->s.broadcast_endpoint[0] ? ", broadcasts " : "", g->s.broadcast_endpoint);
@@ -578,6 +619,8 @@ int kf_gateway_run(struct kf_gateway *g)
     kf_inflight_foreach(g->inflight, fail_one, g);
 out:
     kf_gateway_stop_workers(g->n_workers + 1);
+    for (int r = 1; r <= g->n_workers; r++)
+        kf_doorbell_ring(&g->workers[r]);
     kf_stats_log(g->stats);
     free_gateway(g);
     return status;

@@ -19,7 +19,7 @@ struct histogram {
 
 struct rank_stats {
     uint64_t requests, errors;
-    int variant;
+    int variant, reason, accel;
     struct histogram service;
 };
 
@@ -93,15 +93,19 @@ void kf_stats_client_error(struct kf_stats *s)
     s->gateway_errors++;
 }
 
-void kf_stats_reply(struct kf_stats *s, int rank, int ok, int variant, uint64_t service_ns,
+void kf_stats_reply(struct kf_stats *s, int rank, const struct kf_wire_hdr *reply,
                     uint64_t latency_ns)
 {
     struct rank_stats *r = &s->ranks[rank];
+    uint64_t service_ns = reply->service_ns;
     r->requests++;
-    if (!ok)
+    if (reply->status != KF_WIRE_OK)
         r->errors++;
-    if (variant)
-        r->variant = variant;
+    if (reply->variant) {
+        r->variant = reply->variant;
+        r->reason = reply->reason;
+        r->accel = reply->accel;
+    }
     hist_add(&r->service, service_ns);
     hist_add(&s->latency, latency_ns);
 }
@@ -143,6 +147,8 @@ char *kf_stats_json(const struct kf_stats *s, const struct kf_dispatch *d, size_
         cJSON_AddNumberToObject(o, "service_p50_us", hist_quantile(&r->service, 0.5) / 1e3);
         cJSON_AddNumberToObject(o, "service_p99_us", hist_quantile(&r->service, 0.99) / 1e3);
         cJSON_AddStringToObject(o, "variant", variant_name(r->variant));
+        cJSON_AddStringToObject(o, "why", kf_variant_reason_name(r->reason));
+        cJSON_AddBoolToObject(o, "accel_available", r->accel);
         cJSON_AddItemToArray(ranks, o);
     }
     char *out = cJSON_PrintUnformatted(root);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "dispatch.h"
+#include "wire.h"
 
 struct kf_stats;
 
@@ -16,7 +17,8 @@ void kf_stats_request(struct kf_stats *s);
 void kf_stats_broadcast(struct kf_stats *s);
 /* A request answered with an error by the gateway itself (bad frames, shutdown). */
 void kf_stats_client_error(struct kf_stats *s);
-void kf_stats_reply(struct kf_stats *s, int rank, int ok, int variant, uint64_t service_ns,
+/* A worker's reply (its header says what ran and why) that took latency_ns end to end. */
+void kf_stats_reply(struct kf_stats *s, int rank, const struct kf_wire_hdr *reply,
                     uint64_t latency_ns);
 /* A malloc()ed JSON document; NULL when out of memory. */
 char *kf_stats_json(const struct kf_stats *s, const struct kf_dispatch *d, size_t pending);

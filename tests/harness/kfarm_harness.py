@@ -108,6 +108,13 @@ def client(*args, check_status=True, timeout=120):
 
 
 def kfarm_processes():
-    """PIDs of kfarm ranks still running on this machine."""
+    """PIDs of ranks of this build's kfarm still running on this machine."""
     p = subprocess.run(["pgrep", "-x", "kfarm"], capture_output=True, text=True)
-    return [int(x) for x in p.stdout.split()]
+    ours = []
+    for pid in p.stdout.split():
+        try:
+            if os.path.realpath("/proc/%s/exe" % pid) == os.path.realpath(KFARM):
+                ours.append(int(pid))
+        except OSError:
+            pass  # it ended meanwhile
+    return ours

@@ -1,0 +1,89 @@
+/* Runs the policy's flash_command with execve and an argv built from its template: {pf},
+ * {bitstream} (path), {name}, {sha256} are substituted per argument; no shell is involved. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *substitute(const char *t, const char *const keys[], const char *const vals[],
+                        size_t nk)
+{
+    size_t cap = strlen(t) + 1;
+    for (size_t k = 0; k < nk; k++)
+        cap += 4 * strlen(vals[k]) + 1;
+    char *out = malloc(cap * 2);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    while (*t) {
+        size_t k;
+        for (k = 0; k < nk; k++) {
+            size_t kl = strlen(keys[k]);
+            if (strncmp(t, keys[k], kl) == 0) {
+                size_t vl = strlen(vals[k]);
+                memcpy(out + o, vals[k], vl);
+                o += vl;
+                t += kl;
+                break;
+            }
+        }
+        if (k == nk)
+            out[o++] = *t++;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const char *path,
+                   const char *sha, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"{pf}", "{bitstream}", "{name}", "{sha256}"};
+    const char *const vals[] = {pf, path, name, sha};
+    size_t n = 0;
+    while (tmpl[n])
+        n++;
+    char **argv = calloc(n + 1, sizeof *argv);
+    if (!argv)
+        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        argv[i] = substitute(tmpl[i], keys, vals, 4);
+        if (!argv[i]) {
+            rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    extern char **environ;
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = esfm_fail(err, errlen, -ENOEXEC, "fork for flash_command failed: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        execve(argv[0], argv, environ);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            rc = esfm_fail(err, errlen, -ENOEXEC, "waitpid flash_command: %s", strerror(errno));
+            goto out;
+        }
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        rc = esfm_fail(err, errlen, -ENOEXEC,
+                       "flash_command %s for %s on %s exited with %d%s; the FPGA may hold an "
+                       "old image, re-run esfm init",
+                       argv[0], name, pf, code, code == 127 ? " (cannot execute it)" : "");
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(argv[i]);
+    free(argv);
+    return rc;
+}

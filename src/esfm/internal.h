@@ -1,0 +1,155 @@
+/* Internal state shared by libesfm's files: the context, step counting for the crash tests,
+ * and the small interfaces (sysfs helpers, hypervisor, policy, journal, state, MQTT). */
+#ifndef ESFM_INTERNAL_H
+#define ESFM_INTERNAL_H
+
+#include <kfarm/esfm.h>
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct esfm_hv;
+struct esfm_policy;
+struct esfm_mqtt;
+
+struct esfm_ctx {
+    char *sysfs_root;
+    char *state_dir;
+    char *connect_uri;
+    int parallel;
+    bool force;
+    unsigned hv_flags;
+    int detach_timeout_ms;
+    struct esfm_sysfs_ops sysfs;
+    esfm_log_fn log;
+    void *log_arg;
+    struct esfm_hv *hv;
+    struct esfm_policy *policy;
+    struct esfm_mqtt *mqtt;
+    char node[64];
+    long crash_after; /* ESFM_TEST_CRASH_AFTER_STEP, 0 = never */
+    atomic_long steps;
+    pthread_mutex_t log_lock;
+};
+
+/* error.c */
+int esfm_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void esfm_logf(struct esfm_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Counts one externally visible step; dies by SIGKILL when the crash test asks for it. */
+void esfm_step(struct esfm_ctx *ctx, const char *what);
+bool esfm_valid_bdf(const char *s);
+/* Accepts "03:00.1" or "0000:03:00.1"; writes the full form. */
+int esfm_normalize_bdf(const char *in, char out[ESFM_BDF_LEN]);
+int esfm_parse_uint(const char *s, unsigned max, unsigned *out);
+
+/* sysfs_real.c */
+extern const struct esfm_sysfs_ops esfm_sysfs_real;
+
+/* pci.c: reads of the PCI tree and one named helper per sysfs write (virpci.c style). The write
+ * helpers return the raw -errno and describe path and errno in err. */
+int esfm_pci_path(struct esfm_ctx *ctx, const char *bdf, const char *attr, char *buf, size_t len);
+bool esfm_pci_exists(struct esfm_ctx *ctx, const char *bdf);
+bool esfm_pci_is_pf(struct esfm_ctx *ctx, const char *bdf);
+int esfm_pci_read_uint(struct esfm_ctx *ctx, const char *bdf, const char *attr, unsigned *v,
+                       char *err, size_t errlen);
+int esfm_pci_read_str(struct esfm_ctx *ctx, const char *bdf, const char *attr, char *buf,
+                      size_t len);
+int esfm_pci_physfn(struct esfm_ctx *ctx, const char *vf, char pf[ESFM_BDF_LEN]);
+void esfm_pci_driver(struct esfm_ctx *ctx, const char *bdf, char *drv, size_t len);
+/* VFs in virtfn order; *vfs is malloc'd. */
+int esfm_pci_list_vfs(struct esfm_ctx *ctx, const char *pf, char (**vfs)[ESFM_BDF_LEN], size_t *n);
+int esfm_pci_list_pfs(struct esfm_ctx *ctx, char (**pfs)[ESFM_BDF_LEN], size_t *n);
+int esfm_pci_find_by_id(struct esfm_ctx *ctx, const char *id, char pf[ESFM_BDF_LEN]);
+bool esfm_pci_driver_exists(struct esfm_ctx *ctx, const char *driver);
+int esfm_pci_set_numvfs(struct esfm_ctx *ctx, const char *pf, unsigned n, char *err, size_t len);
+int esfm_pci_set_autoprobe(struct esfm_ctx *ctx, const char *pf, bool on, char *err, size_t len);
+int esfm_pci_set_qmax(struct esfm_ctx *ctx, const char *pf, unsigned q, char *err, size_t len);
+int esfm_pci_remove(struct esfm_ctx *ctx, const char *bdf, char *err, size_t len);
+int esfm_pci_rescan(struct esfm_ctx *ctx, char *err, size_t len);
+int esfm_pci_unbind(struct esfm_ctx *ctx, const char *bdf, char *err, size_t len);
+int esfm_pci_set_driver_override(struct esfm_ctx *ctx, const char *bdf, const char *driver,
+                                 char *err, size_t len);
+int esfm_pci_probe(struct esfm_ctx *ctx, const char *bdf, char *err, size_t len);
+int esfm_pci_bind_with_driver_override(struct esfm_ctx *ctx, const char *bdf, const char *driver,
+                                       char *err, size_t len);
+
+/* busy.c: the kfarm busy counter (kmod): VF's kfarm/busy or PF's kfarm/vf_busy lines. */
+int esfm_busy_queues(struct esfm_ctx *ctx, const char *vf, unsigned *queues, pid_t *pid);
+
+/* digest.c */
+int esfm_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
+
+/* flash.c */
+int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const char *path,
+                   const char *sha, char *err, size_t errlen);
+
+/* parallel.c: runs fn(arg, i) for i < n on up to `threads` threads. */
+void esfm_run_parallel(int threads, size_t n, void (*fn)(void *arg, size_t i), void *arg);
+
+/* mqtt_publish.c */
+int esfm_mqtt_new(const char *uri, const char *node, struct esfm_mqtt **out, char *err,
+                  size_t errlen);
+void esfm_mqtt_free(struct esfm_mqtt *m);
+void esfm_publish_state(struct esfm_ctx *ctx, const char *vf, const char *state);
+
+/* state.c: per-VF records (owner jobs, domain, alias, paused) in <state>/vfs.json. */
+int esfm_state_lock(struct esfm_ctx *ctx, char *err, size_t errlen); /* returns fd */
+void esfm_state_unlock(int fd);
+cJSON *esfm_state_read(struct esfm_ctx *ctx, char *err, size_t errlen); /* {"vfs":{...}} */
+int esfm_state_write(struct esfm_ctx *ctx, cJSON *st, char *err, size_t errlen);
+cJSON *esfm_state_vf(cJSON *st, const char *bdf); /* NULL when absent */
+cJSON *esfm_state_vf_add(cJSON *st, const char *bdf);
+void esfm_state_vf_del(cJSON *st, const char *bdf);
+int esfm_pf_lock(struct esfm_ctx *ctx, const char *pf, char *err, size_t errlen); /* fd */
+int esfm_write_file_sync(const char *path, const char *data, char *err, size_t errlen);
+
+/* journal.c: write-ahead intents in <state>/journal/. */
+struct esfm_journal {
+    int fd;
+    char path[512];
+};
+int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_journal *j, char *err,
+                       size_t errlen);
+int esfm_journal_update(struct esfm_ctx *ctx, struct esfm_journal *j, const cJSON *intent,
+                        char *err, size_t errlen);
+void esfm_journal_end(struct esfm_ctx *ctx, struct esfm_journal *j);
+
+/* hostdev lookups over the hypervisor's list (hostdevs.c). */
+int esfm_hostdevs(struct esfm_ctx *ctx, struct esfm_hostdev **out, size_t *n, char *err,
+                  size_t errlen);
+const struct esfm_hostdev *esfm_hostdev_find(const struct esfm_hostdev *h, size_t n,
+                                             const char *bdf);
+
+/* VF moves shared by the operations (vf_ops.c). */
+int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest, char *err,
+                   size_t errlen);
+int esfm_vf_detach(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
+                   char *err, size_t errlen);
+/* Pauses through QMP, or detaches when QEMU lacks device_pause (*method = "qmp"/"detach"). */
+int esfm_vf_pause(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
+                  const char **method, char *err, size_t errlen);
+int esfm_vf_unpause(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
+                    const char *method, char *err, size_t errlen);
+int esfm_check_not_busy(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
+int esfm_need_hv(struct esfm_ctx *ctx, char *err, size_t errlen);
+/* Resolves a PF argument (BDF, vendor:device, NULL = policy pf_ids). */
+int esfm_resolve_pf(struct esfm_ctx *ctx, const char *arg, char pf[ESFM_BDF_LEN], char *err,
+                    size_t errlen);
+int esfm_resolve_vf(struct esfm_ctx *ctx, const char *arg, char vf[ESFM_BDF_LEN],
+                    char pf[ESFM_BDF_LEN], char *err, size_t errlen);
+
+/* ops_vf.c: records in the state file and journal intents. */
+cJSON *esfm_intent_new(const char *op, const char *vf, const char *domain, const char *alias);
+int esfm_record_vf(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
+                   const char *guest, const char *paused, bool pending, char *err, size_t errlen);
+int esfm_forget_vf(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
+
+/* reconcile.c: repairs one journal intent (called with its lock held). */
+int esfm_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
+int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
+int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
+
+/* cJSON small helpers */
+const char *esfm_json_str(const cJSON *o, const char *key);
+#endif

@@ -1,0 +1,614 @@
+/* PF operations: init (detach VFs, optional verified flash, remove/rescan, autoprobe off, QDMA
+ * queue budget, VF count) and reconf (pause or detach VMs' VFs, 0 then N, resume survivors). */
+#include "hv.h"
+#include "internal.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pf_vf {
+    char vf[ESFM_BDF_LEN], domain[128], alias[64], method[16];
+    bool survive, attached;
+    int rc;
+    char err[ESFM_ERR_LEN];
+};
+
+struct pf_run {
+    struct esfm_ctx *ctx;
+    struct pf_vf *v;
+    const char *driver;
+    char (*vfs)[ESFM_BDF_LEN];
+    int *rcs;
+    char (*errs)[ESFM_ERR_LEN];
+};
+
+static void park_one(void *arg, size_t i)
+{
+    struct pf_run *r = arg;
+    struct pf_vf *x = &r->v[i];
+    if (!x->attached)
+        return; /* already out of the VM (paused by detach earlier) */
+    if (!x->survive) {
+        x->rc = esfm_vf_detach(r->ctx, x->vf, x->domain, x->alias, x->err, sizeof x->err);
+        if (x->rc == -ENOENT)
+            x->rc = 0;
+        return;
+    }
+    const char *m = NULL;
+    x->rc = esfm_vf_pause(r->ctx, x->vf, x->domain, x->alias, &m, x->err, sizeof x->err);
+    if (!x->rc)
+        snprintf(x->method, sizeof x->method, "%s", m);
+}
+
+static void resume_one(void *arg, size_t i)
+{
+    struct pf_run *r = arg;
+    struct pf_vf *x = &r->v[i];
+    if (!x->survive)
+        return;
+    x->rc = esfm_vf_unpause(r->ctx, x->vf, x->domain, x->alias, x->method[0] ? x->method : "qmp",
+                            x->err, sizeof x->err);
+}
+
+static void bind_one(void *arg, size_t i)
+{
+    struct pf_run *r = arg;
+    r->rcs[i] =
+        esfm_pci_bind_with_driver_override(r->ctx, r->vfs[i], r->driver, r->errs[i], ESFM_ERR_LEN);
+    esfm_step(r->ctx, "bind VF driver");
+}
+
+/* Binds every VF of pf to driver (in parallel). */
+static int bind_vfs(struct esfm_ctx *ctx, const char *pf, const char *driver, char *err,
+                    size_t errlen)
+{
+    char(*vfs)[ESFM_BDF_LEN];
+    size_t n;
+    if (!driver || !*driver || esfm_pci_list_vfs(ctx, pf, &vfs, &n))
+        return 0;
+    int rc = 0;
+    if (n) {
+        int *rcs = calloc(n, sizeof *rcs);
+        char(*errs)[ESFM_ERR_LEN] = calloc(n, ESFM_ERR_LEN);
+        if (!rcs || !errs) {
+            rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        } else {
+            struct pf_run run = {
+                .ctx = ctx, .driver = driver, .vfs = vfs, .rcs = rcs, .errs = errs};
+            esfm_run_parallel(ctx->parallel, n, bind_one, &run);
+            for (size_t i = 0; i < n && !rc; i++)
+                if (rcs[i])
+                    rc = esfm_fail(err, errlen, rcs[i] == -ENOENT ? -ENOENT : -EIO, "%s", errs[i]);
+            if (!rc)
+                esfm_logf(ctx, "bound %zu VF(s) of %s to %s", n, pf, driver);
+        }
+        free(rcs);
+        free(errs);
+    }
+    free(vfs);
+    return rc;
+}
+
+static double mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int set_numvfs(struct esfm_ctx *ctx, const char *pf, unsigned to, bool cycle, char *err,
+                      size_t errlen)
+{
+    unsigned cur = 0;
+    int rc = esfm_pci_read_uint(ctx, pf, "sriov_numvfs", &cur, err, errlen);
+    if (rc)
+        return -EIO;
+    /* The kernel refuses a direct change between two non-zero counts: go through 0. reconf
+     * always cycles, so that every VF comes back reset. */
+    double t0 = mono_ms(), t1 = t0;
+    if (cur != 0 && (cur != to || to == 0 || cycle)) {
+        if ((rc = esfm_pci_set_numvfs(ctx, pf, 0, err, errlen)))
+            return -EIO;
+        esfm_step(ctx, "sriov_numvfs 0");
+        t1 = mono_ms();
+    }
+    if (to != 0) {
+        if ((rc = esfm_pci_set_numvfs(ctx, pf, to, err, errlen)))
+            return -EIO;
+        esfm_step(ctx, "sriov_numvfs N");
+    }
+    esfm_logf(ctx, "sriov_numvfs of %s: %u -> 0 in %.0f ms, 0 -> %u in %.0f ms", pf, cur, t1 - t0,
+              to, mono_ms() - t1);
+    return 0;
+}
+
+static int check_pf_driver(struct esfm_ctx *ctx, const char *pf, char *err, size_t errlen)
+{
+    char drv[64];
+    esfm_pci_driver(ctx, pf, drv, sizeof drv);
+    if (drv[0])
+        return 0;
+    return esfm_fail(err, errlen, -EIO,
+                     "PF %s has no driver bound, and only a PF driver (one with sriov_configure, "
+                     "e.g. pci-pf-stub) can create VFs; set \"pf_driver\" in the policy and run "
+                     "esfm init %s",
+                     pf, pf);
+}
+
+static cJSON *plan_json(const struct pf_vf *v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "vf", v[i].vf);
+        cJSON_AddStringToObject(e, "domain", v[i].domain);
+        cJSON_AddStringToObject(e, "alias", v[i].alias);
+        cJSON_AddBoolToObject(e, "survive", v[i].survive);
+        cJSON_AddBoolToObject(e, "attached", v[i].attached);
+        if (v[i].method[0])
+            cJSON_AddStringToObject(e, "method", v[i].method);
+        cJSON_AddItemToArray(a, e);
+    }
+    return a;
+}
+
+static size_t plan_from_json(const cJSON *a, struct pf_vf **out)
+{
+    size_t n = (size_t)cJSON_GetArraySize(a), k = 0;
+    struct pf_vf *v = calloc(n ? n : 1, sizeof *v);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a)
+    {
+        if (!v)
+            break;
+        const char *s;
+        if ((s = esfm_json_str(e, "vf")))
+            snprintf(v[k].vf, sizeof v[k].vf, "%s", s);
+        if ((s = esfm_json_str(e, "domain")))
+            snprintf(v[k].domain, sizeof v[k].domain, "%s", s);
+        if ((s = esfm_json_str(e, "alias")))
+            snprintf(v[k].alias, sizeof v[k].alias, "%s", s);
+        if ((s = esfm_json_str(e, "method")))
+            snprintf(v[k].method, sizeof v[k].method, "%s", s);
+        v[k].survive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "survive"));
+        v[k].attached = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "attached"));
+        k++;
+    }
+    *out = v;
+    return v ? k : 0;
+}
+
+/* Collects the PF's VFs that VMs hold (or that are paused by detach) into a plan. */
+static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf **out, size_t *n,
+                    char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    char(*vfs)[ESFM_BDF_LEN];
+    size_t nv;
+    if (esfm_pci_list_vfs(ctx, pf, &vfs, &nv))
+        return esfm_fail(err, errlen, -EIO, "cannot list VFs of %s", pf);
+    int fd = esfm_state_lock(ctx, err, errlen);
+    if (fd < 0) {
+        free(vfs);
+        return fd;
+    }
+    cJSON *st = esfm_state_read(ctx, err, errlen);
+    esfm_state_unlock(fd);
+    struct esfm_hostdev *h = NULL;
+    size_t nh = 0;
+    int rc = st ? 0 : -ENOLCK;
+    if (!rc && ctx->hv)
+        rc = esfm_hostdevs(ctx, &h, &nh, err, errlen);
+    struct pf_vf *v = calloc(nv ? nv : 1, sizeof *v);
+    if (!rc && !v)
+        rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; !rc && i < nv; i++) {
+        const struct esfm_hostdev *e = esfm_hostdev_find(h, nh, vfs[i]);
+        cJSON *r = esfm_state_vf(st, vfs[i]);
+        const char *pm = r ? esfm_json_str(r, "paused") : NULL;
+        if (!ctx->hv && r) {
+            rc = esfm_fail(err, errlen, -EINVAL,
+                           "VF %s is recorded as used by VM %s; pass --connect URI so that ESFM "
+                           "can move it",
+                           vfs[i], esfm_json_str(r, "domain"));
+            break;
+        }
+        if (!e && !(pm && strcmp(pm, "detach") == 0))
+            continue;
+        struct pf_vf *x = &v[k++];
+        snprintf(x->vf, sizeof x->vf, "%s", vfs[i]);
+        snprintf(x->domain, sizeof x->domain, "%s", e ? e->domain : esfm_json_str(r, "domain"));
+        snprintf(x->alias, sizeof x->alias, "%s", e ? e->alias : esfm_json_str(r, "alias"));
+        if (!x->alias[0])
+            esfm_alias_for(x->vf, x->alias);
+        x->attached = e != NULL;
+        x->survive = keep >= 0 && i < (size_t)keep;
+        if (!e)
+            snprintf(x->method, sizeof x->method, "detach");
+    }
+    free(h);
+    free(vfs);
+    cJSON_Delete(st);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static void forget_removed(struct esfm_ctx *ctx, struct pf_vf *v, size_t n)
+{
+    char e[ESFM_ERR_LEN];
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].survive)
+            continue;
+        esfm_forget_vf(ctx, v[i].vf, e, sizeof e);
+        esfm_logf(ctx, "%s no longer exists; it was removed from VM %s", v[i].vf, v[i].domain);
+    }
+}
+
+/* The part of reconf after the intent is journaled; the repair of a crashed reconf runs it
+ * again from the journal (every step is idempotent). */
+static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct pf_vf *v, size_t n,
+                      struct esfm_journal *j, cJSON *intent, bool repair, char *err, size_t errlen)
+{
+    struct pf_run run = {.ctx = ctx, .v = v};
+    int rc = esfm_pci_rescan(ctx, err, errlen);
+    esfm_step(ctx, "rescan");
+    if (rc)
+        return -EIO;
+    if (repair) {
+        /* Only VFs still in their VM need parking; a QMP-paused one pauses again harmlessly. */
+        struct esfm_hostdev *h = NULL;
+        size_t nh = 0;
+        if (n && (rc = esfm_hostdevs(ctx, &h, &nh, err, errlen)))
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            v[i].attached = esfm_hostdev_find(h, nh, v[i].vf) != NULL;
+            /* A survivor out of its VM was detached (fallback): it must be attached again. */
+            if (!v[i].attached && v[i].survive)
+                snprintf(v[i].method, sizeof v[i].method, "detach");
+        }
+        free(h);
+    }
+    esfm_run_parallel(ctx->parallel, n, park_one, &run);
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].rc)
+            continue;
+        if (!repair) {
+            /* Nothing changed on the PF yet: put back what was parked and give up. */
+            rc = esfm_fail(err, errlen, v[i].rc, "reconf %s: moving %s out of %s: %s", pf, v[i].vf,
+                           v[i].domain, v[i].err);
+            for (size_t k = 0; k < n; k++) {
+                bool parked = v[k].rc == 0 && v[k].attached;
+                if (parked && !v[k].survive) /* detached for good: the VF stays, re-attach */
+                    snprintf(v[k].method, sizeof v[k].method, "detach");
+                v[k].survive = parked;
+            }
+            esfm_run_parallel(ctx->parallel, n, resume_one, &run);
+            return rc;
+        }
+        esfm_logf(ctx, "repair: %s: %s", v[i].vf, v[i].err);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(intent, "vfs");
+    cJSON_AddItemToObject(intent, "vfs", plan_json(v, n));
+    if (j && (rc = esfm_journal_update(ctx, j, intent, err, errlen)))
+        return rc;
+    forget_removed(ctx, v, n);
+    if ((rc = set_numvfs(ctx, pf, to, true, err, errlen)))
+        return rc;
+    const char *drv = ctx->policy->vf_driver;
+    if ((rc = bind_vfs(ctx, pf, drv, err, errlen)))
+        return rc;
+    esfm_run_parallel(ctx->parallel, n, resume_one, &run);
+    for (size_t i = 0; i < n; i++) {
+        char e2[ESFM_ERR_LEN];
+        if (!v[i].survive)
+            continue;
+        if (v[i].rc) {
+            /* Keep it reserved as paused so that "esfm unpause" can retry. */
+            esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL,
+                           v[i].method[0] ? v[i].method : "qmp", false, e2, sizeof e2);
+            if (!rc)
+                rc = esfm_fail(err, errlen, v[i].rc,
+                               "reconf %s: VF count is %u but %s could not return to %s: %s; "
+                               "retry with esfm unpause %s",
+                               pf, to, v[i].vf, v[i].domain, v[i].err, v[i].vf);
+        } else {
+            esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL, NULL, false, e2, sizeof e2);
+        }
+    }
+    return rc;
+}
+
+int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen)
+{
+    const char *pf = esfm_json_str(intent, "pf");
+    cJSON *to = cJSON_GetObjectItemCaseSensitive(intent, "to");
+    if (!pf || !cJSON_IsNumber(to))
+        return esfm_fail(err, errlen, -ENOLCK, "reconf journal entry lacks pf/to");
+    if (!ctx->hv && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(intent, "vfs")) > 0)
+        return esfm_fail(err, errlen, -EINVAL,
+                         "an interrupted reconf of %s moved VMs' VFs; run esfm with --connect "
+                         "to repair it",
+                         pf);
+    struct pf_vf *v;
+    size_t n = plan_from_json(cJSON_GetObjectItemCaseSensitive(intent, "vfs"), &v);
+    int lock = esfm_pf_lock(ctx, pf, err, errlen);
+    int rc = lock < 0 ? lock
+                      : reconf_run(ctx, pf, (unsigned)to->valueint, v, n, NULL, intent, true, err,
+                                   errlen);
+    if (lock >= 0)
+        close(lock);
+    free(v);
+    return rc;
+}
+
+int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, size_t errlen)
+{
+    char pf[ESFM_BDF_LEN];
+    int rc = esfm_resolve_pf(ctx, pf_arg, pf, err, errlen);
+    if (rc)
+        return rc;
+    unsigned total = 0, cur = 0;
+    if ((rc = esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &total, err, errlen)) ||
+        (rc = esfm_pci_read_uint(ctx, pf, "sriov_numvfs", &cur, err, errlen)))
+        return -EIO;
+    if (nvfs < 0 || (unsigned)nvfs > total)
+        return esfm_fail(err, errlen, -EINVAL,
+                         "PF %s supports 0 to %u VFs (sriov_totalvfs), "
+                         "not %d",
+                         pf, total, nvfs);
+    if ((rc = check_pf_driver(ctx, pf, err, errlen)))
+        return rc;
+    int lock = esfm_pf_lock(ctx, pf, err, errlen);
+    if (lock < 0)
+        return lock;
+    struct pf_vf *v = NULL;
+    size_t n = 0;
+    struct esfm_journal j = {.fd = -1};
+    cJSON *intent = NULL;
+    if ((rc = plan_vms(ctx, pf, nvfs, &v, &n, err, errlen)))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].attached && (rc = esfm_check_not_busy(ctx, v[i].vf, err, errlen)))
+            goto out;
+    intent = esfm_intent_new("reconf", NULL, NULL, NULL);
+    cJSON_AddStringToObject(intent, "pf", pf);
+    cJSON_AddNumberToObject(intent, "from", cur);
+    cJSON_AddNumberToObject(intent, "to", nvfs);
+    cJSON_AddItemToObject(intent, "vfs", plan_json(v, n));
+    if ((rc = esfm_journal_begin(ctx, intent, &j, err, errlen)))
+        goto out;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = reconf_run(ctx, pf, (unsigned)nvfs, v, n, &j, intent, false, err, errlen);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    esfm_journal_end(ctx, &j);
+    if (!rc) {
+        size_t moved = 0, gone = 0;
+        for (size_t i = 0; i < n; i++)
+            v[i].survive ? moved++ : gone++;
+        esfm_logf(ctx,
+                  "reconf %s: %u -> %d VFs in %.0f ms; %zu VF(s) resumed in their VM, "
+                  "%zu removed from VMs",
+                  pf, cur, nvfs,
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+                  moved, gone);
+    }
+out:
+    cJSON_Delete(intent);
+    free(v);
+    close(lock);
+    return rc;
+}
+
+/* ---- init ---- */
+
+static int wait_for_device(struct esfm_ctx *ctx, const char *bdf, int ms)
+{
+    for (int waited = 0; waited <= ms; waited += 50) {
+        if (esfm_pci_exists(ctx, bdf))
+            return 0;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -ENOENT;
+}
+
+static void report_pf(struct esfm_ctx *ctx, const char *pf)
+{
+    char drv[64], ap[16] = "?", q[32] = "-";
+    unsigned nv = 0, tot = 0;
+    esfm_pci_driver(ctx, pf, drv, sizeof drv);
+    esfm_pci_read_uint(ctx, pf, "sriov_numvfs", &nv, NULL, 0);
+    esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &tot, NULL, 0);
+    esfm_pci_read_str(ctx, pf, "sriov_drivers_autoprobe", ap, sizeof ap);
+    esfm_pci_read_str(ctx, pf, "qdma/qmax", q, sizeof q);
+    esfm_logf(ctx,
+              "PF %s: driver %s, sriov_numvfs %u of %u, sriov_drivers_autoprobe %s, "
+              "qdma/qmax %s",
+              pf, drv[0] ? drv : "none", nv, tot, ap, q);
+    char(*vfs)[ESFM_BDF_LEN];
+    size_t n;
+    if (esfm_pci_list_vfs(ctx, pf, &vfs, &n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        esfm_pci_driver(ctx, vfs[i], drv, sizeof drv);
+        esfm_logf(ctx, "  VF %s driver %s", vfs[i], drv[0] ? drv : "none");
+    }
+    free(vfs);
+}
+
+/* Detaches the journaled VFs still in a VM, forgets them, and drops the VF count to 0. */
+static int init_park(struct esfm_ctx *ctx, const char *pf, cJSON *intent, char *err, size_t errlen)
+{
+    struct pf_vf *v;
+    size_t n = plan_from_json(cJSON_GetObjectItemCaseSensitive(intent, "vfs"), &v);
+    int rc = 0;
+    if (n) {
+        struct esfm_hostdev *h = NULL;
+        size_t nh = 0;
+        if ((rc = esfm_need_hv(ctx, err, errlen)) ||
+            (rc = esfm_hostdevs(ctx, &h, &nh, err, errlen))) {
+            free(v);
+            return rc;
+        }
+        for (size_t i = 0; i < n; i++) {
+            v[i].survive = false;
+            v[i].attached = esfm_hostdev_find(h, nh, v[i].vf) != NULL;
+        }
+        free(h);
+        struct pf_run run = {.ctx = ctx, .v = v};
+        esfm_run_parallel(ctx->parallel, n, park_one, &run);
+        for (size_t i = 0; i < n; i++)
+            if (v[i].rc && !rc)
+                rc = esfm_fail(err, errlen, v[i].rc, "init %s: detaching %s from %s: %s", pf,
+                               v[i].vf, v[i].domain, v[i].err);
+        if (!rc)
+            forget_removed(ctx, v, n);
+    }
+    free(v);
+    return rc ? rc : set_numvfs(ctx, pf, 0, false, err, errlen);
+}
+
+int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen)
+{
+    const char *pf = esfm_json_str(intent, "pf");
+    const char *vfdrv = esfm_json_str(intent, "vf_driver");
+    cJSON *nv = cJSON_GetObjectItemCaseSensitive(intent, "nvfs");
+    if (!pf || !cJSON_IsNumber(nv))
+        return esfm_fail(err, errlen, -ENOLCK, "init journal entry lacks pf/nvfs");
+    int rc;
+    if (esfm_pci_exists(ctx, pf) && (rc = init_park(ctx, pf, intent, err, errlen)))
+        return rc;
+    if (esfm_pci_exists(ctx, pf)) {
+        if ((rc = esfm_pci_remove(ctx, pf, err, errlen)))
+            return -EIO;
+        esfm_step(ctx, "remove PF");
+    }
+    if ((rc = esfm_pci_rescan(ctx, err, errlen)))
+        return -EIO;
+    esfm_step(ctx, "rescan");
+    if (wait_for_device(ctx, pf, 5000))
+        return esfm_fail(err, errlen, -EIO, "PF %s did not come back after a PCI rescan", pf);
+    char drv[64];
+    esfm_pci_driver(ctx, pf, drv, sizeof drv);
+    if (!drv[0] && ctx->policy->pf_driver) {
+        if ((rc = esfm_pci_bind_with_driver_override(ctx, pf, ctx->policy->pf_driver, err, errlen)))
+            return rc == -ENOENT ? rc : -EIO;
+        esfm_step(ctx, "bind PF driver");
+    }
+    if ((rc = check_pf_driver(ctx, pf, err, errlen)))
+        return rc;
+    if ((rc = esfm_pci_set_autoprobe(ctx, pf, false, err, errlen)))
+        return -EIO;
+    esfm_step(ctx, "autoprobe 0");
+    char qp[512];
+    esfm_pci_path(ctx, pf, "qdma/qmax", qp, sizeof qp);
+    if (ctx->policy->qdma_qmax >= 0 && access(qp, F_OK) == 0) {
+        if ((rc = esfm_pci_set_qmax(ctx, pf, (unsigned)ctx->policy->qdma_qmax, err, errlen)))
+            return -EIO;
+        esfm_step(ctx, "qdma qmax");
+    }
+    if (nv->valueint >= 0 && (rc = set_numvfs(ctx, pf, (unsigned)nv->valueint, false, err, errlen)))
+        return rc;
+    if ((rc = bind_vfs(ctx, pf, vfdrv, err, errlen)))
+        return rc;
+    report_pf(ctx, pf);
+    return 0;
+}
+
+int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bitstream,
+              const char *vf_driver, char *err, size_t errlen)
+{
+    char pf[ESFM_BDF_LEN], sha[65];
+    int rc = esfm_resolve_pf(ctx, pf_arg, pf, err, errlen);
+    if (rc)
+        return rc;
+    unsigned total = 0;
+    if (esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &total, err, errlen))
+        return -EIO;
+    if (nvfs > 0 && (unsigned)nvfs > total)
+        return esfm_fail(err, errlen, -EINVAL,
+                         "PF %s supports 0 to %u VFs (sriov_totalvfs), "
+                         "not %d",
+                         pf, total, nvfs);
+    const struct esfm_bitstream *bs = NULL;
+    if (bitstream) {
+        bs = esfm_policy_bitstream(ctx->policy, bitstream);
+        if (!bs)
+            return esfm_fail(err, errlen, -EACCES,
+                             "bitstream '%s' is not allow-listed in the policy; add {name, path, "
+                             "sha256} under \"bitstreams\"",
+                             bitstream);
+        if (!ctx->policy->flash_argv)
+            return esfm_fail(err, errlen, -EINVAL,
+                             "the policy has no \"flash_command\"; cannot flash %s", bitstream);
+        if ((rc = esfm_sha256_file(bs->path, sha, err, errlen)))
+            return rc;
+        if (strcmp(sha, bs->sha256) != 0)
+            return esfm_fail(err, errlen, -EACCES,
+                             "bitstream %s (%s) has sha256 %s but the policy expects %s; "
+                             "refusing to flash",
+                             bitstream, bs->path, sha, bs->sha256);
+    }
+    if (!vf_driver)
+        vf_driver = ctx->policy->vf_driver;
+    if (vf_driver && !esfm_pci_driver_exists(ctx, vf_driver))
+        return esfm_fail(err, errlen, -ENOENT,
+                         "VF driver %s is not loaded (no %s/bus/pci/drivers/%s); load its module",
+                         vf_driver, ctx->sysfs_root, vf_driver);
+    int lock = esfm_pf_lock(ctx, pf, err, errlen);
+    if (lock < 0)
+        return lock;
+    struct pf_vf *v = NULL;
+    size_t n = 0;
+    struct esfm_journal j = {.fd = -1};
+    cJSON *intent = NULL;
+    if ((rc = plan_vms(ctx, pf, -1, &v, &n, err, errlen)))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].attached && (rc = esfm_check_not_busy(ctx, v[i].vf, err, errlen)))
+            goto out;
+    intent = esfm_intent_new("init", NULL, NULL, NULL);
+    cJSON_AddStringToObject(intent, "pf", pf);
+    cJSON_AddNumberToObject(intent, "nvfs", nvfs);
+    if (bitstream)
+        cJSON_AddStringToObject(intent, "bitstream", bitstream);
+    if (vf_driver)
+        cJSON_AddStringToObject(intent, "vf_driver", vf_driver);
+    cJSON_AddBoolToObject(intent, "flashed", false);
+    cJSON_AddItemToObject(intent, "vfs", plan_json(v, n));
+    if ((rc = esfm_journal_begin(ctx, intent, &j, err, errlen)))
+        goto out;
+    if ((rc = init_park(ctx, pf, intent, err, errlen)))
+        goto end;
+    if (bs) {
+        esfm_logf(ctx, "flashing %s (%s, sha256 %s) on %s", bs->name, bs->path, sha, pf);
+        if ((rc =
+                 esfm_flash_run(ctx->policy->flash_argv, pf, bs->name, bs->path, sha, err, errlen)))
+            goto end;
+        esfm_step(ctx, "flash");
+        cJSON_ReplaceItemInObjectCaseSensitive(intent, "flashed", cJSON_CreateBool(true));
+        if ((rc = esfm_journal_update(ctx, &j, intent, err, errlen)))
+            goto end;
+    }
+    rc = esfm_init_finish(ctx, intent, err, errlen);
+end:
+    esfm_journal_end(ctx, &j);
+out:
+    cJSON_Delete(intent);
+    free(v);
+    close(lock);
+    return rc;
+}

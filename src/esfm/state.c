@@ -1,0 +1,157 @@
+/* Per-VF records in <state-dir>/vfs.json (owning jobs, domain, alias, paused method) guarded
+ * by an flock, the per-PF locks, and the fsync'd atomic file replacement both rely on. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fsync_dir_of(const char *path)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    int fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int esfm_write_file_sync(const char *path, const char *data, char *err, size_t errlen)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return esfm_fail(err, errlen, -ENOLCK, "cannot create %s: %s", tmp, strerror(errno));
+    size_t len = strlen(data), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return esfm_fail(err, errlen, -ENOLCK, "cannot write %s: %s", tmp, strerror(e));
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) || close(fd)) {
+        int e = errno;
+        unlink(tmp);
+        return esfm_fail(err, errlen, -ENOLCK, "cannot sync %s: %s", tmp, strerror(e));
+    }
+    if (rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return esfm_fail(err, errlen, -ENOLCK, "cannot rename %s to %s: %s", tmp, path,
+                         strerror(e));
+    }
+    fsync_dir_of(path);
+    return 0;
+}
+
+static int lock_file(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return esfm_fail(err, errlen, -ENOLCK, "cannot open lock %s: %s", path, strerror(errno));
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return esfm_fail(err, errlen, -ENOLCK, "cannot lock %s: %s", path, strerror(e));
+        }
+    }
+    return fd;
+}
+
+int esfm_state_lock(struct esfm_ctx *ctx, char *err, size_t errlen)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/state.lock", ctx->state_dir);
+    return lock_file(p, err, errlen);
+}
+
+void esfm_state_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing drops the flock */
+}
+
+int esfm_pf_lock(struct esfm_ctx *ctx, const char *pf, char *err, size_t errlen)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/locks/%s.lock", ctx->state_dir, pf);
+    return lock_file(p, err, errlen);
+}
+
+cJSON *esfm_state_read(struct esfm_ctx *ctx, char *err, size_t errlen)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/vfs.json", ctx->state_dir);
+    FILE *f = fopen(p, "re");
+    if (!f) {
+        if (errno != ENOENT) {
+            esfm_fail(err, errlen, -ENOLCK, "cannot read %s: %s", p, strerror(errno));
+            return NULL;
+        }
+        cJSON *st = cJSON_CreateObject();
+        if (st)
+            cJSON_AddObjectToObject(st, "vfs");
+        return st;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t len = getdelim(&buf, &cap, '\0', f);
+    fclose(f);
+    cJSON *st = len > 0 ? cJSON_Parse(buf) : NULL;
+    free(buf);
+    if (!st || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(st, "vfs"))) {
+        cJSON_Delete(st);
+        esfm_fail(err, errlen, -ENOLCK,
+                  "state file %s is corrupt; move it away and run "
+                  "esfm list-vf-vm to see what libvirt has",
+                  p);
+        return NULL;
+    }
+    return st;
+}
+
+int esfm_state_write(struct esfm_ctx *ctx, cJSON *st, char *err, size_t errlen)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/vfs.json", ctx->state_dir);
+    char *text = cJSON_Print(st);
+    if (!text)
+        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+    int rc = esfm_write_file_sync(p, text, err, errlen);
+    free(text);
+    return rc;
+}
+
+cJSON *esfm_state_vf(cJSON *st, const char *bdf)
+{
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "vfs"), bdf);
+}
+
+cJSON *esfm_state_vf_add(cJSON *st, const char *bdf)
+{
+    cJSON *vfs = cJSON_GetObjectItemCaseSensitive(st, "vfs");
+    cJSON_DeleteItemFromObjectCaseSensitive(vfs, bdf);
+    cJSON *r = cJSON_AddObjectToObject(vfs, bdf);
+    if (r)
+        cJSON_AddArrayToObject(r, "jobs");
+    return r;
+}
+
+void esfm_state_vf_del(cJSON *st, const char *bdf)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "vfs"), bdf);
+}

@@ -1,0 +1,135 @@
+/* kfarm-learner: the MQTT knowledge learner (mARGOt's AGORA role) — command line, connection
+ * and the message loop; the learning logic is in learner.c. */
+#include "learner.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kfarm-learner --broker tcp://HOST:PORT [options]\n"
+            "  --state FILE          write apps, clients and progress as JSON on every change\n"
+            "  --knowledge-dir DIR   write each app's knowledge to DIR/<app>.json\n"
+            "  --observations N      observations per configuration (default: client's, else 5)\n"
+            "  --max-full N          full factorial up to N configurations (default 64)\n"
+            "  --samples N           random configurations beyond that (default 16)\n"
+            "  --seed N              DoE random seed (default 1)\n"
+            "  --client-id ID        MQTT client id (default kfarm-learner-<pid>)\n"
+            "  --verbose             log every explore command\n");
+}
+
+static void on_connected(void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "kfarm-learner: connected\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct learner l;
+    memset(&l, 0, sizeof(l));
+    l.o.max_full = 64;
+    l.o.samples = 16;
+    l.o.seed = 1;
+    static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
+                                         {"state", required_argument, 0, 's'},
+                                         {"knowledge-dir", required_argument, 0, 'k'},
+                                         {"observations", required_argument, 0, 'n'},
+                                         {"max-full", required_argument, 0, 'f'},
+                                         {"samples", required_argument, 0, 'r'},
+                                         {"seed", required_argument, 0, 'e'},
+                                         {"client-id", required_argument, 0, 'i'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            l.o.broker = optarg;
+            break;
+        case 's':
+            l.o.state_path = optarg;
+            break;
+        case 'k':
+            l.o.knowledge_dir = optarg;
+            break;
+        case 'n':
+            l.o.observations = strtoul(optarg, NULL, 10);
+            break;
+        case 'f':
+            l.o.max_full = strtoul(optarg, NULL, 10);
+            break;
+        case 'r':
+            l.o.samples = strtoul(optarg, NULL, 10);
+            break;
+        case 'e':
+            l.o.seed = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'i':
+            l.o.client_id = optarg;
+            break;
+        case 'v':
+            l.o.verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!l.o.broker || l.o.samples == 0) {
+        usage(stderr);
+        return 2;
+    }
+    char cid[64];
+    snprintf(cid, sizeof(cid), "kfarm-learner-%ld", (long)getpid());
+    char err[256];
+    l.mq = mqtt_link_new(l.o.broker, l.o.client_id ? l.o.client_id : cid, NULL, NULL, on_connected,
+                         &l, err, sizeof(err));
+    if (!l.mq) {
+        fprintf(stderr, "kfarm-learner: %s\n", err);
+        return 1;
+    }
+    const char *topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
+                            "margot/+/relearn"};
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+        mqtt_link_subscribe(l.mq, topics[i]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    l.dirty = 1;
+    while (!stop) {
+        mqtt_link_poll(l.mq);
+        struct mqtt_message m;
+        while (!stop && mqtt_link_next(l.mq, &m)) {
+            learner_handle(&l, m.topic, m.payload);
+            mqtt_message_fini(&m);
+        }
+        if (l.dirty)
+            learner_write_state(&l);
+        mqtt_link_wait(l.mq, 200);
+    }
+    learner_write_state(&l);
+    mqtt_link_free(l.mq, NULL, NULL);
+    learner_fini(&l);
+    return 0;
+}

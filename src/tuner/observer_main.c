@@ -1,0 +1,121 @@
+/* kfarm-observer: watches the tuner's MQTT topics (mARGOt's Theo role) and writes resource hints
+ * for ESFM and the scheduler — command line, connection and the message loop. */
+#include "observer.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: kfarm-observer --broker tcp://HOST:PORT --hints FILE [options]\n"
+               "  --threshold X         relative drift of the objective that counts (default 0.3)\n"
+               "  --samples M           consecutive drifting observations to relearn (default 5)\n"
+               "  --knowledge-dir DIR   keep every knowledge version as DIR/<app>.v<N>.json\n"
+               "  --client-id ID        MQTT client id (default kfarm-observer-<pid>)\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+    struct observer ob;
+    memset(&ob, 0, sizeof(ob));
+    ob.o.threshold = 0.3;
+    ob.o.samples = 5;
+    static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
+                                         {"hints", required_argument, 0, 'o'},
+                                         {"threshold", required_argument, 0, 't'},
+                                         {"samples", required_argument, 0, 'm'},
+                                         {"knowledge-dir", required_argument, 0, 'k'},
+                                         {"client-id", required_argument, 0, 'i'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            ob.o.broker = optarg;
+            break;
+        case 'o':
+            ob.o.hints_path = optarg;
+            break;
+        case 't':
+            ob.o.threshold = strtod(optarg, NULL);
+            break;
+        case 'm':
+            ob.o.samples = strtoul(optarg, NULL, 10);
+            break;
+        case 'k':
+            ob.o.knowledge_dir = optarg;
+            break;
+        case 'i':
+            ob.o.client_id = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!ob.o.broker || !ob.o.hints_path || !(ob.o.threshold > 0) || ob.o.samples == 0) {
+        usage(stderr);
+        return 2;
+    }
+    char cid[64], err[256];
+    snprintf(cid, sizeof(cid), "kfarm-observer-%ld", (long)getpid());
+    ob.mq = mqtt_link_new(ob.o.broker, ob.o.client_id ? ob.o.client_id : cid, NULL, NULL, NULL,
+                          NULL, err, sizeof(err));
+    if (!ob.mq) {
+        fprintf(stderr, "kfarm-observer: %s\n", err);
+        return 1;
+    }
+    const char *topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
+                            "margot/+/prediction"};
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+        mqtt_link_subscribe(ob.mq, topics[i]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    double last_write = 0;
+    ob.dirty = 1;
+    while (!stop) {
+        mqtt_link_poll(ob.mq);
+        struct mqtt_message m;
+        while (!stop && mqtt_link_next(ob.mq, &m)) {
+            observer_handle(&ob, m.topic, m.payload);
+            mqtt_message_fini(&m);
+        }
+        /* hints follow observations; twice a second is plenty for a resource manager */
+        if (ob.dirty && now_s() - last_write >= 0.5) {
+            observer_write_hints(&ob);
+            last_write = now_s();
+        }
+        mqtt_link_wait(ob.mq, 200);
+    }
+    observer_write_hints(&ob);
+    mqtt_link_free(ob.mq, NULL, NULL);
+    observer_fini(&ob);
+    return 0;
+}

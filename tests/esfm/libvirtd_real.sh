@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# ESFM against a real libvirtd: starts virtlogd and libvirtd unless one already answers (and
+# stops only what it started), runs a q35 TCG VM with no disk under qemu:///system, then checks
+# domain lookup, the PCI attach error and its rollback, and the device_pause -> CommandNotFound
+# -> detach/attach decision (libvirtd-probe), plus the same through the esfm CLI.
+# Exits 77 (ctest SKIP) only when libvirtd cannot start at all.
+. "$(dirname "$0")/cli_lib.sh"
+PATH=$PATH:/usr/sbin
+URI=qemu:///system
+DOM=esfm-test-$$
+started=()
+cleanup() {
+    virsh -c $URI destroy $DOM >/dev/null 2>&1 || true
+    for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${started[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+if ! virsh -c $URI version >/dev/null 2>&1; then
+    if ! alive /run/virtlogd.pid; then
+        virtlogd -d || { echo "SKIP: virtlogd cannot start"; exit 77; }
+        for _ in $(seq 50); do alive /run/virtlogd.pid && break; sleep 0.1; done
+        started+=("$(cat /run/virtlogd.pid)")
+    fi
+    libvirtd -d || { echo "SKIP: libvirtd cannot start"; exit 77; }
+    for _ in $(seq 100); do alive /run/libvirtd.pid && break; sleep 0.1; done
+    alive /run/libvirtd.pid || { echo "SKIP: libvirtd did not stay up"; exit 77; }
+    started+=("$(cat /run/libvirtd.pid)")
+    for _ in $(seq 100); do virsh -c $URI version >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+virsh -c $URI version >/dev/null || fail "libvirtd started but qemu:///system does not answer"
+cat >"$T/dom.xml" <<XML
+<domain type='qemu'>
+  <name>$DOM</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+virsh -c $URI create "$T/dom.xml" >/dev/null || fail "cannot start a TCG VM"
+for _ in $(seq 100); do
+    [ "$(virsh -c $URI domstate $DOM 2>/dev/null)" = running ] && break; sleep 0.1
+done
+new_env true
+esfm init $PF --vfs 2 >/dev/null
+lvesfm() { "$B/esfm-fakekernel" --sysfs-root "$T/sys" --state-dir "$T/state" --connect $URI "$@"; }
+set +e
+out=$(lvesfm attach $VF0 esfm-no-such-vm 2>&1); rc=$?
+[ $rc = 4 ] || fail "missing VM: exit $rc: $out"
+out=$(lvesfm attach $VF0 $DOM 2>&1); rc=$?
+set -e
+[ $rc = 6 ] || fail "attach: exit $rc: $out"
+grep -q "host doesn't support passthrough of host PCI devices" <<<"$out" || fail "attach: $out"
+lvesfm status --json | json 'assert d["pending"]==[], d'
+[ ! -s "$T/state/vfs.json" ] || json 'assert d["vfs"]=={}, d' <"$T/state/vfs.json"
+lvesfm list-vf-vm --json | json 'assert not [x for x in d if x["vm"]=="'$DOM'"], d'
+echo "ok: CLI lookup, attach error (exit 6) and rollback"
+"$B/libvirtd-probe" $URI $DOM "$T/sys" "$T/state2"

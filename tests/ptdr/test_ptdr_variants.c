@@ -1,0 +1,295 @@
+/* CPU and OpenCL variants of the ptdr kernel give bit-identical travel times on generated data
+ * (PoCL here, an FPGA ICD in production), also from a prebuilt binary; device selection and the
+ * no-device path (unavailable, CPU still serves). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptdr.h"
+#include "ptdr_fixture.h"
+#include "ptdr_sample.h"
+
+extern const struct kf_adapter kf_adapter_ptdr;
+
+static struct ptdr_profiles *prof;
+static const char *prof_path, *req_path;
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[1024];
+    prof_path = fx_generate("gen.json", "profiles --segments 300 --seed 5");
+    req_path =
+        fx_generate("req.jsonl", "routes --segments 300 --seed 6 --requests 6 --alternatives 3 "
+                                 "--length 150");
+    if (ptdr_profiles_load(prof_path, &prof, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ptdr_profiles_free(prof);
+    fx_cleanup();
+    return 0;
+}
+
+static struct ptdr_cl *open_device_or_skip(const char *binary)
+{
+    char err[KF_ERROR_MAX];
+    struct ptdr_cl *cl = ptdr_cl_new(NULL, binary, err, sizeof(err));
+    if (!cl) {
+        print_message("no OpenCL device: %s\n", err);
+        skip();
+    }
+    assert_int_equal(ptdr_cl_upload(cl, prof, err, sizeof(err)), 0);
+    return cl;
+}
+
+/* Runs every generated request with several sample counts on both variants; returns how many
+ * travel times were compared. */
+static size_t compare_all(struct ptdr_cl *cl)
+{
+    static const uint32_t sample_counts[] = {1, 77, 1000};
+    char line[1 << 16], err[KF_ERROR_MAX];
+    size_t compared = 0;
+    FILE *f = fopen(req_path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        for (size_t i = 0; i < sizeof(sample_counts) / sizeof(sample_counts[0]); i++) {
+            struct ptdr_request q;
+            if (ptdr_request_parse(&q, line, strlen(line), prof, sample_counts[i], 0, 42, err,
+                                   sizeof(err)))
+                fail_msg("%s", err);
+            size_t n = (size_t)q.n_routes * q.samples;
+            float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+            ptdr_mc_cpu(prof, &q, a);
+            memset(b, 0xff, n * sizeof(float));
+            if (ptdr_cl_run(cl, prof, &q, b, err, sizeof(err)))
+                fail_msg("%s", err);
+            for (size_t k = 0; k < n; k++)
+                if (memcmp(&a[k], &b[k], sizeof(float)) != 0)
+                    fail_msg("sample %zu of %u routes x %u: cpu %.9g, accel %.9g", k, q.n_routes,
+                             q.samples, (double)a[k], (double)b[k]);
+            /* Sanity: the draws vary, so identical arrays are not trivially equal. */
+            if (q.samples > 1)
+                assert_true(a[0] != a[1] || a[1] != a[2 % q.samples]);
+            compared += n;
+            free(a);
+            free(b);
+            ptdr_request_fini(&q);
+        }
+    }
+    fclose(f);
+    return compared;
+}
+
+static void test_cpu_and_accel_times_are_bit_identical(void **state)
+{
+    (void)state;
+    struct ptdr_cl *cl = open_device_or_skip(NULL);
+    size_t n = compare_all(cl);
+    print_message("%zu travel times identical on %s\n", n, ptdr_cl_device_name(cl));
+    assert_true(n > 10000);
+    ptdr_cl_free(cl);
+}
+
+/* The obvious one-sample-at-a-time walk with the scalar bin search: the definition the vector
+ * select chain of ptdr_run_block must reproduce exactly. */
+static void scalar_walk(const struct ptdr_profiles *p, const struct ptdr_request *q, float *times)
+{
+    for (uint32_t r = 0; r < q->n_routes; r++)
+        for (uint32_t s = 0; s < q->samples; s++) {
+            uint64_t st = ptdr_stream(q->seed, r, s);
+            float t = 0.0f;
+            for (uint32_t i = q->route_off[r]; i < q->route_off[r + 1]; i++) {
+                uint32_t seg = q->segs[i];
+                uint32_t slot = ptdr_slot(q->dep_slot, q->dep_offset, t);
+                const uint16_t *rel = p->slot_rel + (size_t)seg * PTDR_REL_STRIDE;
+                uint32_t lo = p->seg_base[seg] + rel[slot], hi = p->seg_base[seg] + rel[slot + 1];
+                float u = ptdr_uniform(st, i - q->route_off[r]);
+                t += ptdr_seg_time(p->lv[seg], p->values[ptdr_pick_bin(p->cumprobs, lo, hi, u)]);
+            }
+            times[(size_t)r * q->samples + s] = t;
+        }
+}
+
+/* Compares the CPU variant with the scalar walk on every request of a file (or one request);
+ * returns the number of travel times compared. */
+static size_t compare_with_walk(const struct ptdr_profiles *p, const char *path, const char *one)
+{
+    char err[KF_ERROR_MAX], line[1 << 17];
+    size_t compared = 0;
+    FILE *in = path ? fopen(path, "r") : NULL;
+    while (in ? fgets(line, sizeof(line), in) != NULL
+              : (one && snprintf(line, sizeof(line), "%s", one))) {
+        struct ptdr_request q;
+        if (ptdr_request_parse(&q, line, strlen(line), p, 150, 0, 77, err, sizeof(err)))
+            fail_msg("%s", err);
+        size_t n = (size_t)q.n_routes * q.samples;
+        float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+        scalar_walk(p, &q, a);
+        ptdr_mc_cpu(p, &q, b);
+        for (size_t k = 0; k < n; k++)
+            if (memcmp(&a[k], &b[k], sizeof(float)) != 0)
+                fail_msg("sample %zu: scalar walk %.9g, cpu variant %.9g", k, (double)a[k],
+                         (double)b[k]);
+        compared += n;
+        free(a);
+        free(b);
+        ptdr_request_fini(&q);
+        one = NULL;
+    }
+    if (in)
+        fclose(in);
+    return compared;
+}
+
+static void test_cpu_block_matches_scalar_walk(void **state)
+{
+    (void)state;
+    char err[KF_ERROR_MAX];
+    /* Generated data: lanes of a block share one or two slots (the select chain). */
+    const char *long_req = fx_generate("long.jsonl", "routes --segments 300 --seed 8 --requests 2 "
+                                                     "--alternatives 2 --length 2000");
+    assert_true(compare_with_walk(prof, req_path, NULL) > 1000);
+    assert_true(compare_with_walk(prof, long_req, NULL) > 500);
+    /* A wild segment (100 s or 2000 s, the slot changing every 15 minutes): after a few segments
+     * the lanes spread over far more than PTDR_SPREAD slots (the scalar fallback), and over the
+     * week's end. */
+    struct fx_segment wild[] = {
+        {"W1", 1000, 10, {3, {1.0, 0.3, 0.05}, {0.4, 0.7, 1.0}}, 5, {2, {0.9, 0.5}, {0.5, 1.0}}},
+        {"W2", 500, 25, {2, {1.0, 0.1}, {0.5, 1.0}}, 670, {1, {0.25}, {1.0}}},
+    };
+    struct ptdr_profiles *w;
+    if (ptdr_profiles_load(fx_write_profiles("wild.json", wild, 2, 672), &w, err, sizeof(err)))
+        fail_msg("%s", err);
+    char req[4096] = "{\"departure_time\":603000000,\"routes\":[[";
+    for (int i = 0; i < 60; i++)
+        strcat(req, i ? (i % 3 ? ",\"W1\"" : ",\"W2\"") : "\"W1\"");
+    strcat(req, "],[\"W2\",\"W1\"]]}");
+    assert_true(compare_with_walk(w, NULL, req) == 2 * 150);
+    ptdr_profiles_free(w);
+}
+
+static void test_prebuilt_binary_gives_identical_times(void **state)
+{
+    (void)state;
+    char err[KF_ERROR_MAX], path[600];
+    struct ptdr_cl *cl = open_device_or_skip(NULL);
+    snprintf(path, sizeof(path), "%s/ptdr.clbin", fx_tmpdir());
+    assert_int_equal(ptdr_cl_save_binary(cl, path, err, sizeof(err)), 0);
+    ptdr_cl_free(cl);
+    cl = open_device_or_skip(path);
+    assert_true(compare_all(cl) > 0);
+    ptdr_cl_free(cl);
+    /* A file that is not a program for this device is refused with its name. */
+    const char *junk = fx_write_text("junk.clbin", "not a binary");
+    assert_null(ptdr_cl_new(NULL, junk, err, sizeof(err)));
+    assert_non_null(strstr(err, "junk.clbin"));
+}
+
+static void test_device_selection(void **state)
+{
+    (void)state;
+    char err[KF_ERROR_MAX], name[300];
+    struct ptdr_cl *cl = open_device_or_skip(NULL);
+    snprintf(name, sizeof(name), "%s", ptdr_cl_device_name(cl));
+    ptdr_cl_free(cl);
+    cl = ptdr_cl_new("0:0", NULL, err, sizeof(err));
+    assert_non_null(cl);
+    ptdr_cl_free(cl);
+    /* Part of the device name (after "platform: "). */
+    char *dev = strstr(name, ": ") + 2;
+    dev[8] = '\0';
+    cl = ptdr_cl_new(dev, NULL, err, sizeof(err));
+    assert_non_null(cl);
+    ptdr_cl_free(cl);
+    assert_null(ptdr_cl_new("no-such-device-xyz", NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "no-such-device-xyz"));
+    assert_null(ptdr_cl_new("7:3", NULL, err, sizeof(err)));
+    assert_null(ptdr_cl_new("none", NULL, err, sizeof(err)));
+}
+
+static void check_no_accel(const char *const *kv)
+{
+    struct fx_adapter fx;
+    char err[KF_ERROR_MAX], *reply;
+    assert_int_equal(fx_init(&fx, &kf_adapter_ptdr, kv, err, sizeof(err)), KF_OK);
+    assert_int_equal(fx.a->accel_available(fx.state), 0);
+    const char *p = "{\"routes\":[[\"OSM1000T1007\"]],\"frequency\":1,\"departure_time\":0}";
+    assert_int_equal(fx_call(&fx, "monte-carlo", 1, p, &reply), KF_UNAVAILABLE);
+    assert_non_null(strstr(reply, "accelerator unavailable"));
+    free(reply);
+    assert_int_equal(fx_call(&fx, "ptdr-stats", 1, p, &reply), KF_UNAVAILABLE);
+    free(reply);
+    assert_int_equal(fx_call(&fx, "monte-carlo", 0, p, &reply), KF_OK);
+    assert_string_equal(reply, "0");
+    free(reply);
+    fx_fini(&fx);
+}
+
+static void test_no_device_reports_unavailable_and_cpu_serves(void **state)
+{
+    (void)state;
+    char prof_kv[600];
+    snprintf(prof_kv, sizeof(prof_kv), "profiles=%s", prof_path);
+    const char *by_arg[] = {prof_kv, "opencl_device=none", NULL};
+    check_no_accel(by_arg);
+    const char *by_name[] = {prof_kv, "opencl_device=no-such-device", NULL};
+    check_no_accel(by_name);
+    /* KFARM_OPENCL_DEVICE picks the device when the argument is absent. */
+    setenv("KFARM_OPENCL_DEVICE", "none", 1);
+    const char *by_env[] = {prof_kv, NULL};
+    check_no_accel(by_env);
+    unsetenv("KFARM_OPENCL_DEVICE");
+}
+
+static void test_adapter_accel_matches_cpu_through_abi(void **state)
+{
+    (void)state;
+    char prof_kv[600], err[KF_ERROR_MAX], line[1 << 16], *a, *b;
+    snprintf(prof_kv, sizeof(prof_kv), "profiles=%s", prof_path);
+    const char *kv[] = {prof_kv, "seed=3", "samples=500", NULL};
+    struct fx_adapter fx;
+    assert_int_equal(fx_init(&fx, &kf_adapter_ptdr, kv, err, sizeof(err)), KF_OK);
+    if (!fx.a->accel_available(fx.state)) {
+        fx_fini(&fx);
+        skip();
+    }
+    FILE *f = fopen(req_path, "r");
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        for (int stats = 0; stats < 2; stats++) {
+            const char *kind = stats ? "ptdr-stats" : "monte-carlo";
+            assert_int_equal(fx_call(&fx, kind, 0, line, &a), KF_OK);
+            assert_int_equal(fx_call(&fx, kind, 1, line, &b), KF_OK);
+            assert_string_equal(a, b);
+            free(a);
+            free(b);
+        }
+    }
+    fclose(f);
+    fx_fini(&fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpu_block_matches_scalar_walk),
+        cmocka_unit_test(test_cpu_and_accel_times_are_bit_identical),
+        cmocka_unit_test(test_prebuilt_binary_gives_identical_times),
+        cmocka_unit_test(test_device_selection),
+        cmocka_unit_test(test_no_device_reports_unavailable_and_cpu_serves),
+        cmocka_unit_test(test_adapter_accel_matches_cpu_through_abi),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
