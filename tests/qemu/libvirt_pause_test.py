@@ -4,7 +4,9 @@ state in a temp dir) runs a q35 TCG domain whose <emulator> is the patched QEMU,
 device under the user alias ua-edu0; QMP device_pause goes through virDomainQemuMonitorCommand
 (virsh qemu-monitor-command), the call ESFM's pause/unpause make. A second domain on Debian's
 unpatched QEMU answers CommandNotFound, the answer on which ESFM falls back to detach/attach.
-Usage: libvirt_pause_test.py [--qemu BIN] [--user NAME]
+With --esfm-probe (set by ctest when ESFM is built), ESFM's own pause step (libesfm's libvirt
+backend) pauses and resumes a second edu under the alias ESFM gives a VF, through the QMP path.
+Usage: libvirt_pause_test.py [--qemu BIN] [--user NAME] [--esfm-probe BIN]
 """
 import argparse
 import json
@@ -20,6 +22,8 @@ here = os.path.dirname(os.path.abspath(__file__))
 src = os.environ.get("KFARM_SOURCE_DIR", os.path.normpath(os.path.join(here, "..", "..")))
 failures = []
 
+# The alias ESFM gives the hostdev of VF 0000:01:00.1; an edu stands in for the VF here.
+ESFM_ALIAS = "ua-kfarm-0000-01-00-1"
 DOMAIN = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>{name}</name>
   <memory unit='MiB'>128</memory>
@@ -31,7 +35,8 @@ DOMAIN = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qe
     <memballoon model='none'/>
   </devices>
   <qemu:commandline>
-    <qemu:arg value='-device'/><qemu:arg value='edu,id=ua-edu0'/>{extra}
+    <qemu:arg value='-device'/><qemu:arg value='edu,id=ua-edu0'/>
+    <qemu:arg value='-device'/><qemu:arg value='edu,id={esfm_alias}'/>
   </qemu:commandline>
 </domain>
 """
@@ -95,6 +100,11 @@ class Session:
             r["error"] = "%s: %s" % (r["error"].get("class"), r["error"].get("desc"))
         return r
 
+    def run(self, argv):
+        r = subprocess.run(self.as_user(argv), env=self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        return r.returncode, r.stdout
+
     def stop(self):
         self.proc.terminate()
         try:
@@ -110,17 +120,21 @@ def main():
     ap.add_argument("--qemu")
     ap.add_argument("--unpatched", default="/usr/bin/qemu-system-x86_64")
     ap.add_argument("--user", default="nobody", help="user libvirtd runs as when started as root")
+    ap.add_argument("--esfm-probe", default=os.environ.get("KFARM_ESFM_QMP_PROBE"),
+                    help="esfm-qmp-probe (tests/qemu): also check ESFM's pause step")
     a = ap.parse_args()
     qemu = a.qemu or subprocess.run([os.path.join(src, "qemu", "build")], check=True,
                                     stdout=subprocess.PIPE, text=True).stdout.split()[-1]
     tmp = tempfile.mkdtemp(prefix="kfarm-qemu-libvirt.")
+    probe = a.esfm_probe
+    state = os.path.join(tmp, "esfm-state")
     lv = None
     try:
         lv = Session(tmp, a.user)
         xml = os.path.join(tmp, "patched.xml")
         with open(xml, "w") as f:
             # No -L: qemu/build sets Debian's firmware path, as a libvirt <emulator> needs.
-            f.write(DOMAIN.format(name="kfarm-pause", emulator=qemu, extra=""))
+            f.write(DOMAIN.format(name="kfarm-pause", emulator=qemu, esfm_alias=ESFM_ALIAS))
         rc, out, err = lv.virsh("create", xml)
         check(rc == 0, "libvirtd starts a domain on the patched emulator: %s" % (err or out))
         if rc != 0:
@@ -145,17 +159,39 @@ def main():
         check(rc == 0 and out == "", "HMP resume through libvirt: rc %d %r %r" % (rc, out, err))
         rc, out, err = lv.virsh("domstate", "kfarm-pause")
         check(out == "running", "domain still running: %s" % out)
+
+        if probe:
+            rc, out = lv.run([probe, "qemu:///session", "kfarm-pause", ESFM_ALIAS, "pause", "-",
+                              state])
+            print(out.rstrip())
+            check(rc == 0 and "method=qmp" in out and "(QMP device_pause)" in out,
+                  "ESFM's pause step took the QMP path (rc %d)" % rc)
+            r = lv.qmp("kfarm-pause", "device_pause", id=ESFM_ALIAS, pause=True)
+            check("already paused" in r.get("error", ""), "ESFM's pause reached QEMU: %s" % r)
+            rc, out = lv.run([probe, "qemu:///session", "kfarm-pause", ESFM_ALIAS, "unpause",
+                              "qmp", state])
+            print(out.rstrip())
+            check(rc == 0 and "(QMP device_pause)" in out, "ESFM's unpause through QMP (rc %d)" % rc)
+            r = lv.qmp("kfarm-pause", "device_pause", id=ESFM_ALIAS, pause=False)
+            check("is not paused" in r.get("error", ""), "ESFM's unpause reached QEMU: %s" % r)
         lv.virsh("destroy", "kfarm-pause")
 
         if os.path.exists(a.unpatched):
             xml = os.path.join(tmp, "unpatched.xml")
             with open(xml, "w") as f:
-                f.write(DOMAIN.format(name="kfarm-unpatched", emulator=a.unpatched, extra=""))
+                f.write(DOMAIN.format(name="kfarm-unpatched", emulator=a.unpatched,
+                                     esfm_alias=ESFM_ALIAS))
             rc, out, err = lv.virsh("create", xml)
             check(rc == 0, "domain on Debian's unpatched QEMU: %s" % (err or out))
             r = lv.qmp("kfarm-unpatched", "device_pause", id="ua-edu0", pause=True)
             check(r.get("error", "").startswith("CommandNotFound:"),
                   "unpatched QEMU answers CommandNotFound (ESFM's fallback cue): %s" % r)
+            if probe:
+                rc, out = lv.run([probe, "qemu:///session", "kfarm-unpatched", ESFM_ALIAS,
+                                  "pause", "-", state])
+                print(out.rstrip())
+                check("falling back to detach" in out and "method=qmp" not in out,
+                      "ESFM's pause step on the unpatched QEMU falls back to detach")
             lv.virsh("destroy", "kfarm-unpatched")
     except Exception as e:
         failures.append(repr(e))
