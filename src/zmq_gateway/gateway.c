@@ -43,6 +43,7 @@ struct kf_gateway {
     struct kf_backoff backoff;
     struct kf_doorbell doorbell;      /* workers on this node ring it after replying */
     struct kf_doorbell_peer *workers; /* indexed by rank; rung when a worker may be asleep */
+    struct kf_sleepflags *flags;
 };
 
 static int signal_pipe[2] = {-1, -1};
@@ -73,7 +74,7 @@ void kf_gateway_stop_workers(int world_size)
 }
 
 int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int world_size,
-                    char *err, size_t errlen)
+                    struct kf_sleepflags *flags, char *err, size_t errlen)
 {
     struct kf_gateway *g = calloc(1, sizeof(*g));
     if (!g) {
@@ -81,6 +82,7 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int wor
         goto fail;
     }
     g->o = o;
+    g->flags = flags;
     g->n_workers = world_size - 1;
     g->dispatch = kf_dispatch_new(1, g->n_workers, o->max_inflight);
     g->inflight = kf_inflight_new();
@@ -166,14 +168,13 @@ static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
     void *buf = r->packed;
     r->packed = NULL;
     r->worker = rank;
-    int was_idle = kf_dispatch_outstanding(g->dispatch, rank) == 0;
     kf_dispatch_started(g->dispatch, rank);
     if (kf_sendq_post(g->sendq, buf, r->packed_len, &rank, 1)) {
         kf_dispatch_finished(g->dispatch, rank, 0);
         fail_request(g, r, "gateway out of memory; request not run");
         return;
     }
-    if (was_idle) /* it may be asleep; a busy worker polls again by itself */
+    if (kf_sleepflags_asleep(g->flags, rank))
         kf_doorbell_ring(&g->workers[rank]);
 }
 
@@ -196,7 +197,7 @@ static int broadcast_to_workers(struct kf_gateway *g, const char *kind, size_t k
     }
     kf_stats_broadcast(g->stats);
     for (int r = 1; r <= g->n_workers; r++)
-        if (kf_dispatch_outstanding(g->dispatch, r) == 0)
+        if (kf_sleepflags_asleep(g->flags, r))
             kf_doorbell_ring(&g->workers[r]);
     return 0;
 }
@@ -571,8 +572,14 @@ static void serve(struct kf_gateway *g)
             continue;
         }
         uint64_t ns = kf_backoff_step(&g->backoff);
-        if (ns && wait_for_events(g, (int64_t)ns))
+        if (!ns)
+            continue;
+        /* Say we sleep, then look once more: a reply sent before the worker saw the flag is
+         * found here, any later one comes with a ring. */
+        kf_sleepflags_set(g->flags, 1);
+        if (poll_workers(g) == 0 && wait_for_events(g, (int64_t)ns))
             kf_backoff_reset(&g->backoff);
+        kf_sleepflags_set(g->flags, 0);
     }
 }
 
