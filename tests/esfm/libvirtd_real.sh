@@ -10,7 +10,13 @@ URI=qemu:///system
 DOM=esfm-test-$$
 started=()
 cleanup() {
+    local qpid
+    qpid=$(cat /run/libvirt/qemu/$DOM.pid 2>/dev/null || true)
     virsh -c $URI destroy $DOM >/dev/null 2>&1 || true
+    # If libvirtd could not destroy it, the QEMU process of our VM is still ours to stop.
+    if [ -n "$qpid" ] && grep -q "guest=$DOM," /proc/$qpid/cmdline 2>/dev/null; then
+        kill "$qpid" 2>/dev/null || true
+    fi
     for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${started[@]}"; do # bounded wait for our daemons to exit (zombie = exited)
         for _ in $(seq 100); do
