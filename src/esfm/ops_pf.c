@@ -184,6 +184,21 @@ static size_t plan_from_json(const cJSON *a, struct pf_vf **out)
 }
 
 /* Collects the PF's VFs that VMs hold (or that are paused by detach) into a plan. */
+/* Changing the VF count resets every VF of the PF, attached to a VM or not: refuse before
+ * anything moves if any of them has active queues (unless --force). */
+static int check_pf_not_busy(struct esfm_ctx *ctx, const char *pf, char *err, size_t errlen)
+{
+    char(*vfs)[ESFM_BDF_LEN];
+    size_t nv;
+    if (esfm_pci_list_vfs(ctx, pf, &vfs, &nv))
+        return esfm_fail(err, errlen, -EIO, "cannot list VFs of %s", pf);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < nv; i++)
+        rc = esfm_check_not_busy(ctx, vfs[i], err, errlen);
+    free(vfs);
+    return rc;
+}
+
 static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf **out, size_t *n,
                     char *err, size_t errlen)
 {
@@ -382,9 +397,8 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
     cJSON *intent = NULL;
     if ((rc = plan_vms(ctx, pf, nvfs, &v, &n, err, errlen)))
         goto out;
-    for (size_t i = 0; i < n; i++)
-        if (v[i].attached && (rc = esfm_check_not_busy(ctx, v[i].vf, err, errlen)))
-            goto out;
+    if ((rc = check_pf_not_busy(ctx, pf, err, errlen)))
+        goto out;
     intent = esfm_intent_new("reconf", NULL, NULL, NULL);
     cJSON_AddStringToObject(intent, "pf", pf);
     cJSON_AddNumberToObject(intent, "from", cur);
@@ -583,9 +597,8 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
     cJSON *intent = NULL;
     if ((rc = plan_vms(ctx, pf, -1, &v, &n, err, errlen)))
         goto out;
-    for (size_t i = 0; i < n; i++)
-        if (v[i].attached && (rc = esfm_check_not_busy(ctx, v[i].vf, err, errlen)))
-            goto out;
+    if ((rc = check_pf_not_busy(ctx, pf, err, errlen)))
+        goto out;
     intent = esfm_intent_new("init", NULL, NULL, NULL);
     cJSON_AddStringToObject(intent, "pf", pf);
     cJSON_AddNumberToObject(intent, "nvfs", nvfs);
