@@ -30,15 +30,15 @@ int ks_parse_vfs(const char *s, unsigned *out, char *err, size_t errlen)
         goto bad;
     errno = 0;
     v = strtol(s, &end, 10);
-    if (errno || *end || s[0] == '+' || s[0] == '-' || v < 1 || v > KS_MAX_VFS)
-        goto bad;
+    if (errno || *end || s[0] < '0' || s[0] > '9' || v < 1 || v > INT_MAX)
+        goto bad; /* the upper bound is the policy's: local.c checks it with the policy */
     *out = (unsigned)v;
     return 0;
 bad:
     snprintf(err, errlen,
-             "--fpga-vfs=%s is not allowed: give a whole number of FPGA VFs per node from 1 to %d "
-             "(the site's policy may allow fewer), or leave the option out",
-             s ? s : "", KS_MAX_VFS);
+             "--fpga-vfs=%s is not allowed: give a whole number of FPGA VFs per node, 1 or more "
+             "(up to the site's per-job limit), or leave the option out",
+             s ? s : "");
     return -EINVAL;
 }
 

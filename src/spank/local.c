@@ -17,12 +17,17 @@ int ks_local_check(const struct ks_slurm *s, const struct ks_config *cfg,
     if (!req->nvfs)
         return 0;
     /* Sites may keep the policy unreadable to users; the job prolog still enforces it. */
-    if (cfg->policy[0] && access(cfg->policy, R_OK) != 0)
-        return 0;
-    if (esfm_policy_check_request(cfg->policy[0] ? cfg->policy : NULL, req->nvfs,
+    bool readable = !cfg->policy[0] || access(cfg->policy, R_OK) == 0;
+    if (readable &&
+        esfm_policy_check_request(cfg->policy[0] ? cfg->policy : NULL, req->nvfs,
                                   req->bitstream[0] ? req->bitstream : NULL, err, sizeof err)) {
         ks_errorf(s, "kfarm: --fpga-vfs=%u%s%s: %s", req->nvfs,
                   req->bitstream[0] ? " --fpga-bitstream=" : "", req->bitstream, err);
+        return -1;
+    }
+    if (req->nvfs > KS_MAX_VFS) {
+        ks_errorf(s, "kfarm: --fpga-vfs=%u: a job may ask for 1 to %d VFs per node", req->nvfs,
+                  KS_MAX_VFS);
         return -1;
     }
     return 0;

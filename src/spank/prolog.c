@@ -78,15 +78,17 @@ static void join_bdfs(const struct esfm_grant *g, unsigned n, bool guest, char *
 }
 
 static void attach(const struct ks_slurm *s, const struct ks_config *cfg, struct esfm_ctx **ctx,
-                   struct ks_record *rec)
+                   const char *open_err, struct ks_record *rec)
 {
     char err[ESFM_ERR_LEN], job[16];
     snprintf(job, sizeof job, "%" PRIu32, rec->job_id);
     const char *node = s->node_name();
     if (!node || ks_config_domain(cfg, node, rec->domain, sizeof rec->domain, err, sizeof err))
         goto fail;
-    if (!*ctx && ks_esfm_open(s, cfg, ctx, err, sizeof err))
+    if (!*ctx) {
+        snprintf(err, sizeof err, "%s", open_err);
         goto fail;
+    }
     struct esfm_grant *g = calloc(rec->nvfs, sizeof *g);
     if (!g) {
         snprintf(err, sizeof err, "out of memory");
@@ -119,11 +121,16 @@ int ks_prolog(const struct ks_slurm *s, const struct ks_config *cfg, const struc
         ks_errorf(s, "kfarm: prolog: Slurm did not give the job id and uid; nothing attached");
         return 0;
     }
+    /* Opened first when the job asks for VFs, so that the cleanup also sees jobs ESFM holds
+     * VFs for without a record. */
+    char open_err[ESFM_ERR_LEN] = "";
+    if (req->nvfs && ks_esfm_open(s, cfg, &ctx, open_err, sizeof open_err))
+        ctx = NULL;
     clean_stale(s, cfg, rec.job_id, &ctx);
     if (!req->nvfs)
         goto out;
     snprintf(rec.bitstream, sizeof rec.bitstream, "%s", req->bitstream);
-    attach(s, cfg, &ctx, &rec);
+    attach(s, cfg, &ctx, open_err, &rec);
     if (ks_record_write(cfg->state_dir, &rec, err, sizeof err)) {
         /* Without a record the tasks cannot learn the VFs: give them back now. */
         ks_errorf(s, "kfarm: %s; detaching job %" PRIu32 "'s VFs", err, rec.job_id);
