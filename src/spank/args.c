@@ -97,7 +97,7 @@ int ks_parse_option(struct ks_request *req, int which, const char *arg, char *er
  * return makes srun/sbatch/salloc exit before anything is queued. */
 static void report_stderr(const char *msg)
 {
-    fprintf(stderr, "kfarm: %s\n", msg);
+    fprintf(stderr, "%s\n", msg);
 }
 
 void (*ks_args_report)(const char *msg) = report_stderr;
@@ -105,10 +105,11 @@ void (*ks_args_report)(const char *msg) = report_stderr;
 static int option_cb(int val, const char *optarg, int remote)
 {
     (void)remote;
-    char err[KS_ERR_LEN];
+    char err[KS_ERR_LEN], msg[KS_ERR_LEN + 8];
     if (ks_parse_option(&request, val, optarg, err, sizeof err) == 0)
         return 0;
-    ks_args_report(err);
+    snprintf(msg, sizeof msg, "kfarm: %s", err);
+    ks_args_report(msg);
     return -1;
 }
 

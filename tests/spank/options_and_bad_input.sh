@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# srun/sbatch/salloc --help list the --fpga-* options; bad values (abc, -1, 0, over the policy's
+# per-job cap, unknown bitstream, bad fallback) make sbatch and srun exit non-zero with a message
+# that says what is allowed, before anything is queued: no job, no VF, the node stays idle.
+source "$(dirname "$0")/spank_lib.sh"
+SPANK_CONF_EXTRA="Prolog=/bin/true" spank_setup "$POLICY"
+cd "$T"
+
+for cmd in srun sbatch salloc; do
+  help=$($cmd --help 2>&1)
+  for o in "--fpga-vfs=N" "--fpga-bitstream=NAME" "--fpga-fallback=cpu|fail"; do
+    grep -qF -- "$o" <<<"$help" || fail "$cmd --help does not list $o"
+  done
+done
+pass "srun, sbatch and salloc --help list --fpga-vfs, --fpga-bitstream, --fpga-fallback"
+
+# expect_refused MESSAGE ARGS...: sbatch and srun both refuse ARGS with MESSAGE.
+expect_refused() {
+  local msg=$1 out rc; shift
+  for cmd in sbatch srun; do
+    if [[ $cmd == sbatch ]]; then
+      out=$(sbatch "$@" --wrap true 2>&1) && rc=0 || rc=$?
+    else
+      out=$(timeout 20 srun "$@" true 2>&1) && rc=0 || rc=$?
+    fi
+    ((rc != 0)) || fail "$cmd $* was accepted: $out"
+    ((rc != 124)) || fail "$cmd $* hung"
+    grep -qF -- "$msg" <<<"$out" || fail "$cmd $*: message lacks '$msg': $out"
+  done
+  pass "sbatch/srun $* refused: $(grep -m1 kfarm <<<"$out")"
+}
+expect_refused "--fpga-vfs=abc is not allowed: give a whole number" --fpga-vfs=abc
+expect_refused "--fpga-vfs=-1 is not allowed: give a whole number" --fpga-vfs=-1
+expect_refused "--fpga-vfs=0 is not allowed" --fpga-vfs=0
+expect_refused "the policy allows 1 to 4 per job" --fpga-vfs=999
+expect_refused "the policy allows 1 to 4 per job" --fpga-vfs=5
+expect_refused "bitstream 'nope' is not allowed; allowed: ptdr-v1" --fpga-vfs=1 --fpga-bitstream=nope
+expect_refused "--fpga-bitstream=ptdr-v1 needs --fpga-vfs=N" --fpga-bitstream=ptdr-v1
+expect_refused "--fpga-fallback=gpu is not allowed: use cpu" --fpga-vfs=1 --fpga-fallback=gpu
+
+[[ -z $(squeue -h -o %i) ]] || fail "a refused request left a job: $(squeue)"
+[[ $(sinfo -h -o %T) == idle && $(node_state) == IDLE ]] || fail "node is $(sinfo -h -o '%T %E')"
+[[ -z $(vm_vfs) ]] || fail "VFs attached after refused requests: $(vm_vfs)"
+pass "no job queued, no VF attached, node idle (not drained)"
+
+# A good request with the allow-listed bitstream goes through.
+out=$(timeout 30 srun --fpga-vfs=1 --fpga-bitstream=ptdr-v1 printenv KFARM_ACCEL 2>&1) \
+  || fail "srun with an allowed request failed: $out"
+[[ $out == 1 ]] || fail "srun --fpga-vfs=1: KFARM_ACCEL=$out"
+pass "srun --fpga-vfs=1 --fpga-bitstream=ptdr-v1 runs with KFARM_ACCEL=1"
