@@ -11,7 +11,7 @@ mkdir -p "$O"
 cd "$O"
 
 # A batch job that prints what each of its steps' tasks see, then waits for $O/go.<jobid>.
-JOB='for s in 1 2; do srun -n2 bash -c "echo step$s task \$SLURM_PROCID accel=\$KFARM_ACCEL bdfs=\$KFARM_VF_BDFS reason=\$KFARM_ACCEL_REASON"; done
+JOB='for s in 1 2; do srun --mpi=none -n2 bash -c "echo step$s task \$SLURM_PROCID accel=\$KFARM_ACCEL bdfs=\$KFARM_VF_BDFS reason=\$KFARM_ACCEL_REASON"; done
 echo batch accel=$KFARM_ACCEL bdfs=$KFARM_VF_BDFS
 touch started.$SLURM_JOB_ID
 for i in $(seq 300); do [ -e go.$SLURM_JOB_ID ] && exit 0; sleep 0.1; done; exit 3'
@@ -95,7 +95,7 @@ ended_clean "$b"
 pass "jobs $a and $b ended: VFs detached"
 
 # 4. A plain srun job step (prolog at step launch).
-out=$(timeout 30 srun -n2 --fpga-vfs=1 bash -c 'echo $SLURM_JOB_ID $KFARM_VF_BDFS')
+out=$(timeout 30 srun --mpi=none -n2 --fpga-vfs=1 bash -c 'echo $SLURM_JOB_ID $KFARM_VF_BDFS')
 [[ $(sort -u <<<"$out" | wc -l) == 1 && $out == *" 0000:"* ]] || fail "srun tasks saw: $out"
 sj=${out%% *}
 ended_clean "$sj"
@@ -103,14 +103,14 @@ pass "srun -n2 --fpga-vfs=1 (job $sj): both tasks see ${out##* }; detached after
 
 # 5. A job that ended without an epilog (slurmd crash): its record and VF are left behind; the
 #    next job prolog on the node releases them.
-esfm job-attach 999999 kfnode1-vm 1 >/dev/null
-printf 'job=999999\nuid=0\nnvfs=1\naccel=1\nfallback=cpu\n' >"$T/spank/999999"
-[[ -n $(job_vfs 999999) ]] || fail "setup: stale job holds no VF"
-timeout 30 srun true
-[[ -z $(job_vfs 999999) && ! -e $T/spank/999999 ]] || fail "stale job 999999 not cleaned"
-grep -q "job 999999 ended without its epilog; its VFs are detached" "$CLUSTER"/log/slurmd.kfnode1.log \
+esfm job-attach 67000000 kfnode1-vm 1 >/dev/null
+printf 'job=67000000\nuid=0\nnvfs=1\naccel=1\nfallback=cpu\n' >"$T/spank/67000000"
+[[ -n $(job_vfs 67000000) ]] || fail "setup: stale job holds no VF"
+timeout 30 srun --mpi=none true
+[[ -z $(job_vfs 67000000) && ! -e $T/spank/67000000 ]] || fail "stale job 67000000 not cleaned"
+grep -q "job 67000000 ended without its epilog; its VFs are detached" "$CLUSTER"/log/slurmd.kfnode1.log \
   || fail "no cleanup line in slurmd's log"
-pass "the next prolog released the VF of job 999999 that ended without its epilog"
+pass "the next prolog released the VF of job 67000000 that ended without its epilog"
 
 # 6. The time-limit job.
 [[ $(job_state "$tl") == RUNNING && -n $(job_vfs "$tl") ]] || fail "time-limit job $tl: $(job_state "$tl"), VFs '$(job_vfs "$tl")'"

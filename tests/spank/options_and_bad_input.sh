@@ -21,7 +21,7 @@ expect_refused() {
     if [[ $cmd == sbatch ]]; then
       out=$(sbatch "$@" --wrap true 2>&1) && rc=0 || rc=$?
     else
-      out=$(timeout 20 srun "$@" true 2>&1) && rc=0 || rc=$?
+      out=$(timeout 20 srun --mpi=none "$@" true 2>&1) && rc=0 || rc=$?
     fi
     ((rc != 0)) || fail "$cmd $* was accepted: $out"
     ((rc != 124)) || fail "$cmd $* hung"
@@ -44,7 +44,7 @@ expect_refused "--fpga-fallback=gpu is not allowed: use cpu" --fpga-vfs=1 --fpga
 pass "no job queued, no VF attached, node idle (not drained)"
 
 # A good request with the allow-listed bitstream goes through.
-out=$(timeout 30 srun --fpga-vfs=1 --fpga-bitstream=ptdr-v1 printenv KFARM_ACCEL 2>&1) \
+out=$(timeout 30 srun --mpi=none --fpga-vfs=1 --fpga-bitstream=ptdr-v1 printenv KFARM_ACCEL 2>&1) \
   || fail "srun with an allowed request failed: $out"
 [[ $out == 1 ]] || fail "srun --fpga-vfs=1: KFARM_ACCEL=$out"
 pass "srun --fpga-vfs=1 --fpga-bitstream=ptdr-v1 runs with KFARM_ACCEL=1"
