@@ -48,3 +48,10 @@ out=$(timeout 30 srun --mpi=none --fpga-vfs=1 --fpga-bitstream=ptdr-v1 printenv 
   || fail "srun with an allowed request failed: $out"
 [[ $out == 1 ]] || fail "srun --fpga-vfs=1: KFARM_ACCEL=$out"
 pass "srun --fpga-vfs=1 --fpga-bitstream=ptdr-v1 runs with KFARM_ACCEL=1"
+out=$(timeout 30 salloc --fpga-vfs=2 srun --mpi=none printenv KFARM_ACCEL KFARM_VF_BDFS 2>/dev/null) \
+  || fail "salloc --fpga-vfs=2 failed: $out"
+[[ $(head -1 <<<"$out") == 1 && $(tail -1 <<<"$out") == 0000:*,0000:* ]] || fail "salloc --fpga-vfs=2: $out"
+pass "salloc --fpga-vfs=2 + srun: KFARM_ACCEL=1, KFARM_VF_BDFS=$(tail -1 <<<"$out")"
+wait_until 30 "VFs detached after salloc" no_vfs_on_vm
+wait_until 30 "node idle after salloc" node_idle
+pass "after salloc: no VF on the VM, node idle"
