@@ -11,8 +11,8 @@
 #include <slurm/spank.h>
 
 #define KS_ERR_LEN  512
-#define KS_MAX_VFS  64 /* the most VFs ESFM attaches for one job */
-#define KS_LIST_LEN 1024
+#define KS_MAX_VFS  256 /* the most VFs ESFM attaches for one job (its MAX_JOB_VFS) */
+#define KS_LIST_LEN (KS_MAX_VFS * 13 + 1) /* "0000:00:00.0," each */
 
 enum ks_fallback { KS_FALLBACK_CPU, KS_FALLBACK_FAIL };
 

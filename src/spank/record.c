@@ -90,7 +90,7 @@ static void copy(char *dst, size_t len, const char *v)
 
 int ks_record_read(const char *dir, uint32_t job_id, struct ks_record *r, char *err, size_t errlen)
 {
-    char path[512], line[2048];
+    char path[512], line[KS_LIST_LEN + 64];
     snprintf(path, sizeof path, "%s/%" PRIu32, dir, job_id);
     FILE *f = fopen(path, "re");
     if (!f) {

@@ -266,7 +266,7 @@ static void test_srun_sbatch_check_says_what_is_allowed(void **st)
     t->cfg.policy[0] = '\0';
     struct ks_request many = {.nvfs = KS_MAX_VFS + 1};
     assert_int_equal(ks_local_check(&t->f.s, &t->cfg, &many), -1);
-    assert_non_null(strstr(t->f.errors, "1 to 64"));
+    assert_non_null(strstr(t->f.errors, "1 to 256"));
     /* A policy users cannot read is left to the prolog. */
     snprintf(t->cfg.policy, sizeof t->cfg.policy, "%s/missing.json", t->e->dir);
     req.bitstream[0] = '\0';
