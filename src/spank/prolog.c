@@ -83,7 +83,15 @@ static void attach(const struct ks_slurm *s, const struct ks_config *cfg, struct
     char err[ESFM_ERR_LEN], job[16];
     snprintf(job, sizeof job, "%" PRIu32, rec->job_id);
     const char *node = s->node_name();
-    if (!node || ks_config_domain(cfg, node, rec->domain, sizeof rec->domain, err, sizeof err))
+    if (!node) {
+        snprintf(err, sizeof err, "slurmd did not give this node's name (SLURMD_NODENAME)");
+        goto fail;
+    }
+    if (ks_config_domain(cfg, node, rec->domain, sizeof rec->domain, err, sizeof err))
+        goto fail;
+    /* srun/sbatch skip the check when users cannot read the policy: it is done here. */
+    if (rec->bitstream[0] && esfm_policy_check_request(cfg->policy[0] ? cfg->policy : NULL,
+                                                       rec->nvfs, rec->bitstream, err, sizeof err))
         goto fail;
     if (!*ctx) {
         snprintf(err, sizeof err, "%s", open_err);

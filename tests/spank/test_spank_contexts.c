@@ -220,6 +220,25 @@ static void test_prolog_never_fails_and_tells_the_tasks_why(void **st)
     assert_non_null(strstr(t->f.errors, "job id"));
     assert_false(has_record(t, 20));
 
+    /* A bitstream the policy does not allow (srun/sbatch could not read the policy). */
+    fake_slurm_init(&t->f, KS_CTX_JOB_SCRIPT, 22, 1000);
+    t->f.opts[KS_OPT_VFS] = "1";
+    t->f.opts[KS_OPT_BITSTREAM] = "other";
+    struct ks_request bad = {0};
+    char err[KS_ERR_LEN];
+    assert_int_equal(ks_args_from_job(&t->f.s, &bad, err, sizeof err), 0);
+    assert_int_equal(ks_prolog(&t->f.s, &t->cfg, &bad), 0);
+    assert_false(record(t, 22).accel);
+    assert_non_null(strstr(record(t, 22).reason, "allowed: ptdr-v1"));
+    assert_int_equal(vfs_on(t, "vm1"), 0);
+    /* No node name from slurmd. */
+    fake_slurm_init(&t->f, KS_CTX_JOB_SCRIPT, 23, 1000);
+    t->f.node = NULL;
+    t->f.opts[KS_OPT_VFS] = "1";
+    assert_int_equal(ks_args_from_job(&t->f.s, &bad, err, sizeof err), 0);
+    assert_int_equal(ks_prolog(&t->f.s, &t->cfg, &bad), 0);
+    assert_non_null(strstr(record(t, 23).reason, "SLURMD_NODENAME"));
+
     snprintf(t->cfg.hypervisor, sizeof t->cfg.hypervisor, "fake:///nonexistent/dir/hv.json");
     prolog(t, 21, 1000, "1", NULL);
     struct ks_record r = record(t, 21);
