@@ -67,10 +67,11 @@ spank_setup() {
   cat >"$T/plugstack.conf" <<CONF
 required $B/src/spank/spank_kfarm.so hypervisor=fake://$T/hv.json domain=%n-vm policy=$T/policy.json state_dir=$T/spank esfm_state_dir=$T/esfm sysfs_root=$T/sys
 CONF
-  # Job ids from a random start: PMIx names its per-step dirs /tmp/spmix_appdir_<uid>_<job>.<step>,
-  # which would collide with other private clusters' job 1 on this machine.
+  # TmpFS: PMIx makes its per-step dirs <TmpFS>/spmix_appdir_<uid>_<job>.<step>, which in /tmp
+  # collide with other private clusters' jobs of the same id on this machine.
+  mkdir -p "$T/tmpfs"
   "$S/tests/harness/slurm-cluster" start "$CLUSTER" --cpus 8 --plugstack "$T/plugstack.conf" \
-    --conf-extra "FirstJobId=$((RANDOM * 100 + 1000))" \
+    --conf-extra "TmpFS=$T/tmpfs" \
     ${SPANK_CONF_EXTRA:+--conf-extra "$SPANK_CONF_EXTRA"} >/dev/null 2>&1 \
     || { tail -n 30 "$CLUSTER"/log/*.log >&2; fail "cluster did not start"; }
   export SLURM_CONF=$CLUSTER/slurm.conf
