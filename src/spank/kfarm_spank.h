@@ -89,6 +89,9 @@ extern void (*ks_args_report)(const char *msg);
 int ks_args_from_job(const struct ks_slurm *s, struct ks_request *req, char *err, size_t errlen);
 const char *ks_fallback_name(enum ks_fallback f);
 
+/* job_alive.c: the real job_alive, asking cfg->squeue; 1 runs or unsure, 0 ended. */
+int ks_job_alive_squeue(const struct ks_config *cfg, uint32_t job_id);
+
 /* config.c: plugstack.conf arguments. */
 int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, size_t errlen);
 /* Expands the domain pattern (%n node name, %% a percent sign). */

@@ -7,8 +7,6 @@
 
 #include <slurm/spank.h>
 
-int ks_job_alive_squeue(const struct ks_config *cfg, uint32_t job_id);
-
 static enum ks_context real_context(void)
 {
     switch (spank_context()) {

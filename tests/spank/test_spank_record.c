@@ -1,4 +1,5 @@
-/* state_dir/<jobid> records: round trip, one-line values, corrupt or foreign files, listing. */
+/* state_dir/<jobid> records: round trip, one-line values, corrupt or foreign files, listing; and
+ * the squeue answer that decides whether a recorded job still runs (FAKE squeue scripts). */
 #include "kfarm_spank.h"
 
 #include <errno.h>
@@ -95,6 +96,41 @@ static void test_list_skips_what_is_not_a_record(void **st)
     assert_int_equal(n, 0);
 }
 
+/* A FAKE squeue printing `out` and exiting with `rc`; returns what ks_job_alive_squeue says. */
+static int alive_with(const char *out, int rc)
+{
+    struct ks_config c = {0};
+    snprintf(c.squeue, sizeof c.squeue, "%s/squeue", dir);
+    FILE *f = fopen(c.squeue, "w");
+    fprintf(
+        f,
+        "#!/bin/sh\n[ \"$*\" = \"--noheader --states=all --jobs 42 --format=%%T\" ] || exit 99\n"
+        "printf '%s'\nexit %d\n",
+        out, rc);
+    fclose(f);
+    chmod(c.squeue, 0755);
+    return ks_job_alive_squeue(&c, 42);
+}
+
+static void test_job_alive_follows_squeue(void **st)
+{
+    (void)st;
+    assert_int_equal(alive_with("RUNNING\\n", 0), 1);
+    assert_int_equal(alive_with("COMPLETING\\n", 0), 1); /* its epilog still runs */
+    assert_int_equal(alive_with("PENDING\\n", 0), 1);    /* requeued */
+    assert_int_equal(alive_with("COMPLETED\\n", 0), 0);
+    assert_int_equal(alive_with("CANCELLED\\n", 0), 0);
+    assert_int_equal(alive_with("TIMEOUT\\n", 0), 0);
+    assert_int_equal(alive_with("NODE_FAIL\\n", 0), 0);
+    assert_int_equal(alive_with("", 0), 0);
+    assert_int_equal(alive_with("slurm_load_jobs error: Invalid job id specified\\n", 1), 0);
+    /* The controller does not answer: keep the job's VFs. */
+    assert_int_equal(alive_with("slurm_load_jobs error: Socket timed out\\n", 1), 1);
+    struct ks_config none = {0};
+    snprintf(none.squeue, sizeof none.squeue, "%s/no-such-squeue", dir);
+    assert_int_equal(ks_job_alive_squeue(&none, 42), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -103,6 +139,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_of_another_job_is_corrupt, make_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_list_skips_what_is_not_a_record, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_job_alive_follows_squeue, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
