@@ -115,6 +115,7 @@ int ks_epilog(const struct ks_slurm *s, const struct ks_config *cfg, const struc
 
 /* Remote (slurmstepd) side: the record read as root at init, applied to every task. */
 struct ks_remote {
+    uint32_t job_id;
     bool have_record;
     struct ks_record rec;
     bool refuse;                    /* fallback=fail and no accelerator: tasks must not start */

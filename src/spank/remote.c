@@ -8,6 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
+/* What the tasks and slurmd's log say when the job prolog left nothing for this job. */
+static const char NO_RECORD[] =
+    "no FPGA VF was attached on this node: the job prolog left no record (admin: look for kfarm: "
+    "lines in slurmd's log; the plugin must be in plugstack.conf on every node)";
+
 int ks_remote_init(const struct ks_slurm *s, const struct ks_config *cfg, struct ks_remote *rm)
 {
     uint32_t id;
@@ -18,6 +23,7 @@ int ks_remote_init(const struct ks_slurm *s, const struct ks_config *cfg, struct
         ks_errorf(s, "kfarm: Slurm did not give the job id to slurmstepd; no KFARM_* variables");
         return 0;
     }
+    rm->job_id = id;
     int rc = ks_record_read(cfg->state_dir, id, &rm->rec, err, sizeof err);
     if (rc == 0)
         rm->have_record = true;
@@ -33,10 +39,9 @@ int ks_remote_user_init(const struct ks_slurm *s, const struct ks_request *req,
         return 0; /* the job asked for no VFs: leave its environment alone */
     const struct ks_record *r = &rm->rec;
     bool accel = rm->have_record && r->accel;
-    const char *reason = rm->have_record ? r->reason
-                                         : "no FPGA VF was attached on this node: the job prolog "
-                                           "left no record (the admin should check slurmd's log "
-                                           "and that slurm_spank_job_prolog runs)";
+    const char *reason = rm->have_record ? r->reason : NO_RECORD;
+    if (!rm->have_record)
+        ks_errorf(s, "kfarm: job %" PRIu32 ": %s", rm->job_id, NO_RECORD);
     enum ks_fallback fb = rm->have_record ? r->fallback : req->fallback;
     if (s->setenv(s->sp, "KFARM_ACCEL", accel ? "1" : "0") ||
         s->setenv(s->sp, "KFARM_VF_BDFS", accel ? r->guest_bdfs : "") ||

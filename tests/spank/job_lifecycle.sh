@@ -5,7 +5,7 @@
 # the per-user cap is refused (fail) or runs on the CPU (cpu); a job that ended without its
 # epilog is cleaned by the next prolog; the node is idle (never drained) after each.
 source "$(dirname "$0")/spank_lib.sh"
-SPANK_CONF_EXTRA="Prolog=/bin/true" spank_setup "$POLICY"
+spank_setup "$POLICY"
 O=$T/out
 mkdir -p "$O"
 cd "$O"

@@ -3,8 +3,10 @@
 # per-job cap, unknown bitstream, bad fallback) make sbatch and srun exit non-zero with a message
 # that says what is allowed, before anything is queued: no job, no VF, the node stays idle.
 source "$(dirname "$0")/spank_lib.sh"
-SPANK_CONF_EXTRA="Prolog=/bin/true" spank_setup "$POLICY"
+spank_setup "$POLICY"
 cd "$T"
+# Slurm 22.05 runs SPANK job prologs/epilogs without a Prolog=/Epilog= script: none is configured.
+! grep -qiE '^(Prolog|Epilog)=' "$SLURM_CONF" || fail "the test cluster has a Prolog/Epilog"
 
 for cmd in srun sbatch salloc; do
   help=$($cmd --help 2>&1)

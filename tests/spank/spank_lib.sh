@@ -72,7 +72,7 @@ CONF
   mkdir -p "$T/tmpfs"
   "$S/tests/harness/slurm-cluster" start "$CLUSTER" --cpus 8 --plugstack "$T/plugstack.conf" \
     --conf-extra "TmpFS=$T/tmpfs" \
-    ${SPANK_CONF_EXTRA:+--conf-extra "$SPANK_CONF_EXTRA"} >/dev/null 2>&1 \
+    >/dev/null 2>&1 \
     || { tail -n 30 "$CLUSTER"/log/*.log >&2; fail "cluster did not start"; }
   export SLURM_CONF=$CLUSTER/slurm.conf
 }
