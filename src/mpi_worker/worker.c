@@ -192,6 +192,11 @@ int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags 
     kf_backoff_setup_thread();
 
     int failed_start = say_hello(&w);
+    /* What the SPANK plugin attached for this job (docs/spank.md), for the job log. */
+    if (getenv("KFARM_ACCEL"))
+        kf_info("accelerator: KFARM_ACCEL=%s KFARM_VF_BDFS=%s KFARM_ACCEL_REASON=%s",
+                getenv("KFARM_ACCEL"), getenv("KFARM_VF_BDFS") ? getenv("KFARM_VF_BDFS") : "",
+                getenv("KFARM_ACCEL_REASON") ? getenv("KFARM_ACCEL_REASON") : "");
     struct kf_backoff idle;
     kf_backoff_init(&idle, 1000000);
     uint64_t sigterm_at = 0;
