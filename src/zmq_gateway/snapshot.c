@@ -19,6 +19,7 @@ struct client_table {
     struct client_count *c;
     size_t n, cap;
     int oom;
+    int bind_mode; /* in connect mode every request is the one peer's, whatever its route */
 };
 
 static void count_client(struct kf_request *r, void *arg)
@@ -26,7 +27,8 @@ static void count_client(struct kf_request *r, void *arg)
     struct client_table *t = arg;
     size_t i;
     for (i = 0; i < t->n; i++)
-        if (t->c[i].route_len == r->route_len && !memcmp(t->c[i].route, r->route, r->route_len))
+        if (!t->bind_mode || (t->c[i].route_len == r->route_len &&
+                              !memcmp(t->c[i].route, r->route, r->route_len)))
             break;
     if (i == t->n) {
         if (t->n == t->cap) {
@@ -61,7 +63,7 @@ static void client_name(const struct client_count *c, int bind_mode, char *out, 
 
 static int add_clients(cJSON *root, struct kf_inflight *inflight, int bind_mode)
 {
-    struct client_table t = {0};
+    struct client_table t = {.bind_mode = bind_mode};
     kf_inflight_foreach(inflight, count_client, &t);
     cJSON *arr = cJSON_AddArrayToObject(root, "clients");
     for (size_t i = 0; arr && !t.oom && i < t.n; i++) {
