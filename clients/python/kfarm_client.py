@@ -158,9 +158,9 @@ class Client:
 
     def compute(self, messages, timeout_ms=None, decode=False):
         """Sends every message (at most `window` outstanding) and returns the reply payloads in
-        request order (bytes; JSON-decoded with decode=True). Raises Timeout when no reply comes
-        for timeout_ms, RequestError when any request failed (after the batch completes, so
-        no stale reply is left behind)."""
+        request order (bytes; JSON-decoded with decode=True, an empty payload as None). Raises
+        Timeout when no reply comes (or no gateway takes a request) for timeout_ms, RequestError
+        when any request failed (after the batch completes, so no stale reply is left behind)."""
         timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
         n = len(messages)
         results = [None] * n
@@ -169,6 +169,12 @@ class Client:
         sent = 0
         while sent < n or index_of:
             while sent < n and len(index_of) < self.window:
+                # A DEALER with no gateway connected blocks on send: bound that wait too.
+                if not self.socket.poll(timeout_ms, zmq.POLLOUT):
+                    unsent = [str(i) for i in range(sent, n)]
+                    missing = sorted(index_of, key=index_of.get)
+                    raise Timeout(timeout_ms, missing + ["(unsent #%s)" % i for i in unsent],
+                                  [index_of[m] for m in missing] + list(range(sent, n)))
                 rid = self._new_id()
                 index_of[rid] = sent
                 self._send(rid, messages[sent].kind, messages[sent].payload())
@@ -182,7 +188,7 @@ class Client:
             if i is None:
                 continue  # an answer to an earlier call that timed out
             if ok:
-                results[i] = json.loads(data) if decode else data
+                results[i] = (json.loads(data) if data else None) if decode else data
             else:
                 errors.append((i, rid, messages[i].kind, data))
         if errors:
