@@ -12,10 +12,10 @@ and for a gateway that bound its sockets (kfarm --bind, many clients):
     client = Client.connect("tcp://node:5555", "tcp://node:5556")
     client = Client.from_endpoint_file("endpoints")  # written by kfarm --endpoint-file
 
-Beyond EvKit: `broadcast(..., ordered=True)` sends `$broadcast:<kind>` on the request socket (applied
-on every worker before any later request, acknowledged); a time-out raises `Timeout` naming the
-ids still missing; an error reply raises `RequestError` naming the request; `stats()` returns the
-gateway's `$stats`.
+Beyond EvKit: `broadcast(..., ordered=True)` sends `$broadcast:<kind>` on the request socket
+(applied on every worker before any later request, acknowledged); a time-out raises `Timeout`
+naming the ids still missing; an error reply raises `RequestError` naming the request; `stats()`
+returns the gateway's `$stats`.
 """
 import json
 import time
