@@ -67,13 +67,13 @@ static void print_table(FILE *out, const cJSON *s, const double *prev, double dt
     fprintf(out,
             "kfarm: up %.1f s, %.0f requests, %.0f broadcasts, %.0f gateway errors, %.0f "
             "waiting; latency p50 %.0f us, p99 %.0f us\n\n",
-            num(s, "uptime_s"), num(s, "requests"), num(s, "broadcasts"),
-            num(s, "gateway_errors"), num(s, "pending"), num(s, "latency_p50_us"),
-            num(s, "latency_p99_us"));
+            num(s, "uptime_s"), num(s, "requests"), num(s, "broadcasts"), num(s, "gateway_errors"),
+            num(s, "pending"), num(s, "latency_p50_us"), num(s, "latency_p99_us"));
     fprintf(out, "%5s %10s %7s %8s %8s %10s %10s %-7s %-12s %-5s\n", "RANK", "REQUESTS", "ERRORS",
             "INFLIGHT", "REQ/S", "P50_US", "P99_US", "VARIANT", "WHY", "ACCEL");
     const cJSON *w;
-    cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(s, "workers")) {
+    cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(s, "workers"))
+    {
         int rank = (int)num(w, "rank");
         char rate[32] = "-";
         if (prev && dt > 0 && rank > 0 && rank < MAX_RANKS && prev[rank] >= 0)
@@ -87,9 +87,8 @@ static void print_table(FILE *out, const cJSON *s, const double *prev, double dt
     if (cJSON_GetArraySize(clients) > 0) {
         fprintf(out, "\n%-24s %8s %8s\n", "CLIENT", "INFLIGHT", "WAITING");
         const cJSON *c;
-        cJSON_ArrayForEach(c, clients)
-            fprintf(out, "%-24s %8.0f %8.0f\n", str(c, "client"), num(c, "inflight"),
-                    num(c, "waiting"));
+        cJSON_ArrayForEach(c, clients) fprintf(out, "%-24s %8.0f %8.0f\n", str(c, "client"),
+                                               num(c, "inflight"), num(c, "waiting"));
     }
 }
 
@@ -135,7 +134,8 @@ int kf_stats_view_run(struct kf_client *c, const struct kf_stats_view_opts *o, F
             fputs("\n", out); /* frames separated by a blank line when piped */
         fflush(out);
         const cJSON *w;
-        cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(s, "workers")) {
+        cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(s, "workers"))
+        {
             int rank = (int)num(w, "rank");
             if (rank > 0 && rank < MAX_RANKS)
                 prev[rank] = num(w, "requests");

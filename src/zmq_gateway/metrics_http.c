@@ -18,7 +18,7 @@
 #include "metrics_http.h"
 
 #define REFRESH_NS 100000000ull /* snapshots younger than this are served as they are */
-#define WAIT_MS 1000            /* longest wait for the gateway; then the old snapshot is served */
+#define WAIT_MS    1000         /* longest wait for the gateway; then the old snapshot is served */
 
 struct kf_metrics_http {
     struct MHD_Daemon *daemon;
@@ -75,9 +75,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     (void)upload_data;
@@ -120,12 +119,12 @@ static int resolve(const char *listen, struct addrinfo **out, char *err, size_t 
     }
     memcpy(host, listen, hl);
     host[hl] = '\0';
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     int rc = getaddrinfo(strcmp(host, "*") ? host : NULL, colon + 1, &hints, out);
     if (rc) {
-        snprintf(err, errlen, "--metrics-listen %s: cannot resolve: %s", orig,
-                 gai_strerror(rc));
+        snprintf(err, errlen, "--metrics-listen %s: cannot resolve: %s", orig, gai_strerror(rc));
         return -1;
     }
     return 0;
@@ -154,13 +153,12 @@ struct kf_metrics_http *kf_metrics_http_start(const char *listen, char *err, siz
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-                                 ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                 MHD_OPTION_END);
+    m->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (!m->daemon) {
         snprintf(err, errlen,
-                 "--metrics-listen %s: cannot listen there (address in use or not local?)",
-                 listen);
+                 "--metrics-listen %s: cannot listen there (address in use or not local?)", listen);
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);

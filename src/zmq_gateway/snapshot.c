@@ -27,8 +27,8 @@ static void count_client(struct kf_request *r, void *arg)
     struct client_table *t = arg;
     size_t i;
     for (i = 0; i < t->n; i++)
-        if (!t->bind_mode || (t->c[i].route_len == r->route_len &&
-                              !memcmp(t->c[i].route, r->route, r->route_len)))
+        if (!t->bind_mode ||
+            (t->c[i].route_len == r->route_len && !memcmp(t->c[i].route, r->route, r->route_len)))
             break;
     if (i == t->n) {
         if (t->n == t->cap) {
@@ -180,13 +180,14 @@ char *kf_snapshot_prometheus(const char *json)
     cJSON_ArrayForEach(w, workers) put(&b, "kfarm_worker_errors_total{rank=\"%.0f\"} %.0f\n",
                                        num(w, "rank"), num(w, "errors"));
     family(&b, "kfarm_worker_inflight", "gauge", "Requests outstanding at each worker rank.");
-    cJSON_ArrayForEach(w, workers) put(&b, "kfarm_worker_inflight{rank=\"%.0f\"} %.0f\n",
-                                       num(w, "rank"), num(w, "inflight"));
+    cJSON_ArrayForEach(w, workers)
+        put(&b, "kfarm_worker_inflight{rank=\"%.0f\"} %.0f\n", num(w, "rank"), num(w, "inflight"));
     family(&b, "kfarm_worker_service_seconds", "gauge",
            "Kernel service time on each worker rank, by quantile.");
-    cJSON_ArrayForEach(w, workers) {
-        put(&b, "kfarm_worker_service_seconds{rank=\"%.0f\",quantile=\"0.5\"} %g\n",
-            num(w, "rank"), num(w, "service_p50_us") / 1e6);
+    cJSON_ArrayForEach(w, workers)
+    {
+        put(&b, "kfarm_worker_service_seconds{rank=\"%.0f\",quantile=\"0.5\"} %g\n", num(w, "rank"),
+            num(w, "service_p50_us") / 1e6);
         put(&b, "kfarm_worker_service_seconds{rank=\"%.0f\",quantile=\"0.99\"} %g\n",
             num(w, "rank"), num(w, "service_p99_us") / 1e6);
     }

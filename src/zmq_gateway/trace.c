@@ -10,7 +10,7 @@
 #include "trace.h"
 
 #define MAX_KINDS 255 /* index 0 is "other": kinds beyond the table share it */
-#define FLUSH_NS 1000000000ull
+#define FLUSH_NS  1000000000ull
 
 struct kf_trace {
     FILE *f;
@@ -45,13 +45,13 @@ struct kf_trace *kf_trace_open(const char *path, int n_workers, char *err, size_
     t->n_kinds = 1;
     t->f = fopen(path, "w");
     if (!t->f || !t->kinds[0]) {
-        snprintf(err, errlen, "--trace %s: cannot create the file: %s; give a writable path",
-                 path, strerror(errno));
+        snprintf(err, errlen, "--trace %s: cannot create the file: %s; give a writable path", path,
+                 strerror(errno));
         goto fail;
     }
     clock_gettime(CLOCK_MONOTONIC, &t->t0);
-    fprintf(t->f, "# kfarm trace 1 started %lld (unix s) workers %d\n",
-            (long long)time(NULL), n_workers);
+    fprintf(t->f, "# kfarm trace 1 started %lld (unix s) workers %d\n", (long long)time(NULL),
+            n_workers);
     fputs("# time_s\trank\tkind\tvariant\twhy\taccel\tservice_us\tstatus\n", t->f);
     return t;
 fail:

@@ -31,9 +31,12 @@ static void test_clients_counted_by_route_running_and_waiting(void **state)
     r3->worker = 2;
     kf_dispatch_started(d, 2);
     kf_inflight_push_pending(t, r2);
-    struct kf_wire_hdr h = {.type = KF_WIRE_REPLY, .status = KF_WIRE_FAILED,
-                            .variant = KF_VARIANT_ACCEL, .reason = KF_REASON_EXPLOITING,
-                            .accel = 1, .service_ns = 1000000};
+    struct kf_wire_hdr h = {.type = KF_WIRE_REPLY,
+                            .status = KF_WIRE_FAILED,
+                            .variant = KF_VARIANT_ACCEL,
+                            .reason = KF_REASON_EXPLOITING,
+                            .accel = 1,
+                            .service_ns = 1000000};
     kf_stats_request(s);
     kf_stats_reply(s, 2, &h, 2000000);
 
@@ -63,8 +66,8 @@ static void test_clients_counted_by_route_running_and_waiting(void **state)
     assert_non_null(strstr(text, "kfarm_worker_requests_total{rank=\"2\"} 1\n"));
     assert_non_null(strstr(text, "kfarm_worker_errors_total{rank=\"2\"} 1\n"));
     assert_non_null(strstr(text, "kfarm_worker_inflight{rank=\"1\"} 1\n"));
-    assert_non_null(
-        strstr(text, "kfarm_worker_variant_info{rank=\"2\",variant=\"accel\",why=\"exploiting\"} 1\n"));
+    assert_non_null(strstr(
+        text, "kfarm_worker_variant_info{rank=\"2\",variant=\"accel\",why=\"exploiting\"} 1\n"));
     assert_non_null(strstr(text, "kfarm_worker_accel_available{rank=\"2\"} 1\n"));
     assert_non_null(strstr(text, "kfarm_client_inflight{client=\"000102\"} 2\n"));
     assert_non_null(strstr(text, "kfarm_client_inflight{client=\"0009\"} 1\n"));
@@ -101,8 +104,10 @@ static void test_trace_lines_and_accelerator_events(void **state)
     uint16_t work = kf_trace_kind(t, "work", 4), other = kf_trace_kind(t, "odd kind\t", 9);
     assert_int_equal(kf_trace_kind(t, "work", 4), work);
     assert_int_not_equal(work, other);
-    struct kf_wire_hdr h = {.variant = KF_VARIANT_ACCEL, .reason = KF_REASON_EXPLOITING,
-                            .accel = 1, .service_ns = 1500};
+    struct kf_wire_hdr h = {.variant = KF_VARIANT_ACCEL,
+                            .reason = KF_REASON_EXPLOITING,
+                            .accel = 1,
+                            .service_ns = 1500};
     kf_trace_reply(t, 1, work, &h);
     h.variant = KF_VARIANT_CPU;
     h.reason = KF_REASON_FALLBACK;
@@ -112,8 +117,8 @@ static void test_trace_lines_and_accelerator_events(void **state)
     kf_trace_reply(t, 2, other, &h); /* rank 2's first reply: no event */
     h.status = KF_WIRE_OK;
     h.accel = 1;
-    kf_trace_reply(t, 1, work, &h);  /* back */
-    kf_trace_reply(t, 7, work, &h);  /* not a worker rank: ignored */
+    kf_trace_reply(t, 1, work, &h); /* back */
+    kf_trace_reply(t, 7, work, &h); /* not a worker rank: ignored */
     kf_trace_close(t);
 
     FILE *f = fopen(path, "r");
@@ -123,8 +128,9 @@ static void test_trace_lines_and_accelerator_events(void **state)
     while (fgets(line, sizeof(line), f)) {
         if (line[0] == '#')
             continue;
-        assert_int_equal(sscanf(line, "%63[^\t]\t%63[^\t]\t%63[^\t]\t%63[^\t]\t%63[^\t]\t%63[^\t]\t"
-                                      "%63[^\t]\t%63[^\n]",
+        assert_int_equal(sscanf(line,
+                                "%63[^\t]\t%63[^\t]\t%63[^\t]\t%63[^\t]\t%63[^\t]\t%63[^\t]\t"
+                                "%63[^\t]\t%63[^\n]",
                                 col[0], col[1], col[2], col[3], col[4], col[5], col[6], col[7]),
                          8);
         if (strncmp(col[2], "accel-", 6) == 0) {
