@@ -91,7 +91,9 @@ struct kf_client *kf_client_new(const struct kf_client_opts *o, char *err, size_
     zmq_setsockopt(c->req, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
     if (open_socket(c->req, o->endpoint, o->bind, err, errlen))
         goto fail;
-    c->watch = watch_disconnects(c->ctx, c->req);
+    /* Only when connected to a bound gateway: a client that binds (EvKit topology) also sees the
+     * gateway's start-up probe connect and close, and a gateway may reconnect to it. */
+    c->watch = o->bind ? NULL : watch_disconnects(c->ctx, c->req);
     if (o->broadcast_endpoint) {
         c->pub = zmq_socket(c->ctx, ZMQ_XPUB);
         zmq_setsockopt(c->pub, ZMQ_LINGER, &zero, sizeof(zero));
