@@ -144,6 +144,11 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
     }
     out->accel = (uint8_t)accel_available(v, k);
     if (v->opts->variant == KF_VARIANT_ACCEL) {
+        /* Fixed accelerator, but a device ESFM paused or detached (heard over MQTT) is not used:
+         * the kind's selector only listens here, its choice is not asked for. */
+        struct kind_selector *ks = out->accel && v->opts->mqtt ? selector_for(v, kernel) : NULL;
+        if (ks && ks->sel && tuner_selector_accel_heard(ks->sel) == 0)
+            out->accel = 0;
         out->reason = out->accel ? KF_REASON_FIXED : KF_REASON_FALLBACK;
         out->variant = out->accel ? KF_VARIANT_ACCEL : KF_VARIANT_CPU;
         out->rc = run_variant(k, out->variant, payload, len, res, &out->service_ns);
