@@ -100,6 +100,11 @@ int tuner_selector_save(struct tuner_selector *sel, const char *ops_json_path, c
 int tuner_selector_set_mqtt(struct tuner_selector *sel, const char *broker_uri, const char *node,
                             const char *accel_bdf, char *err, size_t errlen);
 
+/* What the MQTT hookup last heard on kfarm/accel/<node>/<bdf>: 1 active, 0 paused or detached,
+ * -1 nothing yet (or no MQTT). Applies pending MQTT messages first. For callers that fix the
+ * variant (no choose()) but must still stay off a paused accelerator. */
+int tuner_selector_accel_heard(struct tuner_selector *sel);
+
 /* The MQTT client id used on the topics ("<host>-<pid>-<kind>"), or NULL without MQTT. */
 const char *tuner_selector_client_id(const struct tuner_selector *sel);
 

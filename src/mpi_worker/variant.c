@@ -21,6 +21,7 @@ struct kind_selector {
     const struct kf_kernel *kernel;
     struct tuner_selector *sel; /* NULL when creating it failed: CPU only */
     size_t n_features;
+    int chose; /* asked for choices (not only listening to MQTT under --variant accel) */
 };
 
 struct kf_variants {
@@ -144,6 +145,11 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
     }
     out->accel = (uint8_t)accel_available(v, k);
     if (v->opts->variant == KF_VARIANT_ACCEL) {
+        /* Fixed accelerator, but a device ESFM paused or detached (heard over MQTT) is not used:
+         * the kind's selector only listens here, its choice is not asked for. */
+        struct kind_selector *ks = out->accel && v->opts->mqtt ? selector_for(v, kernel) : NULL;
+        if (ks && ks->sel && tuner_selector_accel_heard(ks->sel) == 0)
+            out->accel = 0;
         out->reason = out->accel ? KF_REASON_FIXED : KF_REASON_FALLBACK;
         out->variant = out->accel ? KF_VARIANT_ACCEL : KF_VARIANT_CPU;
         out->rc = run_variant(k, out->variant, payload, len, res, &out->service_ns);
@@ -170,6 +176,7 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
     struct tuner_choice c;
     struct tuner_selector_stats st;
     tuner_selector_choose(ks->sel, features, ks->n_features, out->accel, &c);
+    ks->chose = 1;
     tuner_selector_get_stats(ks->sel, &st);
     out->accel = (uint8_t)st.accel_available; /* also what MQTT said (paused, detached) */
     int variant = c.variant == TUNER_VARIANT_ACCEL ? KF_VARIANT_ACCEL : KF_VARIANT_CPU;
@@ -224,7 +231,7 @@ void kf_variants_free(struct kf_variants *v)
         struct kind_selector *ks = &v->kinds[i];
         if (!ks->sel)
             continue;
-        if (v->opts->knowledge_save) {
+        if (v->opts->knowledge_save && ks->chose) { /* nothing learned: keep the old file */
             char path[4096], err[512];
             expand_path(path, sizeof(path), v->opts->knowledge_save, v->rank, ks->kernel->kind);
             if (tuner_selector_save(ks->sel, path, err, sizeof(err)))

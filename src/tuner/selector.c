@@ -513,6 +513,13 @@ int tuner_selector_choose(struct tuner_selector *s, const double *features, size
     return 0;
 }
 
+int tuner_selector_accel_heard(struct tuner_selector *s)
+{
+    if (s->mq)
+        selector_mqtt_drain(s);
+    return atomic_load(&s->mqtt_accel);
+}
+
 static void reexplore_cluster(struct tuner_selector *s, struct lcluster *cl)
 {
     for (size_t set = 0; set < s->n_settings; set++)

@@ -1,7 +1,8 @@
 """Under real Slurm, with a real mosquitto: every worker rank's tuner follows the accelerator state
 that ESFM publishes on kfarm/accel/<node>/<bdf>.
  1. ptdr (CPU variant and OpenCL variant on PoCL) under continuous load: `paused` -> every rank
-    serves with the CPU variant from its next decision; no request fails.
+    serves with the CPU variant from its next decision; no request fails. With --variant accel
+    too: the fixed accelerator variant is left while paused.
  2. the twospeed test adapter (accelerator 4x faster): `paused` -> CPU everywhere; `active`
     again -> every rank goes back to the accelerator variant, because it is faster."""
 import json
@@ -85,6 +86,25 @@ try:
         s = finish(p, "ptdr load")
         job.stop()
         print("ptdr: %d requests under pause/unpause, 0 errors" % s["count"])
+
+    # --- 1b. --variant accel: a paused accelerator is not used either (CPU while paused) ------
+    with Job(3, ["--adapter", "ptdr", "--adapter-arg", "profiles=" + profiles,
+                 "--adapter-arg", "samples=500", "--mqtt", broker, "--accel-bdf", bdf,
+                 "--variant", "accel"]) as job:
+        p = load(job, "monte-carlo", routes, 10000000, 8)
+        wait_until(lambda: all_workers(job, lambda w: w["variant"] == "accel"
+                                       and w["why"] == "fixed"), 60,
+                   "every rank to serve with the fixed accelerator variant")
+        publish("paused")
+        wait_until(lambda: all_workers(job, lambda w: not w["accel_available"]
+                                       and w["variant"] == "cpu" and w["why"] == "fallback"),
+                   20, "every --variant accel rank to fall back to the CPU variant")
+        publish("active")
+        wait_until(lambda: all_workers(job, lambda w: w["variant"] == "accel"), 20,
+                   "every --variant accel rank to use the accelerator again")
+        s = finish(p, "ptdr --variant accel load")
+        job.stop()
+        print("ptdr --variant accel: %d requests, CPU while paused, 0 errors" % s["count"])
 
     # --- 2. twospeed: the accelerator is faster, so it comes back after `active` ---------------
     so = os.path.join(BUILD, "tests", "tuner", "adapters", "twospeed.so")
