@@ -98,9 +98,16 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
 /* Detaches every VF recorded for job_id and forgets the job. Idempotent: an unknown job is 0. */
 int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen);
 
+/* Checks a job's request against the policy without touching VFs or the state dir (the SPANK
+ * plugin's check in srun/sbatch, before the job is queued): nvfs within the per-job cap and, when
+ * bitstream is not NULL, an allow-listed name. -EACCES with what is allowed. policy_path NULL
+ * means no cap and no bitstream, and the file must pass esfm_ctx_new's ownership checks. */
+int esfm_policy_check_request(const char *policy_path, unsigned nvfs, const char *bitstream,
+                              char *err, size_t errlen);
+
 /* ---- Admin operations (the esfm command) ------------------------------------------------- */
 
-/* pf: a BDF, "vendor:device", or NULL for the policy's "pf_ids". nvfs < 0 keeps it unchanged.
+/* pf: a BDF, "vendor:device", or NULL for the policy's "pf_ids". nvfs < 0: as many VFs as now.
  * bitstream: an allow-listed name or NULL. vf_driver: bind new VFs to it, NULL = policy's. */
 int esfm_init(struct esfm_ctx *ctx, const char *pf, int nvfs, const char *bitstream,
               const char *vf_driver, char *err, size_t errlen);
@@ -135,6 +142,7 @@ struct esfm_hostdev {
     char bdf[ESFM_BDF_LEN]; /* host address */
     char alias[64];
     char guest_bdf[ESFM_BDF_LEN]; /* "" when unknown */
+    bool running;                 /* false: only the stopped VM's persistent config holds it */
 };
 
 struct esfm_pf_info {

@@ -12,6 +12,8 @@
 
 #include <kfarm/client.h>
 
+#include "stats_view.h"
+
 struct broadcast {
     const char *kind;
     const char *data;
@@ -32,6 +34,8 @@ struct cli {
     int ordered_broadcasts;
     int subscribers;
     int json, print, quiet, verify_echo;
+    int stats;                  /* --stats / --watch: show the gateway's $stats table */
+    struct kf_stats_view_opts view;
 };
 
 static void usage(FILE *out)
@@ -64,6 +68,12 @@ static void usage(FILE *out)
           "  --print              print each reply: id, ok|error, payload\n"
           "  --json               print the summary as JSON\n"
           "  --quiet              no progress bar, no summary unless --json\n"
+          "\n"
+          "Watching the job (instead of sending requests):\n"
+          "  --stats              print the gateway's per-rank and per-client table once\n"
+          "  --watch              refresh the table like top (Ctrl-C ends)\n"
+          "  --interval S         seconds between refreshes (default 1)\n"
+          "  --count N            stop after N refreshes (default: until interrupted)\n"
           "  -h, --help, --version\n",
           out);
 }
@@ -113,7 +123,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 {
     enum { O_CONNECT = 256, O_BCONNECT, O_BIND, O_BBIND, O_EPFILE, O_KIND, O_DATA, O_DATAFILE,
            O_INFLIGHT, O_BROADCAST, O_ORDERED, O_SUBS, O_VERIFY, O_TIMEOUT, O_PRINT, O_JSON,
-           O_QUIET, O_VERSION, O_DURATION };
+           O_QUIET, O_VERSION, O_DURATION, O_STATS, O_WATCH, O_INTERVAL, O_COUNT };
     static const struct option opts[] = {
         {"connect", 1, 0, O_CONNECT}, {"broadcast-connect", 1, 0, O_BCONNECT},
         {"bind", 1, 0, O_BIND}, {"broadcast-bind", 1, 0, O_BBIND},
@@ -123,13 +133,15 @@ static int parse_args(struct cli *c, int argc, char **argv)
         {"subscribers", 1, 0, O_SUBS}, {"verify-echo", 0, 0, O_VERIFY},
         {"timeout", 1, 0, O_TIMEOUT}, {"print", 0, 0, O_PRINT}, {"json", 0, 0, O_JSON},
         {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'}, {"version", 0, 0, O_VERSION},
-        {"duration", 1, 0, O_DURATION},
+        {"duration", 1, 0, O_DURATION}, {"stats", 0, 0, O_STATS}, {"watch", 0, 0, O_WATCH},
+        {"interval", 1, 0, O_INTERVAL}, {"count", 1, 0, O_COUNT},
         {0, 0, 0, 0}};
     c->kind = "echo";
     c->n = 1;
     c->inflight = 1;
     c->timeout_s = 30;
     c->subscribers = 1;
+    c->view.interval_s = 1;
     opterr = 0;
     int o;
     char *end;
@@ -187,6 +199,22 @@ static int parse_args(struct cli *c, int argc, char **argv)
             c->duration_s = strtod(optarg, &end);
             if (*end || end == optarg || !(c->duration_s > 0)) {
                 fprintf(stderr, "kfarm-client: --duration %s: expected seconds > 0\n", optarg);
+                return -1;
+            }
+            break;
+        case O_STATS: c->stats = 1; break;
+        case O_WATCH: c->stats = 1; c->view.watch = 1; break;
+        case O_INTERVAL:
+            c->view.interval_s = strtod(optarg, &end);
+            if (*end || end == optarg || !(c->view.interval_s > 0) || c->view.interval_s > 3600) {
+                fprintf(stderr, "kfarm-client: --interval %s: expected seconds > 0\n", optarg);
+                return -1;
+            }
+            break;
+        case O_COUNT:
+            c->view.count = strtol(optarg, &end, 10);
+            if (*end || end == optarg || c->view.count < 1) {
+                fprintf(stderr, "kfarm-client: --count %s: expected a positive integer\n", optarg);
                 return -1;
             }
             break;
@@ -303,6 +331,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "kfarm-client: %s\n", err);
         free(c.data);
         return 2;
+    }
+    if (c.stats) {
+        c.view.timeout_ms = timeout_ms;
+        int rc = kf_stats_view_run(cl, &c.view, stdout);
+        kf_client_free(cl);
+        free(c.data);
+        return rc;
     }
     int status = 0;
     if (send_broadcasts(&c, cl, timeout_ms))

@@ -46,22 +46,15 @@ static cJSON *load(struct hv_fake *f, int *lockfd, char *err, size_t len)
         return NULL;
     }
     flock(*lockfd, LOCK_EX);
-    FILE *fp = fopen(f->path, "re");
     cJSON *st = NULL;
-    if (fp) {
-        char *buf = NULL;
-        size_t cap = 0;
-        ssize_t n = getdelim(&buf, &cap, '\0', fp);
-        fclose(fp);
-        st = n > 0 ? cJSON_Parse(buf) : NULL;
-        free(buf);
-        if (!st) {
-            esfm_fail(err, len, -EREMOTEIO, "fake hypervisor: %s is not valid JSON", f->path);
-            close(*lockfd);
-            return NULL;
-        }
-    } else {
+    int rc = esfm_read_json(f->path, &st);
+    if (rc == -ENOENT) {
         st = cJSON_CreateObject();
+    } else if (rc) {
+        esfm_fail(err, len, -EREMOTEIO, "fake hypervisor: %s: %s", f->path,
+                  rc == -EINVAL ? "not valid JSON" : strerror(-rc));
+        close(*lockfd);
+        return NULL;
     }
     if (st && !cJSON_GetObjectItemCaseSensitive(st, "domains"))
         cJSON_AddObjectToObject(st, "domains");
@@ -241,6 +234,9 @@ static int fake_pause(struct esfm_hv *hv, const char *domain, const char *alias,
     cJSON *dom = find_domain(st, domain), *h = NULL;
     if (!dom) {
         rc = no_domain(f, domain, err, len);
+    } else if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(dom, "running"))) {
+        rc = esfm_fail(err, len, -EREMOTEIO,
+                       "Requested operation is not valid: domain %s is not running", domain);
     } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dom, "device_pause"))) {
         /* What an unpatched QEMU answers. */
         rc = esfm_fail(err, len, -EOPNOTSUPP,
@@ -305,6 +301,7 @@ static int fake_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, c
             snprintf(v[k].bdf, sizeof v[k].bdf, "%s", b ? b : "");
             snprintf(v[k].alias, sizeof v[k].alias, "%s", a ? a : "");
             snprintf(v[k].guest_bdf, sizeof v[k].guest_bdf, "%s", g ? g : "");
+            v[k].running = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d, "running"));
             k++;
         }
     }

@@ -302,8 +302,12 @@ static int lv_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, cha
             if (!xml)
                 rc =
                     esfm_fail(err, len, -EREMOTEIO, "reading XML of VM %s: %s", name, last_error());
-            else if (esfm_hostdevs_from_xml(name, xml, out, n) == -ENOMEM)
+            size_t before = *n;
+            if (xml && esfm_hostdevs_from_xml(name, xml, out, n) == -ENOMEM)
                 rc = esfm_fail(err, len, -ENOMEM, "out of memory");
+            bool running = virDomainIsActive(doms[i]) == 1;
+            for (size_t k = before; !rc && k < *n; k++)
+                (*out)[k].running = running;
             free(xml);
         }
         virDomainFree(doms[i]);

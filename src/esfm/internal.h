@@ -103,6 +103,8 @@ cJSON *esfm_state_vf_add(cJSON *st, const char *bdf);
 void esfm_state_vf_del(cJSON *st, const char *bdf);
 int esfm_pf_lock(struct esfm_ctx *ctx, const char *pf, char *err, size_t errlen); /* fd */
 int esfm_write_file_sync(const char *path, const char *data, char *err, size_t errlen);
+/* Reads and parses a JSON file: 0, -ENOENT/-errno, or -EINVAL when it is not JSON. */
+int esfm_read_json(const char *path, cJSON **out);
 
 /* journal.c: write-ahead intents in <state>/journal/. */
 struct esfm_journal {

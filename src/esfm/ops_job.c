@@ -226,14 +226,17 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
         rc = -ENOLCK;
         goto unlock;
     }
-    /* A repeated call for the same job returns what it already holds. */
+    /* A repeated call for the same job and VM returns what the job already holds. */
     cJSON *r;
+    const char *other = NULL;
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(st, "vfs"))
     {
         if (!job_entry(r, job->job_id, NULL))
             continue;
         const char *d = esfm_json_str(r, "domain"), *g = esfm_json_str(r, "guest");
-        if (k < nvfs && d && strcmp(d, domain) == 0) {
+        if (!d || strcmp(d, domain) != 0)
+            other = d ? d : "?";
+        else if (k < nvfs) {
             snprintf(grants[k].vf_bdf, ESFM_BDF_LEN, "%s", r->string);
             snprintf(grants[k].guest_bdf, ESFM_BDF_LEN, "%s", g ? g : "");
             esfm_alias_for(r->string, grants[k].alias);
@@ -242,7 +245,11 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
         existing = true;
     }
     if (existing) {
-        if (k != nvfs)
+        if (other)
+            rc = esfm_fail(err, errlen, -EBUSY,
+                           "job %s already holds VFs on VM %s; detach it before asking for %s",
+                           job->job_id, other, domain);
+        else if (k != nvfs)
             rc = esfm_fail(err, errlen, -EBUSY,
                            "job %s already holds %zu VFs; detach it before asking for %u",
                            job->job_id, k, nvfs);

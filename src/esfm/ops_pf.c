@@ -184,6 +184,21 @@ static size_t plan_from_json(const cJSON *a, struct pf_vf **out)
 }
 
 /* Collects the PF's VFs that VMs hold (or that are paused by detach) into a plan. */
+/* Changing the VF count resets every VF of the PF, attached to a VM or not: refuse before
+ * anything moves if any of them has active queues (unless --force). */
+static int check_pf_not_busy(struct esfm_ctx *ctx, const char *pf, char *err, size_t errlen)
+{
+    char(*vfs)[ESFM_BDF_LEN];
+    size_t nv;
+    if (esfm_pci_list_vfs(ctx, pf, &vfs, &nv))
+        return esfm_fail(err, errlen, -EIO, "cannot list VFs of %s", pf);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < nv; i++)
+        rc = esfm_check_not_busy(ctx, vfs[i], err, errlen);
+    free(vfs);
+    return rc;
+}
+
 static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf **out, size_t *n,
                     char *err, size_t errlen)
 {
@@ -221,6 +236,9 @@ static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf
             break;
         }
         if (!e && !(pm && strcmp(pm, "detach") == 0))
+            continue;
+        /* A stopped VM's config keeps a surviving VF: same address after the change. */
+        if (e && !e->running && keep >= 0 && i < (size_t)keep)
             continue;
         struct pf_vf *x = &v[k++];
         snprintf(x->vf, sizeof x->vf, "%s", vfs[i]);
@@ -379,9 +397,8 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
     cJSON *intent = NULL;
     if ((rc = plan_vms(ctx, pf, nvfs, &v, &n, err, errlen)))
         goto out;
-    for (size_t i = 0; i < n; i++)
-        if (v[i].attached && (rc = esfm_check_not_busy(ctx, v[i].vf, err, errlen)))
-            goto out;
+    if ((rc = check_pf_not_busy(ctx, pf, err, errlen)))
+        goto out;
     intent = esfm_intent_new("reconf", NULL, NULL, NULL);
     cJSON_AddStringToObject(intent, "pf", pf);
     cJSON_AddNumberToObject(intent, "from", cur);
@@ -535,10 +552,13 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
     int rc = esfm_resolve_pf(ctx, pf_arg, pf, err, errlen);
     if (rc)
         return rc;
-    unsigned total = 0;
-    if (esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &total, err, errlen))
+    unsigned total = 0, cur = 0;
+    if (esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &total, err, errlen) ||
+        esfm_pci_read_uint(ctx, pf, "sriov_numvfs", &cur, err, errlen))
         return -EIO;
-    if (nvfs > 0 && (unsigned)nvfs > total)
+    if (nvfs < 0)
+        nvfs = (int)cur; /* remove/rescan drops the VFs: bring back as many as there were */
+    if ((unsigned)nvfs > total)
         return esfm_fail(err, errlen, -EINVAL,
                          "PF %s supports 0 to %u VFs (sriov_totalvfs), "
                          "not %d",
@@ -577,9 +597,8 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
     cJSON *intent = NULL;
     if ((rc = plan_vms(ctx, pf, -1, &v, &n, err, errlen)))
         goto out;
-    for (size_t i = 0; i < n; i++)
-        if (v[i].attached && (rc = esfm_check_not_busy(ctx, v[i].vf, err, errlen)))
-            goto out;
+    if ((rc = check_pf_not_busy(ctx, pf, err, errlen)))
+        goto out;
     intent = esfm_intent_new("init", NULL, NULL, NULL);
     cJSON_AddStringToObject(intent, "pf", pf);
     cJSON_AddNumberToObject(intent, "nvfs", nvfs);

@@ -278,3 +278,30 @@ const struct esfm_bitstream *esfm_policy_bitstream(const struct esfm_policy *p, 
             return &p->bitstreams[i];
     return NULL;
 }
+
+int esfm_policy_check_request(const char *policy_path, unsigned nvfs, const char *bitstream,
+                              char *err, size_t errlen)
+{
+    struct esfm_policy *p = NULL;
+    int rc = esfm_policy_load(policy_path, &p, err, errlen);
+    if (rc)
+        return rc;
+    if (p->per_job >= 0 && nvfs > (unsigned)p->per_job) {
+        rc = esfm_fail(err, errlen, -EACCES, "%u VFs asked; the policy allows 1 to %d per job",
+                       nvfs, p->per_job);
+        goto out;
+    }
+    if (bitstream && !esfm_policy_bitstream(p, bitstream)) {
+        /* The message lists the names a user may ask for, which is what they need to fix it. */
+        size_t off = 0;
+        char names[256] = "";
+        for (size_t i = 0; i < p->nbitstreams && off < sizeof names; i++)
+            off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", i ? ", " : "",
+                                    p->bitstreams[i].name);
+        rc = esfm_fail(err, errlen, -EACCES, "bitstream '%s' is not allowed; allowed: %s",
+                       bitstream, p->nbitstreams ? names : "none (the policy lists no bitstreams)");
+    }
+out:
+    esfm_policy_free(p);
+    return rc;
+}

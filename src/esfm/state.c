@@ -72,6 +72,23 @@ static int lock_file(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+int esfm_read_json(const char *path, cJSON **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t len = getdelim(&buf, &cap, '\0', f);
+    int rc = ferror(f) ? -EIO : 0;
+    fclose(f);
+    if (!rc)
+        *out = len > 0 ? cJSON_Parse(buf) : NULL;
+    free(buf);
+    return rc ? rc : (*out ? 0 : -EINVAL);
+}
+
 int esfm_state_lock(struct esfm_ctx *ctx, char *err, size_t errlen)
 {
     char p[512];
@@ -96,23 +113,18 @@ cJSON *esfm_state_read(struct esfm_ctx *ctx, char *err, size_t errlen)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/vfs.json", ctx->state_dir);
-    FILE *f = fopen(p, "re");
-    if (!f) {
-        if (errno != ENOENT) {
-            esfm_fail(err, errlen, -ENOLCK, "cannot read %s: %s", p, strerror(errno));
-            return NULL;
-        }
-        cJSON *st = cJSON_CreateObject();
+    cJSON *st = NULL;
+    int rc = esfm_read_json(p, &st);
+    if (rc == -ENOENT) {
+        st = cJSON_CreateObject();
         if (st)
             cJSON_AddObjectToObject(st, "vfs");
         return st;
     }
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t len = getdelim(&buf, &cap, '\0', f);
-    fclose(f);
-    cJSON *st = len > 0 ? cJSON_Parse(buf) : NULL;
-    free(buf);
+    if (rc && rc != -EINVAL) {
+        esfm_fail(err, errlen, -ENOLCK, "cannot read %s: %s", p, strerror(-rc));
+        return NULL;
+    }
     if (!st || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(st, "vfs"))) {
         cJSON_Delete(st);
         esfm_fail(err, errlen, -ENOLCK,

@@ -71,21 +71,26 @@ int main(int argc, char **argv)
     kf_log_init(opts.log_level, role);
 
     int status;
+    struct kf_sleepflags flags;
+    if (size >= 2 && kf_sleepflags_init(&flags))
+        kf_warn("no MPI shared memory for sleep flags; ranks will ring each other always");
     if (size < 2) {
         kf_error("kfarm needs at least 2 ranks (a gateway and a worker); run it with srun -n N, "
                  "N >= 2");
         status = 2;
     } else if (rank == 0) {
         struct kf_gateway *g;
-        if (kf_gateway_open(&g, &opts, size, err, sizeof(err))) {
+        if (kf_gateway_open(&g, &opts, size, &flags, err, sizeof(err))) {
             kf_error("%s", err);
             status = 2;
         } else {
             status = kf_gateway_run(g);
         }
     } else {
-        status = kf_worker_run(&opts, rank);
+        status = kf_worker_run(&opts, rank, &flags);
     }
+    if (size >= 2)
+        kf_sleepflags_fini(&flags);
     MPI_Finalize();
     kf_options_fini(&opts);
     return status;

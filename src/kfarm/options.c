@@ -31,6 +31,8 @@ enum {
     OPT_MQTT,
     OPT_ACCEL_BDF,
     OPT_SYSFS_ROOT,
+    OPT_METRICS_LISTEN,
+    OPT_TRACE,
 };
 
 static const struct option long_options[] = {
@@ -55,6 +57,8 @@ static const struct option long_options[] = {
     {"mqtt", required_argument, NULL, OPT_MQTT},
     {"accel-bdf", required_argument, NULL, OPT_ACCEL_BDF},
     {"sysfs-root", required_argument, NULL, OPT_SYSFS_ROOT},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+    {"trace", required_argument, NULL, OPT_TRACE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -96,6 +100,12 @@ void kf_options_usage(FILE *out)
           "                                 pause/unpause (kfarm/accel/<node>/<bdf>) over MQTT\n"
           "  --accel-bdf BDF                the accelerator VF (default: first of KFARM_VF_BDFS)\n"
           "  --sysfs-root DIR               where the VF is looked for (default /sys)\n"
+          "\n"
+          "Observing:\n"
+          "  --metrics-listen HOST:PORT     serve Prometheus metrics at http://HOST:PORT/metrics\n"
+          "                                 (and the $stats JSON at /stats)\n"
+          "  --trace FILE                   write one line per reply (rank, kind, variant, why,\n"
+          "                                 accelerator, service time) for kfarm-plot\n"
           "\n"
           "Other:\n"
           "  --drain-timeout S              on SIGTERM, wait at most S seconds for running\n"
@@ -270,6 +280,15 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
             break;
         case OPT_SYSFS_ROOT:
             o->sysfs_root = optarg;
+            break;
+        case OPT_METRICS_LISTEN:
+            if (!strrchr(optarg, ':'))
+                return fail(err, errlen, "--metrics-listen %s: expected HOST:PORT, e.g. "
+                            "127.0.0.1:9464%s", optarg, "");
+            o->metrics_listen = optarg;
+            break;
+        case OPT_TRACE:
+            o->trace_file = optarg;
             break;
         case 'h':
             o->help = 1;

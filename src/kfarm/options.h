@@ -38,6 +38,8 @@ struct kf_options {
     const char *mqtt;
     const char *accel_bdf;
     const char *sysfs_root;
+    const char *metrics_listen; /* HOST:PORT for the Prometheus endpoint */
+    const char *trace_file;     /* one line per reply, for tools/kfarm-plot */
     int max_inflight;
     size_t max_message_bytes;
     enum kf_log_level log_level;

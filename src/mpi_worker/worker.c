@@ -24,6 +24,7 @@ struct worker {
     struct kf_doorbell doorbell;       /* the gateway rings it after sending us work */
     struct kf_doorbell_peer gateway;   /* we ring it after sending a reply */
     struct kf_variants *variants;
+    struct kf_sleepflags *flags;
     unsigned long served, failed, broadcasts;
 };
 
@@ -54,7 +55,8 @@ static void send_to_gateway(struct worker *w, const struct kf_wire_hdr *hdr, con
     }
     MPI_Send(buf, (int)n, MPI_BYTE, 0, KF_WIRE_TAG, MPI_COMM_WORLD);
     free(buf);
-    kf_doorbell_ring(&w->gateway);
+    if (kf_sleepflags_asleep(w->flags, 0))
+        kf_doorbell_ring(&w->gateway);
 }
 
 static void reply_error(struct worker *w, const struct kf_wire_msg *req, const char *msg)
@@ -175,10 +177,10 @@ static void *poll_gateway(int *len)
     return buf;
 }
 
-int kf_worker_run(const struct kf_options *opts, int rank)
+int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags *flags)
 {
     struct worker w = {.rank = rank, .opts = opts, .registry = kf_registry_new(),
-                       .doorbell = {.fd = -1}, .gateway = {.fd = -1}};
+                       .doorbell = {.fd = -1}, .gateway = {.fd = -1}, .flags = flags};
     w.variants = kf_variants_new(opts, rank);
     if (!w.registry || !w.variants) {
         kf_error("out of memory");
@@ -190,6 +192,11 @@ int kf_worker_run(const struct kf_options *opts, int rank)
     kf_backoff_setup_thread();
 
     int failed_start = say_hello(&w);
+    /* What the SPANK plugin attached for this job (docs/spank.md), for the job log. */
+    if (getenv("KFARM_ACCEL"))
+        kf_info("accelerator: KFARM_ACCEL=%s KFARM_VF_BDFS=%s KFARM_ACCEL_REASON=%s",
+                getenv("KFARM_ACCEL"), getenv("KFARM_VF_BDFS") ? getenv("KFARM_VF_BDFS") : "",
+                getenv("KFARM_ACCEL_REASON") ? getenv("KFARM_ACCEL_REASON") : "");
     struct kf_backoff idle;
     kf_backoff_init(&idle, 1000000);
     uint64_t sigterm_at = 0;
@@ -214,9 +221,17 @@ int kf_worker_run(const struct kf_options *opts, int rank)
                 }
             }
             uint64_t ns = kf_backoff_step(&idle);
-            if (ns && wait_for_gateway(&w, ns))
+            if (!ns)
+                continue;
+            /* Say we sleep, then look once more: a message sent before the gateway saw the flag
+             * is found here, any later one comes with a ring. */
+            kf_sleepflags_set(w.flags, 1);
+            buf = poll_gateway(&len);
+            if (!buf && wait_for_gateway(&w, ns))
                 kf_backoff_reset(&idle); /* work is on its way: poll at once */
-            continue;
+            kf_sleepflags_set(w.flags, 0);
+            if (!buf)
+                continue;
         }
         kf_backoff_reset(&idle);
         struct kf_wire_msg m;

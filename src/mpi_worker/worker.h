@@ -4,8 +4,9 @@
 #define KF_WORKER_H
 
 #include "options.h"
+#include "sleepflags.h"
 
 /* Runs until the gateway says shut down. Returns the process exit status. */
-int kf_worker_run(const struct kf_options *opts, int rank);
+int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags *flags);
 
 #endif

@@ -20,9 +20,12 @@
 #include "gateway.h"
 #include "inflight.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "sendq.h"
 #include "session.h"
+#include "snapshot.h"
 #include "stats.h"
+#include "trace.h"
 #include "wire.h"
 
 #define MAX_KEPT_FRAMES 6 /* route + id + kind + payload + enough to report extras */
@@ -36,6 +39,8 @@ struct kf_gateway {
     struct kf_inflight *inflight;
     struct kf_sendq *sendq;
     struct kf_stats *stats;
+    struct kf_trace *trace;            /* --trace, or NULL */
+    struct kf_metrics_http *metrics;   /* --metrics-listen, or NULL */
     int n_workers;
     int *worker_ranks;
     int stopping;
@@ -43,6 +48,7 @@ struct kf_gateway {
     struct kf_backoff backoff;
     struct kf_doorbell doorbell;      /* workers on this node ring it after replying */
     struct kf_doorbell_peer *workers; /* indexed by rank; rung when a worker may be asleep */
+    struct kf_sleepflags *flags;
 };
 
 static int signal_pipe[2] = {-1, -1};
@@ -73,7 +79,7 @@ void kf_gateway_stop_workers(int world_size)
 }
 
 int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int world_size,
-                    char *err, size_t errlen)
+                    struct kf_sleepflags *flags, char *err, size_t errlen)
 {
     struct kf_gateway *g = calloc(1, sizeof(*g));
     if (!g) {
@@ -81,6 +87,7 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int wor
         goto fail;
     }
     g->o = o;
+    g->flags = flags;
     g->n_workers = world_size - 1;
     g->dispatch = kf_dispatch_new(1, g->n_workers, o->max_inflight);
     g->inflight = kf_inflight_new();
@@ -108,6 +115,13 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int wor
     sigaction(SIGINT, &sa, NULL);
     if (kf_session_open(&g->s, o, err, errlen))
         goto fail;
+    if (o->trace_file && !(g->trace = kf_trace_open(o->trace_file, g->n_workers, err, errlen)))
+        goto fail;
+    if (o->metrics_listen && !(g->metrics = kf_metrics_http_start(o->metrics_listen, err, errlen)))
+        goto fail;
+    if (g->metrics)
+        kf_info("metrics at http://%s/metrics (port %d)", o->metrics_listen,
+                kf_metrics_http_port(g->metrics));
     kf_backoff_init(&g->backoff, 200000);
     kf_backoff_setup_thread();
     *out = g;
@@ -119,9 +133,12 @@ fail:
         kf_inflight_free(g->inflight);
         kf_sendq_free(g->sendq, 1);
         kf_stats_free(g->stats);
+        kf_trace_close(g->trace);
         free(g->worker_ranks);
         free(g->workers);
         kf_doorbell_close(&g->doorbell);
+        if (g->s.ctx)
+            kf_session_close(&g->s, 0);
         free(g);
     }
     return -1;
@@ -166,14 +183,13 @@ static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
     void *buf = r->packed;
     r->packed = NULL;
     r->worker = rank;
-    int was_idle = kf_dispatch_outstanding(g->dispatch, rank) == 0;
     kf_dispatch_started(g->dispatch, rank);
     if (kf_sendq_post(g->sendq, buf, r->packed_len, &rank, 1)) {
         kf_dispatch_finished(g->dispatch, rank, 0);
         fail_request(g, r, "gateway out of memory; request not run");
         return;
     }
-    if (was_idle) /* it may be asleep; a busy worker polls again by itself */
+    if (kf_sleepflags_asleep(g->flags, rank))
         kf_doorbell_ring(&g->workers[rank]);
 }
 
@@ -196,7 +212,7 @@ static int broadcast_to_workers(struct kf_gateway *g, const char *kind, size_t k
     }
     kf_stats_broadcast(g->stats);
     for (int r = 1; r <= g->n_workers; r++)
-        if (kf_dispatch_outstanding(g->dispatch, r) == 0)
+        if (kf_sleepflags_asleep(g->flags, r))
             kf_doorbell_ring(&g->workers[r]);
     return 0;
 }
@@ -228,7 +244,7 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
         return;
     }
     if (v->kind_len == 6 && memcmp(v->kind, "$stats", 6) == 0) {
-        char *json = kf_stats_json(g->stats, g->dispatch, kf_inflight_pending(g->inflight));
+        char *json = kf_snapshot_json(g->stats, g->dispatch, g->inflight, g->s.bind_mode);
         if (json)
             reply_ok(g, route, route_len, v->id, v->id_len, json, strlen(json));
         else
@@ -269,6 +285,8 @@ static void accept_request(struct kf_gateway *g, const void *route, size_t route
         return;
     }
     r->t_start = now_ns();
+    if (g->trace)
+        r->trace_kind = kf_trace_kind(g->trace, v->kind, v->kind_len);
     kf_stats_request(g->stats);
     int rank = kf_inflight_pending(g->inflight) ? -1 : kf_dispatch_pick(g->dispatch);
     if (rank >= 0)
@@ -412,6 +430,7 @@ static void handle_reply(struct kf_gateway *g, int source, const struct kf_wire_
     kf_dispatch_finished(g->dispatch, source, m->hdr.service_ns);
     int ok = m->hdr.status == KF_WIRE_OK;
     kf_stats_reply(g->stats, source, &m->hdr, now_ns() - r->t_start);
+    kf_trace_reply(g->trace, source, r->trace_kind, &m->hdr);
     if (ok) {
         reply_ok(g, r->route, r->route_len, r->id, r->id_len, m->payload, m->payload_len);
     } else {
@@ -528,7 +547,7 @@ static int wait_for_events(struct kf_gateway *g, int64_t timeout_ns)
 {
     if (has_input(g->s.req) || has_input(g->s.sub))
         return 1;
-    struct pollfd fds[4];
+    struct pollfd fds[5];
     int n = 0;
     size_t l = sizeof(int);
     fds[n] = (struct pollfd){.events = POLLIN};
@@ -540,6 +559,8 @@ static int wait_for_events(struct kf_gateway *g, int64_t timeout_ns)
     fds[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
     if (g->doorbell.fd >= 0)
         fds[n++] = (struct pollfd){.fd = g->doorbell.fd, .events = POLLIN};
+    if (g->metrics)
+        fds[n++] = (struct pollfd){.fd = kf_metrics_http_fd(g->metrics), .events = POLLIN};
     struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
     int woken = ppoll(fds, (nfds_t)n, timeout_ns < 0 ? NULL : &ts, NULL) > 0;
     drain_signal_pipe();
@@ -547,9 +568,22 @@ static int wait_for_events(struct kf_gateway *g, int64_t timeout_ns)
     return woken;
 }
 
+/* Publishes a snapshot for the metrics thread when a scraper asked for a fresh one. */
+static void publish_metrics(struct kf_gateway *g)
+{
+    if (!g->metrics || !kf_metrics_http_wanted(g->metrics))
+        return;
+    char *json = kf_snapshot_json(g->stats, g->dispatch, g->inflight, g->s.bind_mode);
+    char *text = json ? kf_snapshot_prometheus(json) : NULL;
+    kf_metrics_http_publish(g->metrics, json, text);
+    free(json);
+    free(text);
+}
+
 static void serve(struct kf_gateway *g)
 {
     for (;;) {
+        publish_metrics(g);
         int work = drain_requests(g);
         work += drain_broadcasts(g);
         work += poll_workers(g);
@@ -571,13 +605,21 @@ static void serve(struct kf_gateway *g)
             continue;
         }
         uint64_t ns = kf_backoff_step(&g->backoff);
-        if (ns && wait_for_events(g, (int64_t)ns))
+        if (!ns)
+            continue;
+        /* Say we sleep, then look once more: a reply sent before the worker saw the flag is
+         * found here, any later one comes with a ring. */
+        kf_sleepflags_set(g->flags, 1);
+        if (poll_workers(g) == 0 && wait_for_events(g, (int64_t)ns))
             kf_backoff_reset(&g->backoff);
+        kf_sleepflags_set(g->flags, 0);
     }
 }
 
 static void free_gateway(struct kf_gateway *g)
 {
+    kf_metrics_http_stop(g->metrics);
+    kf_trace_close(g->trace);
     kf_session_close(&g->s, 1000);
     kf_sendq_free(g->sendq, 2);
     kf_dispatch_free(g->dispatch);

@@ -6,13 +6,14 @@
 #include <stddef.h>
 
 #include "options.h"
+#include "sleepflags.h"
 
 struct kf_gateway;
 
 /* Opens the client sockets (before any worker is waited for, so a bad endpoint fails at once).
  * Returns 0, or -1 with a message in err; on failure the workers are told to stop. */
 int kf_gateway_open(struct kf_gateway **out, const struct kf_options *opts, int world_size,
-                    char *err, size_t errlen);
+                    struct kf_sleepflags *flags, char *err, size_t errlen);
 /* Waits for the workers, serves until SIGTERM/SIGINT, drains, stops the workers, frees g.
  * Returns the process exit status. */
 int kf_gateway_run(struct kf_gateway *g);

@@ -10,6 +10,7 @@ struct kf_request {
     uint64_t seq;
     int worker;        /* rank it runs on; 0 while pending */
     uint64_t t_start;  /* when the gateway received it (ns, monotonic) */
+    uint16_t trace_kind; /* the kind's number in the --trace file */
     void *packed;      /* MPI message, while pending */
     size_t packed_len;
     struct kf_request *next_pending;

@@ -122,7 +122,7 @@ static const char *variant_name(int v)
     return v == KF_VARIANT_ACCEL ? "accel" : v == KF_VARIANT_CPU ? "cpu" : "none";
 }
 
-char *kf_stats_json(const struct kf_stats *s, const struct kf_dispatch *d, size_t pending)
+cJSON *kf_stats_to_cjson(const struct kf_stats *s, const struct kf_dispatch *d, size_t pending)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root)
@@ -151,7 +151,13 @@ char *kf_stats_json(const struct kf_stats *s, const struct kf_dispatch *d, size_
         cJSON_AddBoolToObject(o, "accel_available", r->accel);
         cJSON_AddItemToArray(ranks, o);
     }
-    char *out = cJSON_PrintUnformatted(root);
+    return root;
+}
+
+char *kf_stats_json(const struct kf_stats *s, const struct kf_dispatch *d, size_t pending)
+{
+    cJSON *root = kf_stats_to_cjson(s, d, pending);
+    char *out = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     return out;
 }

@@ -20,6 +20,11 @@ void kf_stats_client_error(struct kf_stats *s);
 /* A worker's reply (its header says what ran and why) that took latency_ns end to end. */
 void kf_stats_reply(struct kf_stats *s, int rank, const struct kf_wire_hdr *reply,
                     uint64_t latency_ns);
+struct cJSON;
+/* The document as a cJSON tree the caller may extend and must cJSON_Delete; NULL when out of
+ * memory. */
+struct cJSON *kf_stats_to_cjson(const struct kf_stats *s, const struct kf_dispatch *d,
+                                size_t pending);
 /* A malloc()ed JSON document; NULL when out of memory. */
 char *kf_stats_json(const struct kf_stats *s, const struct kf_dispatch *d, size_t pending);
 void kf_stats_log(const struct kf_stats *s);

@@ -1,5 +1,6 @@
 """scancel of a batch job under load: the job ends within 10 s, no rank is left running, and the
 client gets answers or errors rather than hanging past its time-out."""
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,15 @@ endpoint, _ = read_endpoints(epfile)
 load = subprocess.Popen([CLIENT, "--connect", endpoint, "--kind", "sleep", "--data", '{"ms": 20}',
                          "-n", "100000", "--inflight", "16", "--timeout", "5", "--json",
                          "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-time.sleep(2)  # let the load run
+
+
+def served():
+    p = subprocess.run([CLIENT, "--connect", endpoint, "--kind", "$stats", "--print", "--quiet"],
+                       capture_output=True, text=True)
+    return p.returncode == 0 and json.loads(p.stdout.split(" ", 2)[2])["requests"] > 100
+
+
+wait_until(served, 30, "the load to be under way")
 if load.poll() is not None:
     subprocess.run(["scancel", jobid])
     check(False, "the load client stopped early: %r" % (load.communicate(),))

@@ -38,6 +38,9 @@ expect 3 "not allow-listed" esfm --policy "$T/policy.json" init $PF --bitstream 
 expect 3 "refusing to flash" esfm --policy "$T/policy.json" init $PF --bitstream b
 expect 2 "name the PF" esfm init
 expect 2 "fake URI wants an absolute path" esfm --connect fake://rel.json list-vf-vm
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+expect 6 "cannot connect to MQTT broker tcp://127.0.0.1:$port" esfm --mqtt tcp://127.0.0.1:$port list-vfs
+expect 2 "--mqtt wants tcp://HOST:PORT" esfm --mqtt mqtt.example:1883 list-vfs
 chmod 664 "$T/policy.json"
 expect 3 "not group/world-writable" esfm --policy "$T/policy.json" list-vfs
 chmod 644 "$T/policy.json"
@@ -52,6 +55,13 @@ rm -r "$T/sys/bus/pci/devices/$VF0/kfarm"
 "$B/fake-tree" "$T/sys" pf 0000:02:00.0 4 - >/dev/null
 before=$(snapshot)
 expect 7 "no driver bound" esfm reconf 0000:02:00.0 2
+
+# a corrupt state file: exit 8, nothing touched
+cp "$T/state/vfs.json" "$T/vfs.json.bak"
+echo '{"vfs": [corrupt' >"$T/state/vfs.json"
+before=$(snapshot)
+expect 8 "is corrupt" esfm attach vm1
+mv "$T/vfs.json.bak" "$T/state/vfs.json"
 
 # the good path, end to end through the CLI
 esfm reconf $PF 2 | grep -q "3 -> 2 VFs" || fail "reconf report"

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -289,7 +290,14 @@ static int fake_write(void *priv, const char *path, const char *value)
     while (vl && val[vl - 1] == '\n')
         val[--vl] = '\0';
     int rc = 0, charge = 0;
+    /* Linux serialises these under device_lock; the tree is shared by processes, so a file
+     * lock does it here (the mutex covers threads of one process). */
     pthread_mutex_lock(&k->lock);
+    char lp[600];
+    snprintf(lp, sizeof lp, "%s/.fake-kernel.lock", k->root);
+    int lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd >= 0)
+        flock(lfd, LOCK_EX);
     char bdf[32], attr[128], drv[64];
     struct stat st;
     if (strcmp(rel, "bus/pci/rescan") == 0) {
@@ -345,6 +353,8 @@ static int fake_write(void *priv, const char *path, const char *value)
     } else {
         rc = -ENOENT;
     }
+    if (lfd >= 0)
+        close(lfd);
     pthread_mutex_unlock(&k->lock);
     sleep_ms(charge);
     return rc;

@@ -10,26 +10,46 @@ URI=qemu:///system
 DOM=esfm-test-$$
 started=()
 cleanup() {
+    local qpid
+    qpid=$(cat /run/libvirt/qemu/$DOM.pid 2>/dev/null || true)
     virsh -c $URI destroy $DOM >/dev/null 2>&1 || true
+    # If libvirtd could not destroy it, the QEMU process of our VM is still ours to stop.
+    if [ -n "$qpid" ] && grep -q "guest=$DOM," /proc/$qpid/cmdline 2>/dev/null; then
+        kill "$qpid" 2>/dev/null || true
+    fi
     for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${started[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for pid in "${started[@]}"; do # bounded wait for our daemons to exit (zombie = exited)
+        for _ in $(seq 100); do
+            st=$(ps -o stat= -p "$pid" 2>/dev/null || true)
+            [ -z "$st" ] || [ "${st#Z}" != "$st" ] && break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     done
     rm -rf "$T"
 }
 trap cleanup EXIT
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Started in the foreground and put in the background here, so that $! is exactly our daemon:
+# if another one is already running, ours exits at once and the other one is used, not killed.
 if ! virsh -c $URI version >/dev/null 2>&1; then
     if ! alive /run/virtlogd.pid; then
-        virtlogd -d || { echo "SKIP: virtlogd cannot start"; exit 77; }
-        for _ in $(seq 50); do alive /run/virtlogd.pid && break; sleep 0.1; done
-        started+=("$(cat /run/virtlogd.pid)")
+        virtlogd >"$T/virtlogd.log" 2>&1 &
+        started+=($!)
     fi
-    libvirtd -d || { echo "SKIP: libvirtd cannot start"; exit 77; }
-    for _ in $(seq 100); do alive /run/libvirtd.pid && break; sleep 0.1; done
-    alive /run/libvirtd.pid || { echo "SKIP: libvirtd did not stay up"; exit 77; }
-    started+=("$(cat /run/libvirtd.pid)")
-    for _ in $(seq 100); do virsh -c $URI version >/dev/null 2>&1 && break; sleep 0.1; done
+    libvirtd >"$T/libvirtd.log" 2>&1 &
+    lpid=$!
+    started+=($lpid)
+    for _ in $(seq 150); do
+        virsh -c $URI version >/dev/null 2>&1 && break
+        kill -0 $lpid 2>/dev/null || alive /run/libvirtd.pid || break
+        sleep 0.1
+    done
+    if ! virsh -c $URI version >/dev/null 2>&1; then
+        echo "SKIP: libvirtd cannot start here:"; tail -5 "$T/libvirtd.log"
+        exit 77
+    fi
 fi
 virsh -c $URI version >/dev/null || fail "libvirtd started but qemu:///system does not answer"
 cat >"$T/dom.xml" <<XML

@@ -67,6 +67,9 @@ static void test_jobs_get_exclusive_vfs_within_budgets(void **s)
     struct esfm_grant g2[2];
     assert_int_equal(esfm_job_attach(c, &a, "vm1", 2, g2, err, sizeof err), 0);
     assert_string_equal(g2[0].vf_bdf, g[0].vf_bdf);
+    assert_int_equal(esfm_job_attach(c, &a, "vm2", 2, g2, err, sizeof err), -EBUSY);
+    assert_non_null(strstr(err, "already holds VFs on VM vm1"));
+    assert_int_equal(esfm_job_attach(c, &a, "vm1", 1, g2, err, sizeof err), -EBUSY);
     assert_int_equal(esfm_job_attach(c, &a, "nosuchvm", 1, g2, err, sizeof err), -ENOENT);
     assert_int_equal(
         esfm_job_attach(c, &(struct esfm_job){"../x", 1, NULL}, "vm1", 1, g2, err, sizeof err),
@@ -231,6 +234,67 @@ static void test_concurrent_jobs_never_share_a_vf(void **s)
     env_free(e);
 }
 
+/* Two reconfs of the same PF at once (slow fake kernel): the PF lock serialises them, so the
+ * kernel never sees a direct count change (EBUSY) and both succeed. While one runs, status
+ * shows its journal entry as in progress. */
+static void test_concurrent_reconfs_serialise_per_pf(void **s)
+{
+    (void)s;
+    struct env *e = env_new(true);
+    env_set_numvfs(e, 1);
+    fake_kernel_set_latency(&e->k, "paper");
+    fflush(NULL);
+    pid_t pids[2];
+    for (int i = 0; i < 2; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            struct esfm_ctx *c;
+            char err[ESFM_ERR_LEN];
+            int rc = env_ctx(e, false, false, &c, err);
+            if (!rc)
+                rc = esfm_reconf(c, PF, 2 + i, err, sizeof err);
+            if (rc)
+                fprintf(stderr, "reconf %d: %s\n", 2 + i, err);
+            esfm_ctx_free(c);
+            fake_kernel_fini(&e->k);
+            free(e);
+            _exit(rc ? 1 : 0);
+        }
+    }
+    struct esfm_options o = {.sysfs_root = e->root,
+                             .connect_uri = e->uri,
+                             .state_dir = e->state,
+                             .sysfs_ops = &e->k.ops,
+                             .skip_reconcile = true};
+    bool seen_running = false;
+    for (int tries = 0; tries < 300 && !seen_running; tries++) {
+        struct esfm_ctx *c;
+        char err[ESFM_ERR_LEN];
+        struct esfm_pending *p = NULL;
+        size_t n = 0;
+        if (esfm_ctx_new(&o, &c, err, sizeof err) == 0) {
+            if (esfm_list_pending(c, &p, &n, err, sizeof err) == 0)
+                for (size_t i = 0; i < n; i++)
+                    seen_running |= p[i].running && !strcmp(p[i].op, "reconf");
+            free(p);
+            esfm_ctx_free(c);
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(seen_running);
+    for (int i = 0; i < 2; i++) {
+        int st;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    unsigned n = env_numvfs(e);
+    assert_true(n == 2 || n == 3);
+    assert_int_equal(env_journal_entries(e), 0);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_shared_policy_lets_jobs_share_a_vms_vf),
         cmocka_unit_test(test_parallel_attach_of_four_vfs_overlaps),
         cmocka_unit_test(test_concurrent_jobs_never_share_a_vf),
+        cmocka_unit_test(test_concurrent_reconfs_serialise_per_pf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,9 @@ static void test_init_sets_autoprobe_qmax_count_and_vf_driver(void **s)
     /* init by vendor:device finds the same PF; a second init is idempotent */
     assert_int_equal(esfm_init(c, "1b36:0010", 2, NULL, NULL, err, sizeof err), 0);
     assert_int_equal(env_numvfs(e), 2);
+    /* without a count, init brings back as many VFs as there were */
+    assert_int_equal(esfm_init(c, PF, -1, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(env_numvfs(e), 2);
     esfm_ctx_free(c);
     env_free(e);
 }
@@ -134,6 +137,27 @@ static void test_init_refuses_unlisted_or_tampered_bitstream(void **s)
     env_free(e);
 }
 
+static void test_failing_flash_command_is_reported(void **s)
+{
+    (void)s;
+    struct env *e = env_new(true);
+    char bit[400], pol[2048];
+    write_bitstream(e, bit, sizeof bit);
+    snprintf(pol, sizeof pol,
+             "{\"bitstreams\":[{\"name\":\"ptdr\",\"path\":\"%s\",\"sha256\":\"%s\"}],"
+             "\"flash_command\":[\"/bin/false\",\"{pf}\"]}",
+             bit, ABC_SHA);
+    env_policy(e, pol);
+    struct esfm_ctx *c = ctx_of(e, true, false);
+    char err[ESFM_ERR_LEN];
+    assert_int_equal(esfm_init(c, PF, 2, "ptdr", NULL, err, sizeof err), -ENOEXEC);
+    assert_non_null(strstr(err, "/bin/false for ptdr on " PF " exited with 1"));
+    assert_int_equal(esfm_exit_code(-ENOEXEC), 9);
+    assert_int_equal(env_journal_entries(e), 0);
+    esfm_ctx_free(c);
+    env_free(e);
+}
+
 static void test_reconf_pauses_and_resumes_vms_vfs(void **s)
 {
     (void)s;
@@ -206,6 +230,29 @@ static void test_reconf_that_cannot_park_a_vf_puts_everything_back(void **s)
     assert_int_equal(v[0].state, ESFM_VF_ATTACHED);
     assert_int_equal(v[1].state, ESFM_VF_ATTACHED);
     free(v);
+    esfm_ctx_free(c);
+    env_free(e);
+}
+
+static void test_reconf_leaves_stopped_vms_surviving_vfs_alone(void **s)
+{
+    (void)s;
+    struct env *e = env_new(true);
+    env_set_numvfs(e, 3);
+    env_attach(e, VF0, "vm1");
+    env_attach(e, VF1, "vm2");
+    env_hv_set(e, "vm2", "running", cJSON_CreateFalse()); /* pause there would fail */
+    struct esfm_ctx *c = ctx_of(e, false, false);
+    char err[ESFM_ERR_LEN], dom[64];
+    assert_int_equal(esfm_reconf(c, PF, 2, err, sizeof err), 0);
+    assert_int_equal(env_holders(e, VF1, dom), 1);
+    assert_string_equal(dom, "vm2");
+    assert_null(strstr(e->log, "paused " VF1));
+    assert_non_null(strstr(e->log, "paused " VF0));
+    /* 2 -> 1: VF1 no longer exists, so the stopped VM's config lets go of it */
+    assert_int_equal(esfm_reconf(c, PF, 1, err, sizeof err), 0);
+    assert_int_equal(env_holders(e, VF1, NULL), 0);
+    assert_int_equal(env_holders(e, VF0, dom), 1);
     esfm_ctx_free(c);
     env_free(e);
 }
@@ -379,9 +426,11 @@ int main(void)
         cmocka_unit_test(test_init_binds_pf_driver_from_policy),
         cmocka_unit_test(test_init_flashes_allowlisted_bitstream_by_execve),
         cmocka_unit_test(test_init_refuses_unlisted_or_tampered_bitstream),
+        cmocka_unit_test(test_failing_flash_command_is_reported),
         cmocka_unit_test(test_reconf_pauses_and_resumes_vms_vfs),
         cmocka_unit_test(test_reconf_falls_back_to_detach_without_device_pause),
         cmocka_unit_test(test_reconf_that_cannot_park_a_vf_puts_everything_back),
+        cmocka_unit_test(test_reconf_leaves_stopped_vms_surviving_vfs_alone),
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_attach_free_vf_then_detach),
         cmocka_unit_test(test_busy_vf_refused_unless_force),

@@ -112,6 +112,25 @@ static void test_documented_example_policy_loads(void **s)
     esfm_policy_free(p);
 }
 
+static void test_request_check_names_what_is_allowed(void **s)
+{
+    (void)s;
+    char err[ESFM_ERR_LEN] = "";
+    int rc = esfm_policy_check_request(ESFM_EXAMPLE_POLICY, 4, "ptdr-u55c-v3", err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    assert_int_equal(esfm_policy_check_request(ESFM_EXAMPLE_POLICY, 5, NULL, err, sizeof err),
+                     -EACCES);
+    assert_non_null(strstr(err, "1 to 4 per job"));
+    assert_int_equal(esfm_policy_check_request(ESFM_EXAMPLE_POLICY, 1, "nope", err, sizeof err),
+                     -EACCES);
+    assert_non_null(strstr(err, "allowed: ptdr-u55c-v3"));
+    assert_int_equal(esfm_policy_check_request(NULL, 999, NULL, err, sizeof err), 0);
+    assert_int_equal(esfm_policy_check_request(NULL, 1, "any", err, sizeof err), -EACCES);
+    assert_true(esfm_policy_check_request("/nonexistent/p.json", 1, NULL, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "/nonexistent/p.json"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +139,7 @@ int main(void)
         cmocka_unit_test(test_state_dir_is_private),
         cmocka_unit_test(test_sha256_is_openssls),
         cmocka_unit_test(test_documented_example_policy_loads),
+        cmocka_unit_test(test_request_check_names_what_is_allowed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 # Guest script: ESFM (esfm-guest, the CLI without libvirt, with its fake hypervisor standing in for
 # VFIO passthrough) reads kfarm_vf's busy count: list-vfs shows it, and detach, reconf and pause of
 # a busy VF are refused with exit 5 naming the VF and the holder's pid, until the holder is gone;
-# reconf with a busy VF that is not attached fails too (the kernel refuses) and changes nothing.
+# reconf with a busy VF that is not attached is refused the same way (exit 5) and changes nothing.
 . /kfarm/lib.sh
 
 pf=$(kf_sriov_pf) || kf_fail "no SR-IOV PF in the guest"
@@ -42,8 +42,8 @@ for cmd in "detach $vf0" "reconf $pf 2" "pause $vf0"; do
 done
 kf_dmesg_clean "esfm refusals"
 
-# A busy VF that is not attached to a VM: ESFM checks attached VFs only, so here the kernel's
-# EBUSY is what stops reconf (ESFM exits 7, sysfs error); nothing may change either way.
+# A busy VF that is not attached to a VM: a VF count change resets every VF, so ESFM refuses
+# before anything moves (exit 5, naming the VF), and nothing changes.
 vf1=$(kf_vfs "$pf" | sed -n 2p)
 kf_bind "$vf1" kfarm_vf || kf_fail "bind VF1"
 kfarm-vf-hold -n 1 "$vf1" >/tmp/hold1.out 2>&1 &
@@ -54,7 +54,8 @@ wait "$holder"
 kf_wait_for 10 grep -q "^$vf0 0 0$" $P/kfarm/vf_busy || kf_fail "VF0 still busy after the holder died"
 rc=0
 out=$($E reconf "$pf" 2 2>&1) || rc=$?
-[ $rc != 0 ] || kf_fail "esfm reconf succeeded with VF1 busy"
+[ $rc = 5 ] || kf_fail "esfm reconf with VF1 busy exited $rc, not 5 (busy): $out"
+echo "$out" | grep -q "$vf1" || kf_fail "the refusal does not name VF1: $out"
 [ "$(cat $P/sriov_numvfs)" = 3 ] || kf_fail "esfm reconf changed sriov_numvfs with VF1 busy"
 grep -q "^$vf1 1 $holder1$" $P/kfarm/vf_busy || kf_fail "VF1's count changed"
 kf_ok "esfm reconf with unattached VF1 busy failed (exit $rc), VFs unchanged: $out"

@@ -1,0 +1,21 @@
+/* `kfarm-client --stats` and `--watch`: ask a gateway for `$stats` and print it as a table, once
+ * or refreshed like top. */
+#ifndef KF_STATS_VIEW_H
+#define KF_STATS_VIEW_H
+
+#include <stdio.h>
+
+#include <kfarm/client.h>
+
+struct kf_stats_view_opts {
+    int watch;         /* 0: print once */
+    double interval_s; /* between refreshes */
+    long count;        /* refreshes before returning; 0: until interrupted */
+    int timeout_ms;    /* per $stats request */
+};
+
+/* Returns 0, or 1 when the gateway did not answer or answered something unreadable (a message
+ * saying so is on stderr). */
+int kf_stats_view_run(struct kf_client *c, const struct kf_stats_view_opts *o, FILE *out);
+
+#endif

@@ -1,0 +1,104 @@
+/* plugstack.conf arguments of spank_kfarm.so (`key=value` after the plugin path) and the VM name
+ * pattern. An unknown key is an error, so that a typo does not silently change behaviour. */
+#include "kfarm_spank.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct key {
+    const char *name;
+    size_t off, len;
+};
+
+#define KEY(f)                                                                                     \
+    {                                                                                              \
+#f, offsetof(struct ks_config, f), sizeof(((struct ks_config *)0)->f)                      \
+    }
+static const struct key keys[] = {
+    KEY(policy),         KEY(hypervisor), KEY(domain),     KEY(state_dir),
+    KEY(esfm_state_dir), KEY(mqtt),       KEY(sysfs_root), KEY(squeue),
+};
+
+static void set_defaults(struct ks_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->domain, sizeof cfg->domain, "%%n");
+    snprintf(cfg->state_dir, sizeof cfg->state_dir, "/var/lib/kfarm/spank");
+    snprintf(cfg->esfm_state_dir, sizeof cfg->esfm_state_dir, "/var/lib/esfm");
+    snprintf(cfg->squeue, sizeof cfg->squeue, "/usr/bin/squeue");
+}
+
+int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, size_t errlen)
+{
+    set_defaults(cfg);
+    for (int i = 0; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        const struct key *k = NULL;
+        for (size_t j = 0; eq && j < sizeof keys / sizeof keys[0]; j++)
+            if (strlen(keys[j].name) == (size_t)(eq - argv[i]) &&
+                strncmp(keys[j].name, argv[i], (size_t)(eq - argv[i])) == 0)
+                k = &keys[j];
+        if (!k) {
+            snprintf(err, errlen,
+                     "plugstack.conf: unknown argument '%s' for spank_kfarm.so; use policy=, "
+                     "hypervisor=, domain=, state_dir=, esfm_state_dir=, mqtt=, sysfs_root=, "
+                     "squeue= (see docs/spank.md)",
+                     argv[i]);
+            return -EINVAL;
+        }
+        if (strlen(eq + 1) >= k->len) {
+            snprintf(err, errlen, "plugstack.conf: %s is longer than %zu characters", k->name,
+                     k->len - 1);
+            return -EINVAL;
+        }
+        snprintf((char *)cfg + k->off, k->len, "%s", eq + 1);
+    }
+    if (!cfg->hypervisor[0]) {
+        snprintf(err, errlen,
+                 "plugstack.conf: spank_kfarm.so needs hypervisor=URI (a libvirt URI such as "
+                 "qemu:///system)");
+        return -EINVAL;
+    }
+    if (cfg->state_dir[0] != '/' || cfg->esfm_state_dir[0] != '/') {
+        snprintf(err, errlen, "plugstack.conf: state_dir and esfm_state_dir must be absolute");
+        return -EINVAL;
+    }
+    char probe[128];
+    return ks_config_domain(cfg, "node", probe, sizeof probe, err, errlen);
+}
+
+int ks_config_domain(const struct ks_config *cfg, const char *node, char *out, size_t outlen,
+                     char *err, size_t errlen)
+{
+    size_t o = 0;
+    for (const char *p = cfg->domain; *p; p++) {
+        const char *add = p;
+        size_t n = 1;
+        if (*p == '%') {
+            if (p[1] == 'n') {
+                add = node;
+                n = strlen(node);
+            } else if (p[1] != '%') {
+                snprintf(err, errlen,
+                         "plugstack.conf: domain=%s: only %%n (node name) and %%%% may follow %%",
+                         cfg->domain);
+                return -EINVAL;
+            }
+            p++;
+        }
+        if (o + n >= outlen) {
+            snprintf(err, errlen, "domain=%s: the VM name for node %s is too long", cfg->domain,
+                     node);
+            return -ENAMETOOLONG;
+        }
+        memcpy(out + o, add, n);
+        o += n;
+    }
+    out[o] = '\0';
+    if (o == 0) {
+        snprintf(err, errlen, "plugstack.conf: domain= is empty");
+        return -EINVAL;
+    }
+    return 0;
+}

@@ -1,0 +1,129 @@
+/* Internal interfaces of spank_kfarm.so: the user's request (--fpga-* options), the plugstack
+ * configuration, the per-job record in state_dir, the context handlers, and the Slurm wrapper. */
+#ifndef KFARM_SPANK_H
+#define KFARM_SPANK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <slurm/spank.h>
+
+#define KS_ERR_LEN  512
+#define KS_MAX_VFS  256 /* the most VFs ESFM attaches for one job (its MAX_JOB_VFS) */
+#define KS_LIST_LEN (KS_MAX_VFS * 13 + 1) /* "0000:00:00.0," each */
+
+enum ks_fallback { KS_FALLBACK_CPU, KS_FALLBACK_FAIL };
+
+/* What the user asked with --fpga-vfs, --fpga-bitstream, --fpga-fallback. */
+struct ks_request {
+    unsigned nvfs;      /* 0: no VFs asked */
+    char bitstream[64]; /* "": none */
+    enum ks_fallback fallback;
+};
+
+/* plugstack.conf arguments (config.c). */
+struct ks_config {
+    char policy[256];         /* "" = no policy */
+    char hypervisor[512];     /* libvirt URI or fake:///path */
+    char domain[128];         /* VM name pattern, %n = node name */
+    char state_dir[256];      /* the plugin's per-job records */
+    char esfm_state_dir[256]; /* ESFM's ownership records and journal */
+    char mqtt[256];           /* "" = no MQTT */
+    char sysfs_root[256];     /* "" = /sys */
+    char squeue[256];         /* asked whether a recorded job still runs */
+};
+
+/* What the job prolog did for a job on this node; state_dir/<jobid> (record.c). */
+struct ks_record {
+    uint32_t job_id;
+    uid_t uid;
+    unsigned nvfs;
+    bool accel;
+    enum ks_fallback fallback;
+    char domain[128];
+    char host_bdfs[KS_LIST_LEN];  /* comma-separated host VF addresses */
+    char guest_bdfs[KS_LIST_LEN]; /* comma-separated addresses inside the VM */
+    char bitstream[64];
+    char reason[KS_ERR_LEN]; /* why accel is 0 */
+};
+
+enum ks_context { KS_CTX_OTHER, KS_CTX_LOCAL, KS_CTX_ALLOCATOR, KS_CTX_REMOTE, KS_CTX_JOB_SCRIPT };
+
+/* Every call into Slurm goes through this table, so that the context handlers run under cmocka
+ * with a fake one (tests/spank). slurm_api.c fills it with the real spank_* calls. */
+struct ks_slurm {
+    void *sp; /* the spank_t handle of the current callback */
+    enum ks_context (*context)(void);
+    int (*job_id)(void *sp, uint32_t *id); /* 0 or -1 */
+    int (*job_uid)(void *sp, uid_t *uid);
+    /* Value of option `which` (args.c's table) as the job asked it: 1 found (*arg set, may be
+     * NULL), 0 not given, -1 error. Only in the prolog/epilog (job script) context. */
+    int (*getopt)(void *sp, int which, const char **arg);
+    int (*setenv)(void *sp, const char *name, const char *value);
+    const char *(*node_name)(void); /* this node's Slurm name */
+    const char *(*partition)(void); /* the job's partition in the prolog, or NULL */
+    /* 1: the job still runs (or may: unknown), 0: Slurm says it ended or does not know it. */
+    int (*job_alive)(const struct ks_config *cfg, uint32_t job_id);
+    void (*error)(const char *msg);
+    void (*info)(const char *msg);
+};
+
+void ks_errorf(const struct ks_slurm *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void ks_infof(const struct ks_slurm *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* args.c: option syntax. Each returns 0 or -EINVAL with a message saying what is allowed. */
+enum { KS_OPT_VFS, KS_OPT_BITSTREAM, KS_OPT_FALLBACK, KS_OPT_COUNT };
+int ks_parse_vfs(const char *s, unsigned *out, char *err, size_t errlen);
+int ks_parse_bitstream(const char *s, char *out, size_t outlen, char *err, size_t errlen);
+int ks_parse_fallback(const char *s, enum ks_fallback *out, char *err, size_t errlen);
+int ks_parse_option(struct ks_request *req, int which, const char *arg, char *err, size_t errlen);
+/* The request as parsed by the option callbacks (local, allocator and remote contexts). */
+struct ks_request *ks_args_request(void);
+/* The option table (args.c; slurm_api.c registers it) and where its callbacks report errors. */
+extern struct spank_option ks_spank_options[];
+extern void (*ks_args_report)(const char *msg);
+/* Reads the options through s->getopt (job script context, where no callback runs). */
+int ks_args_from_job(const struct ks_slurm *s, struct ks_request *req, char *err, size_t errlen);
+const char *ks_fallback_name(enum ks_fallback f);
+
+/* job_alive.c: the real job_alive, asking cfg->squeue; 1 runs or unsure, 0 ended. */
+int ks_job_alive_squeue(const struct ks_config *cfg, uint32_t job_id);
+
+/* config.c: plugstack.conf arguments. */
+int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, size_t errlen);
+/* Expands the domain pattern (%n node name, %% a percent sign). */
+int ks_config_domain(const struct ks_config *cfg, const char *node, char *out, size_t outlen,
+                     char *err, size_t errlen);
+
+/* record.c: state_dir/<jobid>. */
+int ks_record_write(const char *dir, const struct ks_record *r, char *err, size_t errlen);
+/* 0 read, -ENOENT no record, other <0 error. */
+int ks_record_read(const char *dir, uint32_t job_id, struct ks_record *r, char *err, size_t errlen);
+int ks_record_remove(const char *dir, uint32_t job_id, char *err, size_t errlen);
+/* Job ids with a record, malloc'd (free()). */
+int ks_record_list(const char *dir, uint32_t **ids, size_t *n, char *err, size_t errlen);
+
+/* Context handlers. Prolog and epilog always return 0: a failure there would drain the node;
+ * they record and log what went wrong instead. */
+int ks_local_check(const struct ks_slurm *s, const struct ks_config *cfg,
+                   const struct ks_request *req);
+int ks_prolog(const struct ks_slurm *s, const struct ks_config *cfg, const struct ks_request *req);
+int ks_epilog(const struct ks_slurm *s, const struct ks_config *cfg, const struct ks_request *req);
+
+/* Remote (slurmstepd) side: the record read as root at init, applied to every task. */
+struct ks_remote {
+    uint32_t job_id;
+    bool have_record;
+    struct ks_record rec;
+    bool refuse;                    /* fallback=fail and no accelerator: tasks must not start */
+    char message[KS_ERR_LEN + 128]; /* what the tasks are told */
+};
+int ks_remote_init(const struct ks_slurm *s, const struct ks_config *cfg, struct ks_remote *rm);
+int ks_remote_user_init(const struct ks_slurm *s, const struct ks_request *req,
+                        struct ks_remote *rm);
+int ks_remote_task_init(const struct ks_slurm *s, const struct ks_remote *rm);
+
+#endif

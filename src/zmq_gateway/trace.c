@@ -1,0 +1,118 @@
+/* Writes the request trace: a header naming the columns, then tab-separated lines
+ * `time_s rank kind variant why accel service_us status`, and `accel-paused`/`accel-unpaused`
+ * event lines whenever a rank's replies say its accelerator came or went. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "trace.h"
+
+#define MAX_KINDS 255 /* index 0 is "other": kinds beyond the table share it */
+#define FLUSH_NS  1000000000ull
+
+struct kf_trace {
+    FILE *f;
+    struct timespec t0;
+    uint64_t last_flush;
+    int n_workers;
+    signed char *accel; /* per rank: -1 unknown, 0 unavailable, 1 available */
+    size_t n_kinds;
+    char *kinds[MAX_KINDS + 1];
+};
+
+static uint64_t since_start_ns(const struct kf_trace *t)
+{
+    struct timespec n;
+    clock_gettime(CLOCK_MONOTONIC, &n);
+    return (uint64_t)(n.tv_sec - t->t0.tv_sec) * 1000000000ull + (uint64_t)n.tv_nsec -
+           (uint64_t)t->t0.tv_nsec;
+}
+
+struct kf_trace *kf_trace_open(const char *path, int n_workers, char *err, size_t errlen)
+{
+    struct kf_trace *t = calloc(1, sizeof(*t));
+    if (t)
+        t->accel = malloc((size_t)n_workers + 1);
+    if (!t || !t->accel) {
+        snprintf(err, errlen, "out of memory for the trace");
+        goto fail;
+    }
+    memset(t->accel, -1, (size_t)n_workers + 1);
+    t->n_workers = n_workers;
+    t->kinds[0] = strdup("other");
+    t->n_kinds = 1;
+    t->f = fopen(path, "w");
+    if (!t->f || !t->kinds[0]) {
+        snprintf(err, errlen, "--trace %s: cannot create the file: %s; give a writable path", path,
+                 strerror(errno));
+        goto fail;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t->t0);
+    fprintf(t->f, "# kfarm trace 1 started %lld (unix s) workers %d\n", (long long)time(NULL),
+            n_workers);
+    fputs("# time_s\trank\tkind\tvariant\twhy\taccel\tservice_us\tstatus\n", t->f);
+    return t;
+fail:
+    kf_trace_close(t);
+    return NULL;
+}
+
+void kf_trace_close(struct kf_trace *t)
+{
+    if (!t)
+        return;
+    if (t->f)
+        fclose(t->f);
+    for (size_t i = 0; i < t->n_kinds; i++)
+        free(t->kinds[i]);
+    free(t->accel);
+    free(t);
+}
+
+uint16_t kf_trace_kind(struct kf_trace *t, const char *kind, size_t len)
+{
+    for (size_t i = 1; i < t->n_kinds; i++)
+        if (strlen(t->kinds[i]) == len && memcmp(t->kinds[i], kind, len) == 0)
+            return (uint16_t)i;
+    if (t->n_kinds > MAX_KINDS)
+        return 0;
+    /* Tabs and newlines would break the columns; kinds are short UTF-8 names in practice. */
+    char *k = strndup(kind, len);
+    if (!k)
+        return 0;
+    for (char *p = k; *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r' || *p == ' ')
+            *p = '_';
+    t->kinds[t->n_kinds] = k;
+    return (uint16_t)t->n_kinds++;
+}
+
+static const char *variant_name(int v)
+{
+    return v == KF_VARIANT_ACCEL ? "accel" : v == KF_VARIANT_CPU ? "cpu" : "none";
+}
+
+void kf_trace_reply(struct kf_trace *t, int rank, uint16_t kind, const struct kf_wire_hdr *reply)
+{
+    if (!t || rank < 1 || rank > t->n_workers)
+        return;
+    uint64_t now = since_start_ns(t);
+    double ts = (double)now / 1e9;
+    /* Only replies that made a variant decision say whether the accelerator was there. */
+    if (reply->variant && t->accel[rank] != (signed char)reply->accel) {
+        if (t->accel[rank] >= 0)
+            fprintf(t->f, "%.6f\t%d\t%s\t-\t-\t%d\t0\t-\n", ts, rank,
+                    reply->accel ? "accel-unpaused" : "accel-paused", reply->accel);
+        t->accel[rank] = (signed char)reply->accel;
+    }
+    fprintf(t->f, "%.6f\t%d\t%s\t%s\t%s\t%d\t%.3f\t%s\n", ts, rank,
+            t->kinds[kind < t->n_kinds ? kind : 0], variant_name(reply->variant),
+            kf_variant_reason_name(reply->reason), reply->accel, (double)reply->service_ns / 1e3,
+            reply->status == KF_WIRE_OK ? "ok" : "error");
+    if (now - t->last_flush > FLUSH_NS) { /* so the file can be followed while the job runs */
+        fflush(t->f);
+        t->last_flush = now;
+    }
+}

@@ -1,0 +1,23 @@
+/* The gateway's request trace (--trace FILE): one line per worker reply saying which rank ran which
+ * kind with which variant and why, and how long it took; read by tools/kfarm-plot. */
+#ifndef KF_TRACE_H
+#define KF_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct kf_trace;
+
+/* Creates (truncates) path. Returns NULL with a message in err. */
+struct kf_trace *kf_trace_open(const char *path, int n_workers, char *err, size_t errlen);
+/* Flushes and closes; NULL is a no-op. */
+void kf_trace_close(struct kf_trace *t);
+/* A small number naming the kind, kept with the request until its reply (kinds are interned so
+ * the in-flight table does not copy them). */
+uint16_t kf_trace_kind(struct kf_trace *t, const char *kind, size_t len);
+/* Records a reply from rank; also an accelerator event line when the rank's view changed. */
+void kf_trace_reply(struct kf_trace *t, int rank, uint16_t kind, const struct kf_wire_hdr *reply);
+
+#endif

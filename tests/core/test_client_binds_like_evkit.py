@@ -1,0 +1,41 @@
+"""kfarm-client in the EvKit topology: the client binds DEALER + XPUB and the gateway connects
+(--connect); requests, a topic-prefixed broadcast and its effect all go through."""
+import os
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
+from kfarm_harness import CLIENT, Job, check  # noqa: E402
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+port, bport = free_port(), free_port()
+# The client binds first (as EvKit clients do) and waits for the gateway to connect and subscribe.
+cmd = [CLIENT, "--bind", "tcp://127.0.0.1:%d" % port, "--broadcast-bind",
+       "tcp://127.0.0.1:%d" % bport, "--broadcast", "app:set-state", "evkit-v1",
+       "--kind", "get-state", "-n", "1", "--print", "--quiet", "--timeout", "60"]
+first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+with Job(3, ["--connect", "tcp://127.0.0.1:%d" % port, "--broadcast-connect",
+             "tcp://127.0.0.1:%d" % bport, "--topic", "app:"], bind=False) as job:
+    out, err = first.communicate(timeout=90)
+    check(first.returncode == 0, "client exited %d: %s %s" % (first.returncode, out, err))
+    # Only its own broadcast can have set the state, on the worker that answered.
+    check(out.strip() in ("0 ok evkit-v1", "0 ok"), "unexpected reply %r" % out)
+    status = job.stop()
+    check(status == 0, "kfarm exited %s" % status)
+# A second client run on the same ports: 2000 requests verified one by one.
+with Job(3, ["--connect", "tcp://127.0.0.1:%d" % port], bind=False, wait=False) as job:
+    p = subprocess.run([CLIENT, "--bind", "tcp://127.0.0.1:%d" % port, "-n", "2000", "--inflight",
+                        "16", "--verify-echo", "--data", "e", "--json", "--quiet", "--timeout",
+                        "60"], capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "client exited %d: %s %s" % (p.returncode, p.stdout, p.stderr))
+    check('"count": 2000' in p.stdout, p.stdout)
+print("ok: kfarm-client serves as an EvKit-topology client")

@@ -1,0 +1,96 @@
+# Shared setup for the SPANK integration tests (sourced): a FAKE sysfs tree with one SR-IOV PF
+# and 6 VFs (ESFM's fake-tree + `esfm init` on its FAKE kernel), the FAKE hypervisor with the VM
+# kfnode1-vm, an ESFM policy, and a private Slurm cluster whose plugstack.conf loads
+# spank_kfarm.so. Everything is stopped and removed on exit.
+set -euo pipefail
+if [[ -n ${KFARM_SPANK_SANITIZED:-} ]]; then
+  echo "skip: an ASan-built spank_kfarm.so/libesfm cannot be loaded by Slurm's processes;" \
+    "the cmocka tests cover the logic in this build" >&2
+  exit 77
+fi
+B=${KFARM_BUILD_DIR:?}
+S=${KFARM_SOURCE_DIR:?}
+T=$(mktemp -d /tmp/kfarm-spank-XXXXXX)
+chmod 755 "$T"
+CLUSTER=$T/cluster
+PF=0000:01:00.0
+cleanup() {
+  local rc=$?
+  if ((rc != 0)) && [[ -e $CLUSTER/slurm.conf ]]; then
+    { squeue -o '%i %T %C %R'; sinfo -N -o '%N %T %C %E'; } >&2 2>/dev/null || true
+  fi
+  if [[ -e $CLUSTER/slurm.conf ]]; then
+    "$S/tests/harness/slurm-cluster" stop "$CLUSTER" >/dev/null 2>&1 || true
+  fi
+  if ((rc != 0)); then
+    echo "--- slurmd log (tail) ---" >&2
+    tail -n 40 "$CLUSTER"/log/slurmd.*.log >&2 2>/dev/null || true
+    cp -r "$T" "/tmp/kfarm-spank-failed-$$" 2>/dev/null && echo "kept $T as /tmp/kfarm-spank-failed-$$" >&2
+  fi
+  rm -rf "$T"
+  exit $rc
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# The admin's ESFM CLI on the same fake tree, state and VMs as the plugin.
+esfm() { "$B/src/esfm/esfm" --sysfs-root "$T/sys" --state-dir "$T/esfm" \
+    --connect "fake://$T/hv.json" "$@"; }
+# Guest addresses of the VFs on the node's VM, sorted, comma-separated.
+vm_vfs() { esfm --json list-vf-vm | /usr/bin/python3 -c '
+import json,sys
+print(",".join(sorted(r["guest"] for r in json.load(sys.stdin) if r["vm"]=="kfnode1-vm")))'; }
+
+# The policy of every test: 4 VFs per job, 4 per user, one allow-listed bitstream.
+POLICY='{"vfs":{"per_job":4,"per_user":4},"bitstreams":[{"name":"ptdr-v1","path":"/opt/kfarm/ptdr-v1.xclbin","sha256":"3f1a9c0e6b2d4f8a7c5e1b9d0a2c4e6f8b1d3f5a7c9e0b2d4f6a8c1e3b5d7f90"}]}'
+
+# Guest addresses of the VFs ESFM records for job $1 (on the VM), sorted, comma-separated.
+job_vfs() {
+  local vfs; vfs=$(esfm --json list-vfs)
+  esfm --json list-vf-vm | JOB=$1 VFS=$vfs /usr/bin/python3 -c '
+import json,os,sys
+owned={r["vf"] for r in json.loads(os.environ["VFS"]) if r["job"]==os.environ["JOB"]}
+print(",".join(sorted(r["guest"] for r in json.load(sys.stdin) if r["vf"] in owned)))'
+}
+# Sorted comma-separated list from the words of $1 (commas and blanks separate).
+sorted_list() { tr ', ' '\n\n' <<<"$1" | sed '/^$/d' | sort -u | paste -sd, -; }
+
+# spank_setup POLICY_JSON: builds the fake node and starts the cluster with the plugin.
+spank_setup() {
+  "$B/tests/esfm/fake-tree" "$T/sys" pf $PF 8 pci-pf-stub >/dev/null
+  echo '{"domains":{"kfnode1-vm":{"device_pause":true}}}' >"$T/hv.json"
+  "$B/tests/esfm/esfm-fakekernel" --sysfs-root "$T/sys" --state-dir "$T/esfm" \
+    --connect "fake://$T/hv.json" init $PF --vfs 6 >/dev/null
+  printf '%s\n' "$1" >"$T/policy.json"
+  chmod 644 "$T/policy.json"
+  cat >"$T/plugstack.conf" <<CONF
+required $B/src/spank/spank_kfarm.so hypervisor=fake://$T/hv.json domain=%n-vm policy=$T/policy.json state_dir=$T/spank esfm_state_dir=$T/esfm sysfs_root=$T/sys
+CONF
+  # TmpFS: PMIx makes its per-step dirs <TmpFS>/spmix_appdir_<uid>_<job>.<step>, which in /tmp
+  # collide with other private clusters' jobs of the same id on this machine.
+  mkdir -p "$T/tmpfs"
+  "$S/tests/harness/slurm-cluster" start "$CLUSTER" --cpus 8 --plugstack "$T/plugstack.conf" \
+    --conf-extra "TmpFS=$T/tmpfs" \
+    >/dev/null 2>&1 \
+    || { tail -n 30 "$CLUSTER"/log/*.log >&2; fail "cluster did not start"; }
+  export SLURM_CONF=$CLUSTER/slurm.conf
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
+wait_until() {
+  local t=$1 what=$2; shift 2
+  local deadline=$((SECONDS + t))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "timed out after ${t}s waiting for: $what"
+    sleep 0.2
+  done
+}
+job_state() { scontrol -o show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+job_done() { case $(job_state "$1") in COMPLETED|FAILED|CANCELLED|TIMEOUT|"") return 0 ;; *) return 1 ;; esac; }
+node_idle() { [[ $(node_state) == IDLE ]]; }
+# Serving jobs: idle, or mixed while another job runs; never drained, down or completing.
+# (`sinfo -n` prints a mixed node as allocated, hence scontrol.)
+node_state() { scontrol -o show node kfnode1 | sed -n 's/.* State=\([^ ]*\).*/\1/p'; }
+node_serving() { case $(node_state) in IDLE|MIXED) return 0 ;; *) return 1 ;; esac; }
+no_vfs_on_vm() { [[ -z $(vm_vfs) ]]; }
