@@ -130,6 +130,8 @@ def main():
               "the pause blocker went with the ejected device: %s" % mig.get("blocked-reasons"))
         expect_error(lambda: q.cmd("device_pause", id="e0", pause=False),
                      "DeviceNotFound", "not found", "resume an ejected device")
+        # The guest waits for this before it finishes (and powers the VM off).
+        q.cmd("device_add", driver="edu", id="e0", bus="rp1")
 
         wait_for_line(console, "KFARM-STEP=DONE", 90, guest)
         rc = guest.wait(timeout=60)

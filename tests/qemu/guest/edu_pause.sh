@@ -98,4 +98,8 @@ echo 0 >"$slot/power" || kf_fail "cannot power off $slot"
 kf_wait_for "$BOUND" sh -c "[ ! -e $dev ]" || kf_fail "$bdf still listed after powering $slot off"
 kf_ok "the guest ejected the paused device through $slot"
 step EJECTED3
+# The host checks its side, then plugs a new edu into the slot: that is also our cue to finish.
+kf_wait_for "$BOUND" sh -c "grep -l 0x11e8 /sys/bus/pci/devices/*/device" ||
+	kf_fail "no edu plugged back into $slot within $BOUND s"
+kf_ok "a new edu appeared in the slot after the eject"
 step DONE
