@@ -39,7 +39,12 @@ int kf_client_read_endpoint_file(const char *path, int timeout_ms, char *endpoin
 int kf_client_send(struct kf_client *c, const void *id, size_t id_len, const char *kind,
                    const void *payload, size_t len);
 /* Waits up to timeout_ms (-1: forever) for a reply. Returns 1 with *r filled, 0 on time-out, -1
- * on error. A reply of unexpected shape is returned as an error reply saying so. */
+ * on error. A reply of unexpected shape is returned as an error reply saying so. -1 with errno
+ * ECONNRESET (connect mode, the gateway bound): the connection to the gateway closed (its job
+ * ended, was cancelled, or lost a node), or the gateway missed ZMTP heartbeats for 6 s (its node
+ * vanished without closing anything);
+ * the requests still outstanding will not be answered: resend them to the job's new endpoint
+ * (a requeued job rewrites its endpoint file), or give up. */
 int kf_client_recv(struct kf_client *c, struct kf_reply *r, int timeout_ms);
 void kf_reply_fini(struct kf_reply *r);
 

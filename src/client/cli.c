@@ -383,6 +383,16 @@ int main(int argc, char **argv)
             status = 1;
             break;
         }
+        if (rc < 0 && errno == ECONNRESET) {
+            timeouts = next - done;
+            fprintf(stderr,
+                    "kfarm-client: the connection to the gateway was lost (its job ended, was "
+                    "cancelled or lost a node); %ld requests unanswered: resend them once the job "
+                    "is back (a requeued job rewrites its endpoint file)\n",
+                    timeouts);
+            status = 1;
+            break;
+        }
         if (rc < 0) {
             fprintf(stderr, "kfarm-client: receive failed: %s\n", strerror(errno));
             status = 1;

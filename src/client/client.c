@@ -1,6 +1,7 @@
 /* libkfarm_client: EvKit client sockets over ZeroMQ. The broadcast socket is an XPUB (wire
  * compatible with PUB) so the client can see subscriptions arrive and avoid losing broadcasts. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,55 @@
 
 #include <kfarm/client.h>
 
+#define KF_CLIENT_HEARTBEAT_MS 2000
+
 struct kf_client {
     void *ctx;
     void *req;
     void *pub;
+    void *watch; /* PAIR receiving the request socket's disconnect events, or NULL */
     int subscribers;
 };
+
+/* A closed connection means the gateway process ended (job cancelled or failed, node lost): the
+ * requests it held will never be answered, so recv reports it rather than waiting for a time-out.
+ * (A DEALER would reconnect with a new identity; replies addressed to the old one are gone.) */
+static void *watch_disconnects(void *ctx, void *sock)
+{
+    char addr[64];
+    snprintf(addr, sizeof(addr), "inproc://kfarm-client-watch-%p", sock);
+    if (zmq_socket_monitor(sock, addr, ZMQ_EVENT_DISCONNECTED))
+        return NULL;
+    void *pair = zmq_socket(ctx, ZMQ_PAIR);
+    if (pair && zmq_connect(pair, addr) == 0)
+        return pair;
+    if (pair)
+        zmq_close(pair);
+    zmq_socket_monitor(sock, NULL, 0);
+    return NULL;
+}
+
+/* Consumes one monitor event; returns 1 when it was a disconnect. */
+static int read_disconnect(void *watch)
+{
+    int disconnected = 0, more = 1;
+    for (int part = 0; more; part++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, watch, 0) < 0) {
+            zmq_msg_close(&m);
+            return 0;
+        }
+        if (part == 0 && zmq_msg_size(&m) >= 2) {
+            uint16_t ev;
+            memcpy(&ev, zmq_msg_data(&m), sizeof(ev));
+            disconnected = ev == ZMQ_EVENT_DISCONNECTED;
+        }
+        more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+    return disconnected;
+}
 
 static int open_socket(void *sock, const char *ep, int bind, char *err, size_t errlen)
 {
@@ -40,8 +84,16 @@ struct kf_client *kf_client_new(const struct kf_client_opts *o, char *err, size_
     }
     int zero = 0;
     zmq_setsockopt(c->req, ZMQ_LINGER, &zero, sizeof(zero));
+    /* ZMTP heartbeats: a gateway whose node vanished without closing its connections (power,
+     * network) is noticed within the timeout and reported like a closed connection. */
+    int ivl = KF_CLIENT_HEARTBEAT_MS, timeout = 3 * KF_CLIENT_HEARTBEAT_MS;
+    zmq_setsockopt(c->req, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
+    zmq_setsockopt(c->req, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
     if (open_socket(c->req, o->endpoint, o->bind, err, errlen))
         goto fail;
+    /* Only when connected to a bound gateway: a client that binds (EvKit topology) also sees the
+     * gateway's start-up probe connect and close, and a gateway may reconnect to it. */
+    c->watch = o->bind ? NULL : watch_disconnects(c->ctx, c->req);
     if (o->broadcast_endpoint) {
         c->pub = zmq_socket(c->ctx, ZMQ_XPUB);
         zmq_setsockopt(c->pub, ZMQ_LINGER, &zero, sizeof(zero));
@@ -58,6 +110,11 @@ void kf_client_free(struct kf_client *c)
 {
     if (!c)
         return;
+    if (c->watch) {
+        int zero = 0;
+        zmq_setsockopt(c->watch, ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(c->watch);
+    }
     if (c->req)
         zmq_close(c->req);
     if (c->pub)
@@ -128,10 +185,19 @@ static void *copy_msg(zmq_msg_t *m, size_t *len)
 int kf_client_recv(struct kf_client *c, struct kf_reply *r, int timeout_ms)
 {
     memset(r, 0, sizeof(*r));
-    zmq_pollitem_t it = {.socket = c->req, .events = ZMQ_POLLIN};
-    int rc = zmq_poll(&it, 1, timeout_ms);
-    if (rc <= 0)
-        return rc;
+    zmq_pollitem_t it[2] = {{.socket = c->req, .events = ZMQ_POLLIN},
+                            {.socket = c->watch, .events = ZMQ_POLLIN}};
+    for (;;) {
+        int rc = zmq_poll(it, c->watch ? 2 : 1, timeout_ms);
+        if (rc <= 0)
+            return rc;
+        if (it[0].revents & ZMQ_POLLIN)
+            break; /* replies that arrived before a disconnect are delivered first */
+        if (read_disconnect(c->watch)) {
+            errno = ECONNRESET;
+            return -1;
+        }
+    }
     zmq_msg_t parts[3];
     size_t n = 0, total = 0;
     int more = 1;

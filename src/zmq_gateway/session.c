@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "advertise.h"
 #include "log.h"
 #include "session.h"
 
@@ -97,26 +98,6 @@ static int probe_endpoint(const char *opt, const char *ep, double timeout_s, cha
     return -1;
 }
 
-/* The address clients should use for a wildcard bind: this node's first non-loopback IPv4. */
-static void default_advertise(char *out, size_t outlen)
-{
-    char name[256];
-    snprintf(out, outlen, "127.0.0.1");
-    if (gethostname(name, sizeof(name)))
-        return;
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (getaddrinfo(name, NULL, &hints, &res))
-        return;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)ai->ai_addr;
-        if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127) {
-            inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)outlen);
-            break;
-        }
-    }
-    freeaddrinfo(res);
-}
-
 static int bind_socket(void *sock, const char *opt, const char *ep, const char *advertise,
                        char *out, size_t outlen, char *err, size_t errlen)
 {
@@ -157,10 +138,8 @@ int kf_session_open(struct kf_session *s, const struct kf_options *o, char *err,
     int zero = 0;
     zmq_setsockopt(s->req, ZMQ_SNDHWM, &zero, sizeof(zero));
     char adv[256];
-    if (o->advertise)
-        snprintf(adv, sizeof(adv), "%s", o->advertise);
-    else
-        default_advertise(adv, sizeof(adv));
+    if (kf_advertise_resolve(o->advertise, adv, sizeof(adv), err, errlen))
+        goto fail;
     if (o->bind_mode) {
         if (bind_socket(s->req, "--bind", o->endpoint, adv, s->endpoint, sizeof(s->endpoint), err,
                         errlen))

@@ -22,14 +22,14 @@ class EvKitError(Exception):
 
 
 class Client:
-    def __init__(self, port, broadcast_port, window=64):
+    def __init__(self, port, broadcast_port, window=64, host="127.0.0.1"):
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.bind("tcp://127.0.0.1:%d" % port)
+        self.socket.bind("tcp://%s:%d" % (host, port))
         self.broadcast_socket = self.context.socket(zmq.PUB)
         self.broadcast_socket.setsockopt(zmq.LINGER, 0)
-        self.broadcast_socket.bind("tcp://127.0.0.1:%d" % broadcast_port)
+        self.broadcast_socket.bind("tcp://%s:%d" % (host, broadcast_port))
         self.window = window
         time.sleep(1)  # what EvKit clients do: give workers time to connect and subscribe
 

@@ -9,11 +9,13 @@ import zmq
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 from kfarm_harness import Job, check  # noqa: E402
 
-with Job(4, ["--max-inflight", "8"]) as job:
+
+def check_ordering(endpoint):
+    """Runs the check against a serving job at endpoint (also used by tests/scale)."""
     ctx = zmq.Context()
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
-    s.connect(job.endpoint)
+    s.connect(endpoint)
     expected_min = {}  # request id -> version of the last broadcast sent before it
     acks = set()
     next_id = 0
@@ -47,4 +49,9 @@ with Job(4, ["--max-inflight", "8"]) as job:
     s.close()
     ctx.term()
     check(len(seen_versions) >= 3, "too few distinct states observed: %r" % sorted(seen_versions))
-print("ok: 500 get-state requests never saw a state older than the broadcast before them")
+
+
+if __name__ == "__main__":
+    with Job(4, ["--max-inflight", "8"]) as job:
+        check_ordering(job.endpoint)
+    print("ok: 500 get-state requests never saw a state older than the broadcast before them")

@@ -1,0 +1,67 @@
+"""A node dies mid-job (kill -9 of everything in its namespace: slurmd, slurmstepd, its ranks).
+The client never waits past its own time-out: it gets an error (connection lost) or times out
+with a clear message; Slurm notices the node within SlurmdTimeout and ends the job with a node
+failure; the job, submitted with --requeue and --nodes=3-4, comes back on the 3 remaining nodes
+with a new endpoint that serves again. The node is revived at the end for the next tests."""
+import json
+import os
+import subprocess
+import time
+
+from scale_harness import CLIENT, CLUSTER, HARNESS, ScaleJob, check, client, stats
+
+CLIENT_TIMEOUT = 15
+
+try:
+    with ScaleJob("3-4", "1,2,4", ["--max-inflight", "2"], requeue=True) as job:
+        first = job.endpoint
+        check(len(stats(first)["workers"]) == 7, "expected 7 workers on 3 worker nodes")
+        # A steady load on every worker: 20 ms requests, 14 in flight (all slots).
+        load = subprocess.Popen([CLIENT, "--connect", first, "-n", "1000000", "--inflight", "14",
+                                 "--kind", "sleep", "--data", '{"ms": 20}', "--timeout",
+                                 str(CLIENT_TIMEOUT), "--json", "--quiet"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        if load.poll() is not None:
+            check(False, "the load client ended early: %r" % (load.communicate(),))
+        subprocess.run([HARNESS, "kill-node", CLUSTER, "node4"], check=True)
+        killed_at = time.monotonic()
+        try:
+            out, err = load.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            load.kill()
+            check(False, "the client still waits 90 s after node4 died (its time-out is %d s)"
+                  % CLIENT_TIMEOUT)
+        waited = time.monotonic() - killed_at
+        summary = json.loads(out)
+        print("client ended %.1f s after the node died, exit %d: %s" % (waited, load.returncode,
+                                                                         err.strip()))
+        print("client summary:", summary)
+        check(load.returncode != 0, "the client reported success although a node died")
+        check("connection to the gateway was lost" in err or "no reply for" in err,
+              "the client's message does not say what happened: %r" % err)
+        check(summary["timeouts"] > 0, "no request reported unanswered: %r" % summary)
+        # Either way the client gave up by itself: at most its time-out after the job's end,
+        # which Slurm declares within SlurmdTimeout (10 s) plus its ping interval.
+        check(waited < 40 + CLIENT_TIMEOUT, "the client took %.0f s to give up" % waited)
+
+        # Slurm requeues the job (same id) and it starts again on node1..node3.
+        new = job.wait_endpoints(120, not_equal=first)
+        info = job.info()
+        print("requeued:", " ".join(l.strip() for l in info.splitlines()
+                                    if "Restarts" in l or " NodeList=" in l))
+        check("Restarts=1" in info, "the job was not requeued:\n" + info)
+        check("node4" not in [l for l in info.splitlines() if " NodeList=" in l][0],
+              "the requeued job runs on the dead node:\n" + info)
+        check("NODE FAILURE" in job.output() or "Node failure" in job.output(),
+              "the job log does not mention the node failure:\n" + job.output())
+        check(len(stats(new)["workers"]) == 3, "expected 3 workers (node2: 1, node3: 2) after "
+              "the requeue: %r" % stats(new))
+        _, out, _ = client("--connect", new, "-n", "3000", "--inflight", "16", "--verify-echo",
+                           "--data", "after-requeue", "--json", "--quiet")
+        check(json.loads(out)["errors"] == 0, out)
+finally:
+    # The next tests want all 4 nodes; slurmd registers again and ReturnToService=2 resumes it.
+    subprocess.run([HARNESS, "revive-node", CLUSTER, "node4"], check=False)
+print("ok: a node failure ends the client's wait within its time-out; the requeued job serves on "
+      "the remaining nodes")
