@@ -6,7 +6,8 @@ announces its steps on the console; this side watches the console and drives QMP
 Checks: the BAR reads all-ones while paused and the device stays in the guest's PCI topology
 with no unplug in dmesg; it reads 0x010000ED again after resume with its state kept; every QMP
 error case (unknown id, device that cannot pause, already paused, not paused, migrate/savevm/
-device_del while paused); the HMP twin; the events.
+device_del while paused); the HMP twin; the events; and a paused device that the guest ejects
+itself takes its migration blocker with it.
 Usage: edu_pause_test.py [--qemu BIN] [--harness PATH] [--keep]
 """
 import argparse
@@ -117,6 +118,20 @@ def main():
         out = q.hmp("device_pause e0 off")
         check(out == "", "HMP device_pause e0 off -> %r" % out)
         q.wait_event("DEVICE_RESUMED", 10, device="e0")
+
+        wait_for_line(console, "KFARM-STEP=PAUSE3", 90, guest)
+        q.cmd("device_pause", id="e0", pause=True)
+        q.wait_event("DEVICE_PAUSED", 10, device="e0")
+        wait_for_line(console, "KFARM-STEP=EJECTED3", 90, guest)
+        q.wait_event("DEVICE_DELETED", 60, device="e0")
+        check(True, "the guest's eject of the paused device completed (DEVICE_DELETED)")
+        mig = q.cmd("query-migrate")
+        check(not any("device_pause" in r for r in mig.get("blocked-reasons", [])),
+              "the pause blocker went with the ejected device: %s" % mig.get("blocked-reasons"))
+        expect_error(lambda: q.cmd("device_pause", id="e0", pause=False),
+                     "DeviceNotFound", "not found", "resume an ejected device")
+        # The guest waits for this before it finishes (and powers the VM off).
+        q.cmd("device_add", driver="edu", id="e0", bus="rp1")
 
         wait_for_line(console, "KFARM-STEP=DONE", 90, guest)
         rc = guest.wait(timeout=60)

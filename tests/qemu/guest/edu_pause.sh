@@ -84,4 +84,22 @@ echo "$new" | grep -i -E "pciehp|hot.?plug|remov|unplug|acpiphp|link down|card n
 	kf_fail "kernel log shows the device going away or coming back (above)"
 kf_dmesg_clean "pause/resume"
 kf_ok "no unplug, no re-enumeration in dmesg"
+
+# Round 3: the guest ejects the paused device itself (powers its hot-plug slot off), which no
+# unplug blocker can stop: QEMU must drop the pause state (and its migration blocker) with it.
+slot=
+for s in /sys/bus/pci/slots/*; do
+	[ "$(cat "$s/address" 2>/dev/null)" = "${bdf%.*}" ] && slot=$s
+done
+[ -n "$slot" ] || kf_fail "no hot-plug slot with address ${bdf%.*} in /sys/bus/pci/slots"
+step PAUSE3
+wait_reg 0 $ONES || kf_fail "BAR did not read all-ones within $BOUND s of PAUSE3"
+echo 0 >"$slot/power" || kf_fail "cannot power off $slot"
+kf_wait_for "$BOUND" sh -c "[ ! -e $dev ]" || kf_fail "$bdf still listed after powering $slot off"
+kf_ok "the guest ejected the paused device through $slot"
+step EJECTED3
+# The host checks its side, then plugs a new edu into the slot: that is also our cue to finish.
+kf_wait_for "$BOUND" sh -c "grep -l 0x11e8 /sys/bus/pci/devices/*/device" ||
+	kf_fail "no edu plugged back into $slot within $BOUND s"
+kf_ok "a new edu appeared in the slot after the eject"
 step DONE
