@@ -88,7 +88,7 @@ void kf_options_usage(FILE *out)
           "  --adapter NAME|PATH.so         load a built-in adapter (echo, ptdr) or a .so;\n"
           "                                 repeatable\n"
           "  --adapter-arg KEY=VALUE        argument for the preceding --adapter; repeatable\n"
-          "  --max-inflight K               requests outstanding per worker (default 4)\n"
+          "  --max-inflight K               requests outstanding per worker (default 16)\n"
           "  --max-message-bytes B          largest request accepted (default 16777216)\n"
           "\n"
           "Variants and tuning (kernels with an accelerator variant):\n"
@@ -180,7 +180,9 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
 {
     memset(o, 0, sizeof(*o));
     o->topic = "";
-    o->max_inflight = 4;
+    /* Measured with bench/gateway on 2 cores: 4 -> 45 k, 8 -> 65 k, 16 -> 85 k, 32 -> 72 k req/s.
+     * Deeper pipelines hand each worker wake-up more work; beyond 16 one worker hoards. */
+    o->max_inflight = 16;
     o->max_message_bytes = 16u << 20;
     o->log_level = KF_LOG_INFO;
     o->connect_timeout_s = 30;

@@ -32,7 +32,7 @@ static void test_bind_mode_with_adapter_args(void **state)
     assert_int_equal(o.n_adapters, 1);
     assert_string_equal(o.adapters[0].keys[0], "samples");
     assert_string_equal(o.adapters[0].values[0], "100");
-    assert_int_equal(o.max_inflight, 4);
+    assert_int_equal(o.max_inflight, 16);
     kf_options_fini(&o);
 }
 
