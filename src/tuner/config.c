@@ -35,6 +35,7 @@ static int get_string(struct ctx *c, const cJSON *o, const char *name, const cha
                       const char **out)
 {
     const cJSON *v = member(o, name);
+    *out = ""; /* defined on the error path too (the analyzer cannot see FAIL is nonzero) */
     if (!cJSON_IsString(v) || !*v->valuestring)
         return FAIL(c, -EINVAL, "%s: %s.%s: expected a non-empty string", c->origin, where, name);
     *out = v->valuestring;
