@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <kfarm/tuner.h>
 
+#include "block_desc.h"
 #include "frames.h"
 
 /* fuzz_gateway: a message whose frame count is 3 but of which the caller kept only 2 frames was
@@ -69,12 +70,27 @@ static void test_huge_reactive_inertia_is_refused(void **state)
     tuner_free(t);
 }
 
+/* fuzz_tuner_mqtt: a welcome (anyone on the broker can send one) with
+ * "observations_per_configuration": 5.5e52 overflowed the conversion to size_t (UBSan). */
+static void test_huge_observation_count_in_welcome_is_capped(void **state)
+{
+    (void)state;
+    struct block_desc d;
+    char err[256];
+    const char *w = "{\"block\":\"mc\",\"knobs\":[{\"name\":\"v\",\"values\":[\"cpu\"]}],"
+                    "\"metrics\":[\"t\"],\"observations_per_configuration\":5.5e52}";
+    assert_int_equal(block_desc_parse(&d, w, err, sizeof(err)), 0);
+    assert_int_equal(d.obs_per_config, BD_MAX_OBS_PER_CONFIG);
+    block_desc_fini(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frames_never_read_past_kept_frames),
         cmocka_unit_test(test_block_without_features_or_knobs_updates),
         cmocka_unit_test(test_huge_reactive_inertia_is_refused),
+        cmocka_unit_test(test_huge_observation_count_in_welcome_is_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
