@@ -23,6 +23,9 @@ enum {
     OPT_CONNECT_TIMEOUT,
     OPT_DRAIN_TIMEOUT,
     OPT_VERSION,
+    OPT_CURVE_SECRET_KEY,
+    OPT_CURVE_ALLOWED_KEYS,
+    OPT_CURVE_SERVER_KEY,
 };
 
 static const struct option long_options[] = {
@@ -42,6 +45,9 @@ static const struct option long_options[] = {
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"curve-secret-key", required_argument, NULL, OPT_CURVE_SECRET_KEY},
+    {"curve-allowed-keys", required_argument, NULL, OPT_CURVE_ALLOWED_KEYS},
+    {"curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY},
     {NULL, 0, NULL, 0},
 };
 
@@ -63,6 +69,9 @@ void kf_options_usage(FILE *out)
           "                                 (default: all broadcasts)\n"
           "  --connect-timeout S            connect mode: wait at most S seconds for the client's\n"
           "                                 sockets to accept connections (default 30)\n"
+          "  --curve-secret-key FILE        turn on ZeroMQ CURVE with this secret key (Z85)\n"
+          "  --curve-allowed-keys FILE      bind mode: client public keys admitted, one a line\n"
+          "  --curve-server-key FILE        connect mode: the client's public key\n"
           "\n"
           "Kernels:\n"
           "  --adapter NAME|PATH.so         load a built-in adapter (echo, ptdr) or a .so;\n"
@@ -179,6 +188,15 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
             break;
         case OPT_TOPIC:
             o->topic = optarg;
+            break;
+        case OPT_CURVE_SECRET_KEY:
+            o->curve_secret_key = optarg;
+            break;
+        case OPT_CURVE_ALLOWED_KEYS:
+            o->curve_allowed_keys = optarg;
+            break;
+        case OPT_CURVE_SERVER_KEY:
+            o->curve_server_key = optarg;
             break;
         case OPT_ADAPTER:
             if (o->n_adapters == KF_MAX_ADAPTERS)

@@ -26,6 +26,9 @@ struct kf_options {
     const char *endpoint_file;
     const char *advertise; /* address written to the endpoint file for wildcard binds */
     const char *topic;
+    /* CURVE (docs/security.md): this gateway's secret key; bind mode: the client public keys to
+     * admit; connect mode: the client's public key */
+    const char *curve_secret_key, *curve_allowed_keys, *curve_server_key;
     double connect_timeout_s;
     double drain_timeout_s;
     size_t n_adapters;
