@@ -133,6 +133,15 @@ static void check_inflight(struct kfz_cursor *c)
         }
         if (kf_inflight_count(t) != n_live || kf_inflight_pending(t) != n_pending)
             abort();
+        if (n_live) { /* the per-client count of one live request's route */
+            const struct kf_request *r = live[op % n_live].r;
+            size_t same = 0;
+            for (size_t i = 0; i < n_live; i++)
+                same += live[i].r->route_len == r->route_len &&
+                        memcmp(live[i].r->route, r->route, r->route_len) == 0;
+            if (r->route_len && kf_inflight_route_count(t, r->route, r->route_len) != same)
+                abort();
+        }
     }
     kf_inflight_free(t);
 }
