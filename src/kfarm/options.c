@@ -26,6 +26,7 @@ enum {
     OPT_CURVE_SECRET_KEY,
     OPT_CURVE_ALLOWED_KEYS,
     OPT_CURVE_SERVER_KEY,
+    OPT_MAX_CLIENT_INFLIGHT,
 };
 
 static const struct option long_options[] = {
@@ -48,6 +49,7 @@ static const struct option long_options[] = {
     {"curve-secret-key", required_argument, NULL, OPT_CURVE_SECRET_KEY},
     {"curve-allowed-keys", required_argument, NULL, OPT_CURVE_ALLOWED_KEYS},
     {"curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY},
+    {"max-client-inflight", required_argument, NULL, OPT_MAX_CLIENT_INFLIGHT},
     {NULL, 0, NULL, 0},
 };
 
@@ -79,6 +81,8 @@ void kf_options_usage(FILE *out)
           "  --adapter-arg KEY=VALUE        argument for the preceding --adapter; repeatable\n"
           "  --max-inflight K               requests outstanding per worker (default 4)\n"
           "  --max-message-bytes B          largest request accepted (default 16777216)\n"
+          "  --max-client-inflight N        bind mode: requests one client may have in flight;\n"
+          "                                 more get an error reply (default 256)\n"
           "\n"
           "Other:\n"
           "  --drain-timeout S              on SIGTERM, wait at most S seconds for running\n"
@@ -153,6 +157,7 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
     memset(o, 0, sizeof(*o));
     o->topic = "";
     o->max_inflight = 4;
+    o->max_client_inflight = 256;
     o->max_message_bytes = 16u << 20;
     o->log_level = KF_LOG_INFO;
     o->connect_timeout_s = 30;
@@ -212,6 +217,13 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
                 return fail(err, errlen, "--max-inflight %s: expected an integer from 1 to 1024%s",
                             optarg, "");
             o->max_inflight = (int)v;
+            break;
+        case OPT_MAX_CLIENT_INFLIGHT:
+            if (parse_long(optarg, 1, 1L << 20, &v))
+                return fail(err, errlen,
+                            "--max-client-inflight %s: expected an integer from 1 to %s", optarg,
+                            "1048576");
+            o->max_client_inflight = (int)v;
             break;
         case OPT_MAX_MESSAGE_BYTES:
             if (parse_long(optarg, 64, 1L << 31, &v))

@@ -34,6 +34,7 @@ struct kf_options {
     size_t n_adapters;
     struct kf_adapter_spec adapters[KF_MAX_ADAPTERS];
     int max_inflight;
+    int max_client_inflight; /* bind mode: requests one client may have in flight */
     size_t max_message_bytes;
     enum kf_log_level log_level;
     int help;
