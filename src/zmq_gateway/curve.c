@@ -100,8 +100,9 @@ int kf_curve_init(struct kf_curve *c, int bind_mode, const char *secret_path,
     memset(c, 0, sizeof(*c));
     if (!secret_path) {
         if (allowed_path || server_path) {
-            snprintf(err, errlen, "--curve-allowed-keys and --curve-server-key need "
-                                  "--curve-secret-key");
+            snprintf(err, errlen,
+                     "--curve-allowed-keys and --curve-server-key need "
+                     "--curve-secret-key");
             return -1;
         }
         return 0;
@@ -118,16 +119,18 @@ int kf_curve_init(struct kf_curve *c, int bind_mode, const char *secret_path,
     }
     if (bind_mode) {
         if (!allowed_path || server_path) {
-            snprintf(err, errlen, "bind mode with CURVE needs --curve-allowed-keys FILE (the "
-                                  "client public keys to admit) and no --curve-server-key");
+            snprintf(err, errlen,
+                     "bind mode with CURVE needs --curve-allowed-keys FILE (the "
+                     "client public keys to admit) and no --curve-server-key");
             return -1;
         }
         if (load_allowed(c, allowed_path, err, errlen))
             return -1;
     } else {
         if (!server_path || allowed_path) {
-            snprintf(err, errlen, "connect mode with CURVE needs --curve-server-key FILE (the "
-                                  "client's public key) and no --curve-allowed-keys");
+            snprintf(err, errlen,
+                     "connect mode with CURVE needs --curve-server-key FILE (the "
+                     "client's public key) and no --curve-allowed-keys");
             return -1;
         }
         if (kf_curve_read_key(server_path, c->server, err, errlen))

@@ -10,8 +10,8 @@
 struct kf_curve {
     int enabled;
     char secret[41], public_key[41]; /* this gateway's key pair, Z85 */
-    char server[41];                  /* connect mode: the client's (CURVE server's) public key */
-    unsigned char (*allowed)[32];     /* bind mode: admitted client public keys */
+    char server[41];                 /* connect mode: the client's (CURVE server's) public key */
+    unsigned char (*allowed)[32];    /* bind mode: admitted client public keys */
     size_t n_allowed;
     void *zap;    /* ZAP REP socket (bind mode) */
     void *thread; /* pthread_t of the ZAP handler */

@@ -37,8 +37,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(sys, sizeof(sys), "%s/sys", kfz_dir());
     snprintf(state, sizeof(state), "%s/state", kfz_dir());
     snprintf(devs, sizeof(devs), "%s/bus/pci/devices", sys);
-    const char *dirs[] = {"/bus", "/bus/pci", "/bus/pci/devices", "/bus/pci/devices/" PF,
-                          "/bus/pci/devices/" PF "/kfarm", "/bus/pci/devices/" VF,
+    const char *dirs[] = {"/bus",
+                          "/bus/pci",
+                          "/bus/pci/devices",
+                          "/bus/pci/devices/" PF,
+                          "/bus/pci/devices/" PF "/kfarm",
+                          "/bus/pci/devices/" VF,
                           "/bus/pci/devices/" VF "/kfarm"};
     mkdir(sys, 0700);
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -63,8 +67,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const files[] = {PF "/sriov_totalvfs", PF "/sriov_numvfs", PF "/vendor",
-                                        PF "/device",         VF "/kfarm/busy",   PF "/kfarm/vf_busy"};
+    static const char *const files[] = {PF "/sriov_totalvfs", PF "/sriov_numvfs",
+                                        PF "/vendor",         PF "/device",
+                                        VF "/kfarm/busy",     PF "/kfarm/vf_busy"};
     struct kfz_cursor c = {data, size};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         size_t n;

@@ -1,5 +1,6 @@
 /* Helpers shared by the fuzz targets: a private temp directory for parsers that only take a path,
- * and a cursor that splits the fuzzer's input into pieces (bytes, integers, length-prefixed chunks). */
+ * and a cursor that splits the fuzzer's input into pieces (bytes, integers, length-prefixed
+ * chunks). */
 #ifndef KFARM_FUZZ_FILES_H
 #define KFARM_FUZZ_FILES_H
 

@@ -15,8 +15,13 @@ static inline void ptdr_fuzz_run_kernel(const struct ptdr_profiles *p, uint32_t 
     uint32_t segs[8], off[2] = {0, n};
     for (uint32_t i = 0; i < n; i++)
         segs[i] = i;
-    struct ptdr_request q = {.n_routes = 1, .route_off = off, .segs = segs, .samples = 4,
-                             .dep_slot = slot % 672, .dep_offset = 0.5f, .seed = slot};
+    struct ptdr_request q = {.n_routes = 1,
+                             .route_off = off,
+                             .segs = segs,
+                             .samples = 4,
+                             .dep_slot = slot % 672,
+                             .dep_offset = 0.5f,
+                             .seed = slot};
     float times[4];
     ptdr_mc_cpu(p, &q, times);
     for (int i = 0; i < 4; i++)
