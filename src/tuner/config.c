@@ -161,9 +161,8 @@ static int parse_metric(struct ctx *c, struct tuner *t, const cJSON *block, cons
     if (inertia) {
         long n;
         if (get_long(inertia, &n) || n < 0 || n > CONFIG_MAX_WINDOW)
-            return FAIL(c, -EINVAL,
-                        "%s: %s.reactive_inertia: expected an integer in 0..%d", c->origin,
-                        where, CONFIG_MAX_WINDOW);
+            return FAIL(c, -EINVAL, "%s: %s.reactive_inertia: expected an integer in 0..%d",
+                        c->origin, where, CONFIG_MAX_WINDOW);
         const cJSON *by = member(m, "observed_by");
         if (n > 0) {
             if (!cJSON_IsString(by))
