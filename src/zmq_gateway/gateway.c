@@ -246,7 +246,7 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
 /* Per-client in-flight limit (bind mode): one client cannot fill the pending queue ahead of the
  * others or the gateway's memory; over the limit it gets an error reply and may retry. */
 static int client_over_limit(struct kf_gateway *g, const void *route, size_t route_len,
-                                const struct kf_request_view *v)
+                             const struct kf_request_view *v)
 {
     size_t n = kf_inflight_route_count(g->inflight, route, route_len);
     if (route_len == 0 || n < (size_t)g->o->max_client_inflight)
