@@ -227,7 +227,11 @@ def main():
             # connections of reconnecting clients come and go: a leak raises even the fewest
             # fds seen late in the run above the most seen during warm-up
             lf = min((s[p][1] or 0) for s in late)
-            procs.append({"pid": p, "rss_warm_kib": wr, "rss_end_kib": lr, "fds_warm_max": wf, "fds_end_min": lf})
+            # about 20 points of the RSS over the run, to tell a trend from allocator noise
+            step = max(1, len(samples) // 20)
+            series = [s[p][0] for _, s in samples[::step]]
+            procs.append({"pid": p, "rss_warm_kib": wr, "rss_end_kib": lr, "fds_warm_max": wf,
+                          "fds_end_min": lf, "rss_series_kib": series})
             if lr > wr * (1 + a.rss_tolerance):
                 errors.append("kfarm pid %d: RSS grew from %d to %d KiB after warm-up" % (p, wr, lr))
             if lf > wf:
