@@ -82,7 +82,7 @@ void kf_options_usage(FILE *out)
           "  --max-inflight K               requests outstanding per worker (default 4)\n"
           "  --max-message-bytes B          largest request accepted (default 16777216)\n"
           "  --max-client-inflight N        bind mode: requests one client may have in flight;\n"
-          "                                 more get an error reply (default 256)\n"
+          "                                 more get an error reply (default 4096)\n"
           "\n"
           "Other:\n"
           "  --drain-timeout S              on SIGTERM, wait at most S seconds for running\n"
@@ -157,7 +157,7 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
     memset(o, 0, sizeof(*o));
     o->topic = "";
     o->max_inflight = 4;
-    o->max_client_inflight = 256;
+    o->max_client_inflight = 4096;
     o->max_message_bytes = 16u << 20;
     o->log_level = KF_LOG_INFO;
     o->connect_timeout_s = 30;
