@@ -108,6 +108,17 @@ def client(*args, check_status=True, timeout=120):
 
 
 def kfarm_processes():
-    """PIDs of kfarm ranks still running on this machine."""
+    """PIDs of kfarm ranks still running on this test's cluster (SLURM_CONF): other clusters on
+    the same machine (another ctest run, a benchmark) may run kfarm too."""
     p = subprocess.run(["pgrep", "-x", "kfarm"], capture_output=True, text=True)
-    return [int(x) for x in p.stdout.split()]
+    conf = os.environ.get("SLURM_CONF", "").encode()
+    pids = []
+    for x in p.stdout.split():
+        try:
+            with open("/proc/%s/environ" % x, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if not conf or b"SLURM_CONF=" + conf in env:
+            pids.append(int(x))
+    return pids
