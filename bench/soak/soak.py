@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import threading
@@ -211,8 +212,9 @@ def main():
                "payload_mib": round(sum(c.bytes for c in clients) / 2 ** 20, 1),
                "seconds": round(elapsed, 1), "req_per_s": round(answered / elapsed, 1)}
 
-    # resources: warm-up = the first `warmup` of the run; compare the peaks of warm-up and the last
-    # quarter, so that one sample's allocator noise does not decide
+    # resources: warm-up = the first `warmup` of the run; RSS: medians of warm-up and of the last
+    # quarter (the gateway's RSS swings by several MiB with which 1 MiB messages are in flight, so
+    # peaks are noise; a leak moves the median)
     warm = [s for t, s in samples if t <= elapsed * a.warmup]
     late = [s for t, s in samples if t >= elapsed * 0.75]
     procs = []
@@ -221,8 +223,8 @@ def main():
             if any(s[p][0] is None for s in late):
                 errors.append("kfarm pid %d exited during the soak" % p)
                 continue
-            wr = max((s[p][0] or 0) for s in warm)
-            lr = max((s[p][0] or 0) for s in late)
+            wr = statistics.median((s[p][0] or 0) for s in warm)
+            lr = statistics.median((s[p][0] or 0) for s in late)
             wf = max((s[p][1] or 0) for s in warm)
             # connections of reconnecting clients come and go: a leak raises even the fewest
             # fds seen late in the run above the most seen during warm-up
@@ -233,7 +235,7 @@ def main():
             procs.append({"pid": p, "rss_warm_kib": wr, "rss_end_kib": lr, "fds_warm_max": wf,
                           "fds_end_min": lf, "rss_series_kib": series})
             if lr > wr * (1 + a.rss_tolerance):
-                errors.append("kfarm pid %d: RSS grew from %d to %d KiB after warm-up" % (p, wr, lr))
+                errors.append("kfarm pid %d: median RSS grew from %d to %d KiB after warm-up" % (p, wr, lr))
             if lf > wf:
                 errors.append("kfarm pid %d: fds grew from %d to %d" % (p, wf, lf))
     else:
