@@ -350,6 +350,10 @@ int main(int argc, char **argv)
     char *payload = malloc(cap);
     if (!sent_at || !lat || !answered || !payload) {
         fprintf(stderr, "kfarm-client: out of memory for %ld requests\n", c.n);
+        free(sent_at);
+        free(lat);
+        free(answered);
+        free(payload);
         return 2;
     }
     long next = 0, done = 0, errors = 0, bad = 0, timeouts = 0;

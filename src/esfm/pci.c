@@ -92,6 +92,7 @@ int esfm_pci_physfn(struct esfm_ctx *ctx, const char *vf, char pf[ESFM_BDF_LEN])
 void esfm_pci_driver(struct esfm_ctx *ctx, const char *bdf, char *drv, size_t len)
 {
     char p[512];
+    drv[0] = '\0';
     esfm_pci_path(ctx, bdf, "driver", p, sizeof p);
     if (read_link_base(p, drv, len))
         drv[0] = '\0';
@@ -112,6 +113,8 @@ int esfm_pci_list_vfs(struct esfm_ctx *ctx, const char *pf, char (**vfs)[ESFM_BD
     unsigned total = 0;
     if (esfm_pci_read_uint(ctx, pf, "sriov_totalvfs", &total, NULL, 0))
         return -ENOENT;
+    if (total > 65535) /* TotalVFs is a 16-bit field of the SR-IOV capability */
+        return -EIO;
     char(*out)[ESFM_BDF_LEN] = calloc(total ? total : 1, ESFM_BDF_LEN);
     if (!out)
         return -ENOMEM;

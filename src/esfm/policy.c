@@ -142,7 +142,7 @@ static int parse(const char *path, const cJSON *root, struct esfm_policy *p, cha
         const cJSON *e;
         cJSON_ArrayForEach(e, pp)
         {
-            int v;
+            int v = -1;
             if ((rc = get_int(pp, e->string, -1, &v, path, err, errlen)))
                 return rc;
             if (strcmp(e->string, "*") == 0) {
@@ -186,7 +186,7 @@ static int parse(const char *path, const cJSON *root, struct esfm_policy *p, cha
     if ((rc = string_list(cJSON_GetObjectItemCaseSensitive(root, "flash_command"), &p->flash_argv,
                           "flash_command", path, err, errlen)))
         return rc;
-    if (p->flash_argv && p->flash_argv[0][0] != '/')
+    if (p->flash_argv && (!p->flash_argv[0] || p->flash_argv[0][0] != '/'))
         return esfm_fail(err, errlen, -EINVAL,
                          "policy %s: flash_command[0] must be an absolute path (no shell, no "
                          "PATH search)",

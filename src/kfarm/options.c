@@ -33,6 +33,10 @@ enum {
     OPT_SYSFS_ROOT,
     OPT_METRICS_LISTEN,
     OPT_TRACE,
+    OPT_CURVE_SECRET_KEY,
+    OPT_CURVE_ALLOWED_KEYS,
+    OPT_CURVE_SERVER_KEY,
+    OPT_MAX_CLIENT_INFLIGHT,
 };
 
 static const struct option long_options[] = {
@@ -61,6 +65,10 @@ static const struct option long_options[] = {
     {"trace", required_argument, NULL, OPT_TRACE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"curve-secret-key", required_argument, NULL, OPT_CURVE_SECRET_KEY},
+    {"curve-allowed-keys", required_argument, NULL, OPT_CURVE_ALLOWED_KEYS},
+    {"curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY},
+    {"max-client-inflight", required_argument, NULL, OPT_MAX_CLIENT_INFLIGHT},
     {NULL, 0, NULL, 0},
 };
 
@@ -83,6 +91,9 @@ void kf_options_usage(FILE *out)
           "                                 (default: all broadcasts)\n"
           "  --connect-timeout S            connect mode: wait at most S seconds for the client's\n"
           "                                 sockets to accept connections (default 30)\n"
+          "  --curve-secret-key FILE        turn on ZeroMQ CURVE with this secret key (Z85)\n"
+          "  --curve-allowed-keys FILE      bind mode: client public keys admitted, one a line\n"
+          "  --curve-server-key FILE        connect mode: the client's public key\n"
           "\n"
           "Kernels:\n"
           "  --adapter NAME|PATH.so         load a built-in adapter (echo, ptdr) or a .so;\n"
@@ -90,6 +101,8 @@ void kf_options_usage(FILE *out)
           "  --adapter-arg KEY=VALUE        argument for the preceding --adapter; repeatable\n"
           "  --max-inflight K               requests outstanding per worker (default 16)\n"
           "  --max-message-bytes B          largest request accepted (default 16777216)\n"
+          "  --max-client-inflight N        bind mode: requests one client may have in flight;\n"
+          "                                 more get an error reply (default 4096)\n"
           "\n"
           "Variants and tuning (kernels with an accelerator variant):\n"
           "  --variant auto|cpu|accel       auto (default): the tuner chooses per rank and kind;\n"
@@ -183,6 +196,7 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
     /* Measured with bench/gateway on 2 cores: 4 -> 45 k, 8 -> 65 k, 16 -> 85 k, 32 -> 72 k req/s.
      * Deeper pipelines hand each worker wake-up more work; beyond 16 one worker hoards. */
     o->max_inflight = 16;
+    o->max_client_inflight = 4096;
     o->max_message_bytes = 16u << 20;
     o->log_level = KF_LOG_INFO;
     o->connect_timeout_s = 30;
@@ -219,6 +233,15 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
         case OPT_TOPIC:
             o->topic = optarg;
             break;
+        case OPT_CURVE_SECRET_KEY:
+            o->curve_secret_key = optarg;
+            break;
+        case OPT_CURVE_ALLOWED_KEYS:
+            o->curve_allowed_keys = optarg;
+            break;
+        case OPT_CURVE_SERVER_KEY:
+            o->curve_server_key = optarg;
+            break;
         case OPT_ADAPTER:
             if (o->n_adapters == KF_MAX_ADAPTERS)
                 return fail(err, errlen, "--adapter %s: at most 8 adapters%s", optarg, "");
@@ -233,6 +256,13 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
                 return fail(err, errlen, "--max-inflight %s: expected an integer from 1 to 1024%s",
                             optarg, "");
             o->max_inflight = (int)v;
+            break;
+        case OPT_MAX_CLIENT_INFLIGHT:
+            if (parse_long(optarg, 1, 1L << 20, &v))
+                return fail(err, errlen,
+                            "--max-client-inflight %s: expected an integer from 1 to %s", optarg,
+                            "1048576");
+            o->max_client_inflight = (int)v;
             break;
         case OPT_MAX_MESSAGE_BYTES:
             if (parse_long(optarg, 64, 1L << 31, &v))

@@ -26,6 +26,9 @@ struct kf_options {
     const char *endpoint_file;
     const char *advertise; /* address written to the endpoint file for wildcard binds */
     const char *topic;
+    /* CURVE (docs/security.md): this gateway's secret key; bind mode: the client public keys to
+     * admit; connect mode: the client's public key */
+    const char *curve_secret_key, *curve_allowed_keys, *curve_server_key;
     double connect_timeout_s;
     double drain_timeout_s;
     size_t n_adapters;
@@ -41,6 +44,7 @@ struct kf_options {
     const char *metrics_listen; /* HOST:PORT for the Prometheus endpoint */
     const char *trace_file;     /* one line per reply, for tools/kfarm-plot */
     int max_inflight;
+    int max_client_inflight; /* bind mode: requests one client may have in flight */
     size_t max_message_bytes;
     enum kf_log_level log_level;
     int help;

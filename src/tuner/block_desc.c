@@ -121,8 +121,11 @@ int block_desc_parse(struct block_desc *d, const char *json, char *err, size_t e
                 d->hw[i] = 1;
     }
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "observations_per_configuration");
+    /* any client on the broker can send a welcome: a huge count must neither overflow the
+     * conversion nor stall learning forever (found by tests/fuzz/fuzz_tuner_mqtt) */
     if (cJSON_IsNumber(n) && n->valuedouble >= 1)
-        d->obs_per_config = (size_t)n->valuedouble;
+        d->obs_per_config =
+            n->valuedouble > BD_MAX_OBS_PER_CONFIG ? BD_MAX_OBS_PER_CONFIG : (size_t)n->valuedouble;
     rc = 0;
 out:
     if (rc) {

@@ -30,6 +30,9 @@ struct block_desc {
     size_t obs_per_config;      /* 0: not given */
 };
 
+/* Most observations per configuration a welcome may ask for. */
+#define BD_MAX_OBS_PER_CONFIG 100000
+
 int block_desc_parse(struct block_desc *d, const char *json, char *err, size_t errlen);
 void block_desc_fini(struct block_desc *d);
 /* Knob values from {"name": label-or-number}; -ENOENT if a knob is missing or unknown value. */

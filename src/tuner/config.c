@@ -35,6 +35,7 @@ static int get_string(struct ctx *c, const cJSON *o, const char *name, const cha
                       const char **out)
 {
     const cJSON *v = member(o, name);
+    *out = ""; /* defined on the error path too (the analyzer cannot see FAIL is nonzero) */
     if (!cJSON_IsString(v) || !*v->valuestring)
         return FAIL(c, -EINVAL, "%s: %s.%s: expected a non-empty string", c->origin, where, name);
     *out = v->valuestring;
@@ -127,6 +128,10 @@ static int parse_knob(struct ctx *c, struct tuner *t, const cJSON *k, const char
                 c->origin, where);
 }
 
+/* Monitor windows and inertia rings are allocated up front: a typo such as 444444444443 must
+ * not ask for terabytes (found by tests/fuzz/fuzz_tuner_config). */
+#define CONFIG_MAX_WINDOW 1000000
+
 static size_t monitor_window(const cJSON *block, const char *monitor_name)
 {
     const cJSON *m;
@@ -136,7 +141,7 @@ static size_t monitor_window(const cJSON *block, const char *monitor_name)
         long w;
         if (cJSON_IsString(n) && !strcmp(n->valuestring, monitor_name) &&
             !get_long(member(m, "window"), &w) && w > 0)
-            return (size_t)w;
+            return w > CONFIG_MAX_WINDOW ? CONFIG_MAX_WINDOW : (size_t)w;
     }
     return 10; /* mARGOt monitors default to a small window; 10 smooths request noise */
 }
@@ -155,9 +160,9 @@ static int parse_metric(struct ctx *c, struct tuner *t, const cJSON *block, cons
     const cJSON *inertia = member(m, "reactive_inertia");
     if (inertia) {
         long n;
-        if (get_long(inertia, &n) || n < 0)
-            return FAIL(c, -EINVAL, "%s: %s.reactive_inertia: expected a non-negative integer",
-                        c->origin, where);
+        if (get_long(inertia, &n) || n < 0 || n > CONFIG_MAX_WINDOW)
+            return FAIL(c, -EINVAL, "%s: %s.reactive_inertia: expected an integer in 0..%d",
+                        c->origin, where, CONFIG_MAX_WINDOW);
         const cJSON *by = member(m, "observed_by");
         if (n > 0) {
             if (!cJSON_IsString(by))

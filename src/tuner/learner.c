@@ -268,8 +268,8 @@ static void on_observation(struct learner *l, const char *app, const char *cid, 
         return;
     struct lclient *c = add_client(a, cid);
     cJSON *root = cJSON_Parse(payload);
-    double k[TUNER_MAX_KNOBS];
-    struct obs o;
+    double k[TUNER_MAX_KNOBS] = {0};
+    struct obs o = {0}; /* unused feature/metric slots are copied and compared too */
     if (!c || !root ||
         block_desc_knobs(&a->d, cJSON_GetObjectItemCaseSensitive(root, "knobs"), k) < 0 ||
         block_desc_features(&a->d, cJSON_GetObjectItemCaseSensitive(root, "features"), o.f) < 0 ||

@@ -12,9 +12,9 @@ void tuner_invalidate(struct tuner *t)
 
 static int grow(double **p, size_t count, size_t width)
 {
-    if (width == 0)
-        return 0;
-    double *n = realloc(*p, count * width * sizeof(double));
+    /* A zero-width column (a block without features or knobs) still gets an array, so that
+     * `column + op * width` never does arithmetic on a NULL pointer (undefined behaviour). */
+    double *n = realloc(*p, (width ? count * width : 1) * sizeof(double));
     if (!n)
         return -ENOMEM;
     *p = n;

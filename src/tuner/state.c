@@ -162,7 +162,7 @@ int tuner_set_rank(struct tuner *t, const char *state, enum tuner_direction dir,
                             state ? state : "(active)", t->block);
     if (n > sizeof(s->terms) / sizeof(s->terms[0]))
         return tuner_errorf(err, errlen, -E2BIG, "rank of state '%s' has too many terms", s->name);
-    struct rank_term tmp[TUNER_MAX_METRICS + TUNER_MAX_KNOBS];
+    struct rank_term tmp[TUNER_MAX_METRICS + TUNER_MAX_KNOBS] = {0};
     for (size_t i = 0; i < n; i++) {
         int f = field_index(t, terms[i].subject, terms[i].name);
         if (f < 0)

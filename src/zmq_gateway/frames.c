@@ -58,6 +58,11 @@ enum kf_frames_verdict kf_frames_parse(const struct kf_frame *f, size_t n, size_
                  total_frames);
         return KF_FRAMES_ERROR_REPLY;
     }
+    if (n < 3) {
+        /* the caller kept fewer frames than the message had: never read past what it kept */
+        snprintf(err, errlen, "malformed request: only %zu of its 3 frames were received", n);
+        return KF_FRAMES_ERROR_REPLY;
+    }
     if (f[0].len == 0) {
         snprintf(err, errlen, "malformed request: empty id; give every request a non-empty id");
         return KF_FRAMES_ERROR_REPLY;

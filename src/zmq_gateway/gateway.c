@@ -259,6 +259,24 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
     reply_error(g, route, route_len, v->id, v->id_len, msg);
 }
 
+/* Per-client in-flight limit (bind mode): one client cannot fill the pending queue ahead of the
+ * others or the gateway's memory; over the limit it gets an error reply and may retry. */
+static int client_over_limit(struct kf_gateway *g, const void *route, size_t route_len,
+                             const struct kf_request_view *v)
+{
+    size_t n = kf_inflight_route_count(g->inflight, route, route_len);
+    if (route_len == 0 || n < (size_t)g->o->max_client_inflight)
+        return 0;
+    char err[160];
+    snprintf(err, sizeof(err),
+             "too many requests in flight from this client (%zu, kfarm --max-client-inflight); "
+             "wait for replies and retry",
+             n);
+    kf_stats_client_error(g->stats);
+    reply_error(g, route, route_len, v->id, v->id_len, err);
+    return 1;
+}
+
 static void accept_request(struct kf_gateway *g, const void *route, size_t route_len,
                            const struct kf_request_view *v)
 {
@@ -271,6 +289,8 @@ static void accept_request(struct kf_gateway *g, const void *route, size_t route
                     "kfarm is shutting down; the request was not run");
         return;
     }
+    if (client_over_limit(g, route, route_len, v))
+        return;
     struct kf_request *r = kf_inflight_add(g->inflight, route, route_len, v->id, v->id_len);
     struct kf_wire_hdr h = {.type = KF_WIRE_REQUEST};
     if (r) {

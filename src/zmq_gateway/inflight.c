@@ -1,5 +1,6 @@
 /* Slot table of in-flight requests: seq = generation << 32 | slot, so a stale or duplicated
- * reply (wrong generation) is recognised instead of answering a request twice. */
+ * reply (wrong generation) is recognised instead of answering a request twice; and a count of
+ * requests per client routing id, for the per-client in-flight limit. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,17 @@ struct slot {
     uint32_t next_free;
 };
 
+/* Requests in flight per client routing id (bind mode), chained in a fixed hash table. */
+struct route_count {
+    struct route_count *next;
+    size_t count, len;
+    unsigned char route[];
+};
+
+#define ROUTE_BUCKETS 1024
+
 struct kf_inflight {
+    struct route_count *routes[ROUTE_BUCKETS];
     struct slot *slots;
     uint32_t n_slots, free_head, count;
     struct kf_request *pending_head, *pending_tail;
@@ -28,10 +39,66 @@ struct kf_inflight *kf_inflight_new(void)
     return t;
 }
 
+static size_t route_hash(const void *route, size_t len)
+{
+    const unsigned char *b = route;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return (size_t)(h % ROUTE_BUCKETS);
+}
+
+static struct route_count **route_find(struct kf_inflight *t, const void *route, size_t len)
+{
+    struct route_count **p = &t->routes[route_hash(route, len)];
+    while (*p && !((*p)->len == len && memcmp((*p)->route, route, len) == 0))
+        p = &(*p)->next;
+    return p;
+}
+
+/* +1 or -1 for this route; an entry disappears at zero so that clients that come and go (a new
+ * routing id per connection) do not accumulate. Returns -1 when out of memory. */
+static int route_adjust(struct kf_inflight *t, const void *route, size_t len, int delta)
+{
+    if (len == 0)
+        return 0; /* connect mode: one client */
+    struct route_count **p = route_find(t, route, len);
+    if (!*p) {
+        if (delta < 0)
+            return 0;
+        struct route_count *n = calloc(1, sizeof(*n) + len);
+        if (!n)
+            return -1;
+        n->len = len;
+        memcpy(n->route, route, len);
+        *p = n;
+    }
+    if (delta > 0) {
+        (*p)->count++;
+    } else if (--(*p)->count == 0) {
+        struct route_count *dead = *p;
+        *p = dead->next;
+        free(dead);
+    }
+    return 0;
+}
+
+size_t kf_inflight_route_count(const struct kf_inflight *t, const void *route, size_t route_len)
+{
+    struct route_count **p = route_find((struct kf_inflight *)t, route, route_len);
+    return *p ? (*p)->count : 0;
+}
+
 void kf_inflight_free(struct kf_inflight *t)
 {
     if (!t)
         return;
+    for (size_t b = 0; b < ROUTE_BUCKETS; b++)
+        while (t->routes[b]) {
+            struct route_count *n = t->routes[b]->next;
+            free(t->routes[b]);
+            t->routes[b] = n;
+        }
     for (uint32_t i = 0; i < t->n_slots; i++) {
         if (t->slots[i].req) {
             free(t->slots[i].req->packed);
@@ -62,8 +129,10 @@ struct kf_request *kf_inflight_add(struct kf_inflight *t, const void *route, siz
     if (t->free_head == NO_SLOT && grow(t))
         return NULL;
     struct kf_request *r = calloc(1, sizeof(*r) + route_len + id_len);
-    if (!r)
+    if (!r || route_adjust(t, route, route_len, +1)) {
+        free(r);
         return NULL;
+    }
     uint32_t i = t->free_head;
     t->free_head = t->slots[i].next_free;
     t->slots[i].req = r;
@@ -96,6 +165,7 @@ void kf_inflight_remove(struct kf_inflight *t, struct kf_request *r)
     t->slots[i].next_free = t->free_head;
     t->free_head = i;
     t->count--;
+    route_adjust(t, r->route, r->route_len, -1);
     free(r->packed);
     free(r);
 }

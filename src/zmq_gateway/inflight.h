@@ -31,6 +31,9 @@ struct kf_request *kf_inflight_find(struct kf_inflight *t, uint64_t seq);
 /* Forgets the request and frees it (and its packed message, if still pending). */
 void kf_inflight_remove(struct kf_inflight *t, struct kf_request *r);
 size_t kf_inflight_count(const struct kf_inflight *t);
+/* Requests in flight (pending or running) from the client with this routing id: what the
+ * per-client limit (--max-client-inflight) is checked against. */
+size_t kf_inflight_route_count(const struct kf_inflight *t, const void *route, size_t route_len);
 
 void kf_inflight_push_pending(struct kf_inflight *t, struct kf_request *r);
 struct kf_request *kf_inflight_pop_pending(struct kf_inflight *t);

@@ -30,9 +30,13 @@ static int reserve(struct kf_sendq *q, int extra)
     int cap = q->cap ? q->cap : 64;
     while (cap < q->n + extra)
         cap *= 2;
+    /* MPI_Request is a handle */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
     MPI_Request *r = realloc(q->reqs, (size_t)cap * sizeof(*r));
     if (r)
         q->reqs = r;
+    /* array of pointers */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
     struct shared_buf **b = realloc(q->bufs, (size_t)cap * sizeof(*b));
     if (b)
         q->bufs = b;
@@ -60,7 +64,7 @@ int kf_sendq_post(struct kf_sendq *q, void *buf, size_t len, const int *ranks, i
         q->bufs[q->n] = sb;
         q->n++;
     }
-    if (n == 0) {
+    if (n <= 0) {
         free(buf);
         free(sb);
     }

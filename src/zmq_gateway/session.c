@@ -133,7 +133,13 @@ int kf_session_open(struct kf_session *s, const struct kf_options *o, char *err,
         snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
+    if (kf_curve_init(&s->curve, o->bind_mode, o->curve_secret_key, o->curve_allowed_keys,
+                      o->curve_server_key, err, errlen) ||
+        (s->curve.enabled && o->bind_mode && kf_curve_start_zap(&s->curve, s->ctx, err, errlen)))
+        goto fail;
     s->req = zmq_socket(s->ctx, o->bind_mode ? ZMQ_ROUTER : ZMQ_DEALER);
+    if (kf_curve_apply(&s->curve, s->req, o->bind_mode, err, errlen))
+        goto fail;
     /* Replies must never be dropped or block the gateway: no send high-water mark. */
     int zero = 0;
     zmq_setsockopt(s->req, ZMQ_SNDHWM, &zero, sizeof(zero));
@@ -154,6 +160,8 @@ int kf_session_open(struct kf_session *s, const struct kf_options *o, char *err,
     if (o->broadcast_endpoint) {
         s->sub = zmq_socket(s->ctx, ZMQ_SUB);
         zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, o->topic, strlen(o->topic));
+        if (kf_curve_apply(&s->curve, s->sub, o->bind_mode, err, errlen))
+            goto fail;
         if (o->bind_mode) {
             if (bind_socket(s->sub, "--broadcast-bind", o->broadcast_endpoint, adv,
                             s->broadcast_endpoint, sizeof(s->broadcast_endpoint), err, errlen))
@@ -208,6 +216,7 @@ void kf_session_close(struct kf_session *s, int linger_ms)
         zmq_close(s->sub);
     }
     if (s->ctx)
-        zmq_ctx_term(s->ctx);
+        zmq_ctx_term(s->ctx); /* also makes the ZAP thread leave */
+    kf_curve_fini(&s->curve);
     memset(s, 0, sizeof(*s));
 }

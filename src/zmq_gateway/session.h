@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "curve.h"
 #include "options.h"
 
 struct kf_session {
@@ -14,6 +15,7 @@ struct kf_session {
     int bind_mode;
     char endpoint[256];           /* as clients should use it */
     char broadcast_endpoint[256]; /* empty without one */
+    struct kf_curve curve;        /* CURVE keys and ZAP handler, when --curve-secret-key */
 };
 
 /* Creates, binds or connects the sockets. In connect mode it first checks (for up to

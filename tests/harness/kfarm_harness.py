@@ -108,13 +108,19 @@ def client(*args, check_status=True, timeout=120):
 
 
 def kfarm_processes():
-    """PIDs of ranks of this build's kfarm still running on this machine."""
+    """PIDs of ranks of this build's kfarm on this test's cluster (SLURM_CONF) still running:
+    other clusters or builds on the same machine (another ctest run, a benchmark) may run kfarm."""
     p = subprocess.run(["pgrep", "-x", "kfarm"], capture_output=True, text=True)
+    conf = os.environ.get("SLURM_CONF", "").encode()
     ours = []
     for pid in p.stdout.split():
         try:
-            if os.path.realpath("/proc/%s/exe" % pid) == os.path.realpath(KFARM):
-                ours.append(int(pid))
+            if os.path.realpath("/proc/%s/exe" % pid) != os.path.realpath(KFARM):
+                continue
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = f.read().split(b"\0")
         except OSError:
-            pass  # it ended meanwhile
+            continue  # it ended meanwhile
+        if not conf or b"SLURM_CONF=" + conf in env:
+            ours.append(int(pid))
     return ours

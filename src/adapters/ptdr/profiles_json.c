@@ -218,6 +218,8 @@ int ptdr_profiles_load_json(const char *path, struct ptdr_profiles **out, char *
                 values[bin] = (float)x->valuedouble;
                 /* Within 1e-6 of 1 counts as 1 (exports print rounded sums); the last bin
                  * must catch every draw, so store exactly 1. */
+                /* same length as values, checked in the first pass */
+                // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
                 cum[bin] = y->next ? (float)y->valuedouble : 1.0f;
                 if (cum[bin] > 1.0f)
                     cum[bin] = 1.0f;

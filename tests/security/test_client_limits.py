@@ -1,0 +1,47 @@
+"""Per-client in-flight limit: a greedy client that sends 40 slow requests at once gets 4 run
+(--max-client-inflight 4) and error replies for the rest, and a second client is served promptly
+instead of waiting behind the greedy one's queue."""
+import os
+import sys
+import time
+
+import zmq
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
+from kfarm_harness import Job, check  # noqa: E402
+
+ctx = zmq.Context()
+with Job(3, ["--max-client-inflight", "4", "--max-inflight", "1"]) as job:
+    greedy = ctx.socket(zmq.DEALER)
+    polite = ctx.socket(zmq.DEALER)
+    for s in (greedy, polite):
+        s.setsockopt(zmq.LINGER, 0)
+        s.connect(job.endpoint)
+    polite.send_multipart([b"warm", b"echo", b"x"])  # connected and served before the flood
+    check(polite.poll(30000) and polite.recv_multipart()[1] == b"ok", "polite client not served")
+    for i in range(40):
+        greedy.send_multipart([b"%d" % i, b"sleep", b'{"ms": 300}'])
+    time.sleep(0.2)  # the flood reaches the gateway first
+    t0 = time.monotonic()
+    polite.send_multipart([b"p", b"echo", b"hello"])
+    check(polite.poll(10000), "the polite client got no reply")
+    waited = time.monotonic() - t0
+    check(polite.recv_multipart() == [b"p", b"ok", b"hello"], "wrong reply to the polite client")
+    # 2 workers x 1 slot: at most the greedy client's 4 requests (2 rounds of 300 ms) run first
+    check(waited < 2.0, "the polite client waited %.1f s behind the greedy one" % waited)
+    ok = refused = 0
+    while ok + refused < 40:
+        check(greedy.poll(20000), "greedy client: %d ok + %d refused of 40" % (ok, refused))
+        m = greedy.recv_multipart()
+        if len(m) == 3 and m[1] == b"ok":
+            ok += 1
+        else:
+            check(b"--max-client-inflight" in m[1], "unexpected error: %r" % m)
+            refused += 1
+    check(ok >= 4 and refused >= 30, "greedy client: %d ok, %d refused" % (ok, refused))
+    print("polite client answered in %.2f s; greedy client: %d run, %d refused" % (waited, ok, refused))
+    greedy.close()
+    polite.close()
+    check(job.stop() == 0, "kfarm exited non-zero after SIGTERM:\n" + job.output())
+ctx.term()
+print("ok: per-client in-flight limit")
