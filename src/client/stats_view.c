@@ -87,8 +87,11 @@ static void print_table(FILE *out, const cJSON *s, const double *prev, double dt
     if (cJSON_GetArraySize(clients) > 0) {
         fprintf(out, "\n%-24s %8s %8s\n", "CLIENT", "INFLIGHT", "WAITING");
         const cJSON *c;
-        cJSON_ArrayForEach(c, clients) fprintf(out, "%-24s %8.0f %8.0f\n", str(c, "client"),
-                                               num(c, "inflight"), num(c, "waiting"));
+        cJSON_ArrayForEach(c, clients)
+        {
+            fprintf(out, "%-24s %8.0f %8.0f\n", str(c, "client"), num(c, "inflight"),
+                    num(c, "waiting"));
+        }
     }
 }
 

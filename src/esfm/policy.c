@@ -284,8 +284,8 @@ int esfm_policy_check_request(const char *policy_path, unsigned nvfs, const char
 {
     struct esfm_policy *p = NULL;
     int rc = esfm_policy_load(policy_path, &p, err, errlen);
-    if (rc)
-        return rc;
+    if (rc || !p)
+        return rc ? rc : -ENOMEM;
     if (p->per_job >= 0 && nvfs > (unsigned)p->per_job) {
         rc = esfm_fail(err, errlen, -EACCES, "%u VFs asked; the policy allows 1 to %d per job",
                        nvfs, p->per_job);

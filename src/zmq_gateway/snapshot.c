@@ -174,14 +174,22 @@ char *kf_snapshot_prometheus(const char *json)
     put(&b, "kfarm_latency_seconds{quantile=\"0.5\"} %g\n", num(root, "latency_p50_us") / 1e6);
     put(&b, "kfarm_latency_seconds{quantile=\"0.99\"} %g\n", num(root, "latency_p99_us") / 1e6);
     family(&b, "kfarm_worker_requests_total", "counter", "Replies from each worker rank.");
-    cJSON_ArrayForEach(w, workers) put(&b, "kfarm_worker_requests_total{rank=\"%.0f\"} %.0f\n",
-                                       num(w, "rank"), num(w, "requests"));
+    cJSON_ArrayForEach(w, workers)
+    {
+        put(&b, "kfarm_worker_requests_total{rank=\"%.0f\"} %.0f\n", num(w, "rank"),
+            num(w, "requests"));
+    }
     family(&b, "kfarm_worker_errors_total", "counter", "Error replies from each worker rank.");
-    cJSON_ArrayForEach(w, workers) put(&b, "kfarm_worker_errors_total{rank=\"%.0f\"} %.0f\n",
-                                       num(w, "rank"), num(w, "errors"));
+    cJSON_ArrayForEach(w, workers)
+    {
+        put(&b, "kfarm_worker_errors_total{rank=\"%.0f\"} %.0f\n", num(w, "rank"),
+            num(w, "errors"));
+    }
     family(&b, "kfarm_worker_inflight", "gauge", "Requests outstanding at each worker rank.");
     cJSON_ArrayForEach(w, workers)
+    {
         put(&b, "kfarm_worker_inflight{rank=\"%.0f\"} %.0f\n", num(w, "rank"), num(w, "inflight"));
+    }
     family(&b, "kfarm_worker_service_seconds", "gauge",
            "Kernel service time on each worker rank, by quantile.");
     cJSON_ArrayForEach(w, workers)
@@ -193,18 +201,27 @@ char *kf_snapshot_prometheus(const char *json)
     }
     family(&b, "kfarm_worker_variant_info", "gauge",
            "The variant each worker rank used last and why (value is always 1).");
-    cJSON_ArrayForEach(w, workers) put(&b,
-                                       "kfarm_worker_variant_info{rank=\"%.0f\",variant=\"%s\","
-                                       "why=\"%s\"} 1\n",
-                                       num(w, "rank"), str(w, "variant"), str(w, "why"));
+    cJSON_ArrayForEach(w, workers)
+    {
+        put(&b,
+            "kfarm_worker_variant_info{rank=\"%.0f\",variant=\"%s\","
+            "why=\"%s\"} 1\n",
+            num(w, "rank"), str(w, "variant"), str(w, "why"));
+    }
     family(&b, "kfarm_worker_accel_available", "gauge",
            "1 when the worker's last decision saw its accelerator available.");
-    cJSON_ArrayForEach(w, workers) put(&b, "kfarm_worker_accel_available{rank=\"%.0f\"} %.0f\n",
-                                       num(w, "rank"), num(w, "accel_available"));
+    cJSON_ArrayForEach(w, workers)
+    {
+        put(&b, "kfarm_worker_accel_available{rank=\"%.0f\"} %.0f\n", num(w, "rank"),
+            num(w, "accel_available"));
+    }
     family(&b, "kfarm_client_inflight", "gauge",
            "Requests accepted and not yet answered, per client (ROUTER id in hex, or evkit).");
-    cJSON_ArrayForEach(c, clients) put(&b, "kfarm_client_inflight{client=\"%s\"} %.0f\n",
-                                       str(c, "client"), num(c, "inflight"));
+    cJSON_ArrayForEach(c, clients)
+    {
+        put(&b, "kfarm_client_inflight{client=\"%s\"} %.0f\n", str(c, "client"),
+            num(c, "inflight"));
+    }
     cJSON_Delete(root);
     if (b.oom) {
         free(b.p);
