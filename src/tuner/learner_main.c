@@ -107,10 +107,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "kfarm-learner: %s\n", err);
         return 1;
     }
-    const char *topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
+    const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
                             "margot/+/relearn"};
-    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
-        mqtt_link_subscribe(l.mq, topics[i]);
+    mqtt_link_subscribe_all(l.mq, topics, sizeof(topics) / sizeof(topics[0]));
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -317,3 +317,9 @@ void mqtt_link_wait(struct mqtt_link *l, int timeout_ms)
             break;
     pthread_mutex_unlock(&l->lock);
 }
+
+void mqtt_link_subscribe_all(struct mqtt_link *l, const char *const *topics, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mqtt_link_subscribe(l, topics[i]);
+}

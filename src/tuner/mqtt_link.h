@@ -24,6 +24,8 @@ struct mqtt_link *mqtt_link_new(const char *uri, const char *client_id, const ch
                                 void *arg, char *err, size_t errlen);
 /* Subscribes now if connected and again after every reconnect. */
 int mqtt_link_subscribe(struct mqtt_link *l, const char *topic);
+/* Subscribes to each of n topics (the servers' fixed topic lists). */
+void mqtt_link_subscribe_all(struct mqtt_link *l, const char *const *topics, size_t n);
 /* Queues a message; returns 0, or a negative value when not connected (the message is lost:
  * learning traffic is not worth buffering). */
 int mqtt_link_publish(struct mqtt_link *l, const char *topic, const char *payload, size_t len,

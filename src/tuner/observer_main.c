@@ -89,10 +89,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "kfarm-observer: %s\n", err);
         return 1;
     }
-    const char *topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
+    const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
                             "margot/+/prediction"};
-    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
-        mqtt_link_subscribe(ob.mq, topics[i]);
+    mqtt_link_subscribe_all(ob.mq, topics, sizeof(topics) / sizeof(topics[0]));
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
