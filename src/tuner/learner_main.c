@@ -108,7 +108,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
-                            "margot/+/relearn"};
+                                  "margot/+/relearn"};
     mqtt_link_subscribe_all(l.mq, topics, sizeof(topics) / sizeof(topics[0]));
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

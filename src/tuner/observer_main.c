@@ -90,7 +90,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
-                            "margot/+/prediction"};
+                                  "margot/+/prediction"};
     mqtt_link_subscribe_all(ob.mq, topics, sizeof(topics) / sizeof(topics[0]));
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
