@@ -666,8 +666,12 @@ int kf_gateway_run(struct kf_gateway *g)
         goto out;
     }
     if (g->o->endpoint_file) {
-        char err[512];
-        if (kf_session_write_endpoint_file(&g->s, g->o->endpoint_file, err, sizeof(err))) {
+        char err[512], url[300];
+        if (g->metrics)
+            kf_session_metrics_url(&g->s, g->o->metrics_listen, kf_metrics_http_port(g->metrics),
+                                   url, sizeof(url));
+        if (kf_session_write_endpoint_file(&g->s, g->o->endpoint_file, g->metrics ? url : NULL,
+                                           err, sizeof(err))) {
             kf_error("%s", err);
             status = 2;
             goto out;

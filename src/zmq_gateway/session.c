@@ -182,8 +182,35 @@ fail:
     return -1;
 }
 
-int kf_session_write_endpoint_file(const struct kf_session *s, const char *path, char *err,
-                                   size_t errlen)
+void kf_session_metrics_url(const struct kf_session *s, const char *listen, int port, char *url,
+                            size_t len)
+{
+    char host[256] = "";
+    const char *colon = strrchr(listen, ':');
+    size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
+    if (n < sizeof(host)) {
+        memcpy(host, listen, n);
+        host[n] = 0;
+    }
+    if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "[::]") || !strcmp(host, "::") ||
+        !strcmp(host, "*")) {
+        /* Wildcard: scrapers reach the gateway where clients do (tcp://HOST:PORT). */
+        const char *h = strstr(s->endpoint, "://");
+        h = h ? h + 3 : s->endpoint;
+        const char *end = strrchr(h, ':');
+        n = end ? (size_t)(end - h) : strlen(h);
+        if (n >= sizeof(host))
+            n = sizeof(host) - 1;
+        memcpy(host, h, n);
+        host[n] = 0;
+        if (!strcmp(host, "*") || !strcmp(host, "0.0.0.0"))
+            snprintf(host, sizeof(host), "127.0.0.1");
+    }
+    snprintf(url, len, "http://%s:%d/metrics", host, port);
+}
+
+int kf_session_write_endpoint_file(const struct kf_session *s, const char *path,
+                                   const char *metrics_url, char *err, size_t errlen)
 {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
@@ -196,6 +223,8 @@ int kf_session_write_endpoint_file(const struct kf_session *s, const char *path,
     fprintf(f, "KFARM_ENDPOINT=%s\n", s->endpoint);
     if (s->broadcast_endpoint[0])
         fprintf(f, "KFARM_BROADCAST_ENDPOINT=%s\n", s->broadcast_endpoint);
+    if (metrics_url)
+        fprintf(f, "KFARM_METRICS_URL=%s\n", metrics_url);
     /* Readers poll for the file: it must appear complete or not at all. */
     if (fflush(f) || fsync(fileno(f)) || fclose(f) || rename(tmp, path)) {
         snprintf(err, errlen, "--endpoint-file %s: %s", path, strerror(errno));

@@ -22,9 +22,14 @@ struct kf_session {
  * --connect-timeout) that the client accepts TCP connections, so a wrong address fails the job
  * at start instead of leaving it waiting. Returns 0, or -1 with a message in err. */
 int kf_session_open(struct kf_session *s, const struct kf_options *o, char *err, size_t errlen);
-/* Writes KFARM_ENDPOINT=... and KFARM_BROADCAST_ENDPOINT=... atomically. */
-int kf_session_write_endpoint_file(const struct kf_session *s, const char *path, char *err,
-                                   size_t errlen);
+/* Writes KFARM_ENDPOINT=..., KFARM_BROADCAST_ENDPOINT=... and, when metrics_url is not NULL,
+ * KFARM_METRICS_URL=... atomically. */
+int kf_session_write_endpoint_file(const struct kf_session *s, const char *path,
+                                   const char *metrics_url, char *err, size_t errlen);
+/* The URL a scraper should use for --metrics-listen HOST:PORT bound at `port`: HOST, or the
+ * host clients use for requests when HOST is a wildcard (0.0.0.0, ::, empty). */
+void kf_session_metrics_url(const struct kf_session *s, const char *listen, int port, char *url,
+                            size_t len);
 void kf_session_close(struct kf_session *s, int linger_ms);
 
 #endif

@@ -3,7 +3,6 @@ per-client and per-rank in-flight counts, and afterwards counters equal what the
 gateway with its metrics thread stays idle (no spinning) between scrapes."""
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python"))
 from kfarm_harness import Job, check, client, kfarm_processes, wait_until  # noqa: E402
 from kfarm_client import Client, Message  # noqa: E402
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def scrape(port, path="/metrics"):
@@ -53,9 +44,22 @@ def cpu_seconds(pids):
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def metrics_url(endpoint_file):
+    with open(endpoint_file) as f:
+        for line in f:
+            if line.startswith("KFARM_METRICS_URL="):
+                return line.strip().split("=", 1)[1]
+    check(False, "no KFARM_METRICS_URL= line in the endpoint file " + endpoint_file)
+
+
 N_OK, N_FAIL, N_SLOW = 500, 3, 4
-port = free_port()
-with Job(3, ["--metrics-listen", "127.0.0.1:%d" % port]) as job:
+# Port 0: the gateway picks a free port and publishes it in the endpoint file, where a scraper
+# (and this test) finds it.
+with Job(3, ["--metrics-listen", "127.0.0.1:0"]) as job:
+    url = metrics_url(job.endpoint_file)
+    m = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/metrics", url)
+    check(m is not None and int(m.group(1)) > 0, "unexpected KFARM_METRICS_URL %r" % url)
+    port = int(m.group(1))
     head, body = scrape(port)
     check(" 200 " in head.splitlines()[0] and "text/plain; version=0.0.4" in head,
           "unexpected response head:\n" + head)
