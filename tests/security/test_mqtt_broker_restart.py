@@ -28,7 +28,7 @@ from kfarm_harness import BUILD, SOURCE, Job, check, client, wait_until  # noqa:
 
 DOWN_S = 3.0             # how long the broker stays away
 LATENCY_BOUND_S = 1.0    # a publish blocking on the broker would cost >= paho's 3 s connect time-out
-OBSERVATIONS = 1500      # per configuration: learning lasts several seconds, across the outage
+OBSERVATIONS = 2500      # per configuration: learning lasts several seconds, across the outage
 APP = "kfarm.work"
 
 tmp = tempfile.mkdtemp(prefix="kfarm-mqtt-fault-")
