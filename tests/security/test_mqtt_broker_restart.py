@@ -221,5 +221,9 @@ finally:
             learner.kill()
             learner.wait()
     subprocess.run([harness, "stop", mqtt_dir])
+with open(learner_log) as f:
+    llog = f.read()
+check(learner.returncode == 0, "kfarm-learner exited %s on SIGTERM:\n%s" % (learner.returncode, llog))
+check("Sanitizer" not in llog and "runtime error" not in llog, "kfarm-learner:\n%s" % llog)
 shutil.rmtree(tmp)  # kept (with the broker's and learner's logs) when the test failed
 print("ok: broker restart: requests unaffected, learning resumed")
