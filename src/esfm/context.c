@@ -53,6 +53,8 @@ int esfm_ctx_new(const struct esfm_options *opt, struct esfm_ctx **out, char *er
     atomic_init(&ctx->steps, 0);
     const char *crash = getenv("ESFM_TEST_CRASH_AFTER_STEP");
     ctx->crash_after = crash ? strtol(crash, NULL, 10) : 0;
+    const char *stop = getenv("ESFM_TEST_STOP_AFTER_STEP");
+    ctx->stop_after = stop ? strtol(stop, NULL, 10) : 0;
     if (gethostname(ctx->node, sizeof ctx->node))
         snprintf(ctx->node, sizeof ctx->node, "localhost");
     char sub[600];

@@ -52,6 +52,15 @@ void esfm_step(struct esfm_ctx *ctx, const char *what)
         kill(getpid(), SIGKILL);
         _exit(99); /* not reached */
     }
+    if (ctx->stop_after > 0 && n == ctx->stop_after) {
+        /* The fault tests: hold still right inside the operation (e.g. while libvirtd is
+         * restarted) until the test sends SIGCONT. */
+        char msg[256];
+        int len = snprintf(msg, sizeof msg, "esfm: test stop after step %ld (%s)\n", n, what);
+        if (len > 0 && write(2, msg, (size_t)len) < 0)
+            len = 0;
+        raise(SIGSTOP);
+    }
 }
 
 int esfm_exit_code(int rc)

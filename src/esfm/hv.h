@@ -21,6 +21,9 @@ struct esfm_hv_ops {
     int (*pause)(struct esfm_hv *hv, const char *domain, const char *alias, bool pause, char *err,
                  size_t len);
     int (*list)(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, char *err, size_t len);
+    /* false once the connection to the hypervisor is lost (libvirtd restarted or crashed): the
+     * outcome of a call that failed then is unknown. NULL: never lost (the fake). */
+    bool (*alive)(struct esfm_hv *hv);
 };
 
 struct esfm_hv {

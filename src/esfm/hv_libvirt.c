@@ -8,6 +8,7 @@
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,11 @@ static int lv_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, cha
     return rc;
 }
 
+static bool lv_alive(struct esfm_hv *hv)
+{
+    return virConnectIsAlive(((struct hv_libvirt *)hv)->conn) == 1;
+}
+
 static const struct esfm_hv_ops libvirt_ops = {
     .name = "libvirt",
     .close = lv_close,
@@ -329,10 +335,20 @@ static const struct esfm_hv_ops libvirt_ops = {
     .detach = lv_detach,
     .pause = lv_pause,
     .list = lv_list,
+    .alive = lv_alive,
 };
 
 int esfm_hv_libvirt_open(const char *uri, struct esfm_hv **out, char *err, size_t len)
 {
+    /* libvirt writes to its socket without MSG_NOSIGNAL and asks applications to ignore SIGPIPE:
+     * otherwise a libvirtd restarted mid-operation kills esfm (or the SPANK plugin's process)
+     * with SIGPIPE before the journal can record why (tests/security/esfm_libvirtd_restart.sh).
+     * Only the default disposition is changed; a handler the host process installed stays. */
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
     int rc = loop_get();
     if (rc)
         return esfm_fail(err, len, -EREMOTEIO, "cannot start the libvirt event loop");

@@ -28,6 +28,7 @@ struct esfm_ctx {
     struct esfm_mqtt *mqtt;
     char node[64];
     long crash_after; /* ESFM_TEST_CRASH_AFTER_STEP, 0 = never */
+    long stop_after;  /* ESFM_TEST_STOP_AFTER_STEP: SIGSTOP there (fault tests), 0 = never */
     atomic_long steps;
     pthread_mutex_t log_lock;
 };
@@ -116,6 +117,14 @@ int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_jo
 int esfm_journal_update(struct esfm_ctx *ctx, struct esfm_journal *j, const cJSON *intent,
                         char *err, size_t errlen);
 void esfm_journal_end(struct esfm_ctx *ctx, struct esfm_journal *j);
+/* Leaves the entry for the next run's repair (closing it releases its lock). */
+void esfm_journal_keep(struct esfm_journal *j);
+/* True when a hypervisor call just failed because the connection was lost (libvirtd restarted):
+ * then whether the call took effect is unknown, and the journal entry must stay for repair. */
+bool esfm_hv_lost(struct esfm_ctx *ctx);
+/* Appends to err that the connection was lost and that the next esfm command repairs `op` from
+ * the journal; returns rc. */
+int esfm_hv_lost_note(int rc, const char *op, char *err, size_t errlen);
 
 /* hostdev lookups over the hypervisor's list (hostdevs.c). */
 int esfm_hostdevs(struct esfm_ctx *ctx, struct esfm_hostdev **out, size_t *n, char *err,

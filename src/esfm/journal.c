@@ -82,6 +82,13 @@ int esfm_journal_update(struct esfm_ctx *ctx, struct esfm_journal *j, const cJSO
     return 0;
 }
 
+void esfm_journal_keep(struct esfm_journal *j)
+{
+    if (j->fd >= 0)
+        close(j->fd);
+    j->fd = -1;
+}
+
 void esfm_journal_end(struct esfm_ctx *ctx, struct esfm_journal *j)
 {
     if (j->fd < 0)

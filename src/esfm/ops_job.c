@@ -300,6 +300,16 @@ unlock:
     for (size_t i = 0; i < k; i++)
         if (v[i].rc && first < 0)
             first = (int)i;
+    if (first >= 0 && esfm_hv_lost(ctx)) {
+        /* libvirtd went away mid-operation: the rollback cannot run on this connection and
+         * the failed call's outcome is unknown. The journal entry stays, so the next command
+         * rolls the whole job-attach back with a new connection. */
+        rc = esfm_fail(err, errlen, v[first].rc, "job %s: attaching VF %s to %s failed: %s",
+                       job->job_id, v[first].vf, domain, v[first].err);
+        esfm_journal_keep(&j);
+        free(v);
+        return esfm_hv_lost_note(rc, "job-attach", err, errlen);
+    }
     if (first >= 0) {
         /* All or nothing: take back what did attach. */
         rc = esfm_fail(err, errlen, v[first].rc, "job %s: attaching VF %s to %s failed: %s",
@@ -413,6 +423,10 @@ int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t 
         goto out;
     struct job_run run = {ctx, v};
     esfm_run_parallel(ctx->parallel, n, detach_one, &run);
+    bool lost = false;
+    for (size_t i = 0; i < n; i++)
+        lost |= v[i].rc != 0;
+    lost = lost && esfm_hv_lost(ctx);
     for (size_t i = 0; i < n; i++) {
         if (v[i].rc) {
             if (!rc)
@@ -426,7 +440,12 @@ int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t 
     if (!rc)
         rc = wrc;
     esfm_step(ctx, "job forgotten");
-    esfm_journal_end(ctx, &j);
+    if (lost) /* libvirtd went away: the next command finishes the detach from the journal */
+        esfm_journal_keep(&j);
+    else
+        esfm_journal_end(ctx, &j);
+    if (lost)
+        esfm_hv_lost_note(rc, "job-detach", err, errlen);
     if (!rc)
         esfm_logf(ctx, "job %s released %zu VF(s)", job_id, n);
 out:

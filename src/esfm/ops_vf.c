@@ -179,6 +179,13 @@ unlock:
     }
     esfm_step(ctx, "VF reserved");
     rc = esfm_vf_attach(ctx, vf, domain, guest, err, errlen);
+    if (rc && esfm_hv_lost(ctx)) {
+        /* libvirtd went away during the call: the VF may or may not be in the VM. Rolling back
+         * needs a new connection, so the journal entry stays and the next command rolls the
+         * attach back (as after a crash of esfm itself). */
+        esfm_journal_keep(&j);
+        return esfm_hv_lost_note(rc, "attach", err, errlen);
+    }
     char e2[ESFM_ERR_LEN];
     if (rc)
         esfm_forget_vf(ctx, vf, e2, sizeof e2); /* nothing attached: drop the reservation */
@@ -241,6 +248,12 @@ int esfm_detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errl
     if (rc)
         return rc;
     rc = esfm_vf_detach(ctx, vf, domain, alias[0] ? alias : NULL, err, errlen);
+    if (rc && esfm_hv_lost(ctx)) {
+        /* Unknown whether libvirtd removed it before it went away: the next command rolls the
+         * detach forward from the journal (detach again if still there, then forget). */
+        esfm_journal_keep(&j);
+        return esfm_hv_lost_note(rc, "detach", err, errlen);
+    }
     if (!rc)
         rc = esfm_forget_vf(ctx, vf, err, errlen);
     esfm_step(ctx, "VF forgotten");

@@ -18,6 +18,23 @@ int esfm_need_hv(struct esfm_ctx *ctx, char *err, size_t errlen)
                      "qemu:///system)");
 }
 
+bool esfm_hv_lost(struct esfm_ctx *ctx)
+{
+    return ctx->hv && ctx->hv->ops->alive && !ctx->hv->ops->alive(ctx->hv);
+}
+
+int esfm_hv_lost_note(int rc, const char *op, char *err, size_t errlen)
+{
+    size_t l = strnlen(err, errlen);
+    if (l + 1 < errlen)
+        snprintf(err + l, errlen - l,
+                 "; the connection to libvirtd was lost (restarted?), so whether the %s took "
+                 "effect is unknown: the journal keeps it and the next esfm command (e.g. esfm "
+                 "reconcile) finishes it",
+                 op);
+    return rc;
+}
+
 int esfm_hostdevs(struct esfm_ctx *ctx, struct esfm_hostdev **out, size_t *n, char *err,
                   size_t errlen)
 {
