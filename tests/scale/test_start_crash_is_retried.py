@@ -1,5 +1,5 @@
-"""jobs/scale.sbatch starts the step again when it fails before serving (Open MPI 4.1's TCP BTL
-occasionally crashes a rank inside MPI_Init on multi-node starts): the gateway's rank dies of
+"""jobs/scale.sbatch starts the step again when it fails before serving (Open MPI 4.1 occasionally
+crashed a rank inside MPI_Init on multi-node starts here): the gateway's rank dies of
 SIGSEGV on the first start (tests/scale/crash-once-kfarm), the job still publishes its endpoint
 and serves, and its log says why it restarted."""
 import json
