@@ -1,22 +1,28 @@
-/* Returns the gateway's freed heap memory to the kernel with malloc_trim, at most once per
- * interval and once more after requests stop, so that its RSS follows the live load, not history.
+/* Returns a rank's freed heap memory to the kernel with malloc_trim, at most once per interval
+ * and once more after requests stop, so that its RSS follows the live load, not its history.
  *
- * Why: the gateway mallocs several buffers per request (libzmq's received message, the packed MPI
- * request, the worker's reply, libzmq's copy of the reply), up to 1 MiB each. glibc's dynamic
- * mmap threshold rises to 1 MiB after the first such buffer is freed, so later ones come from the
- * main arena (and libzmq's I/O thread's arena), and freed chunks stay there: inside the heap they
- * are never returned, only the top above M_TRIM_THRESHOLD (also raised dynamically) is. Measured
- * with malloc_info on the soak (bench/soak, 8 clients, 0 B..1 MiB; bench/RESULTS.md "soak"): after
- * 90 k, 127 k and 163 k requests the bytes in use were 2.416, 2.425, 2.427 MB (no leak), but the
- * arenas held 20-24 MB, 18-21 MB of it free, up to 36.8 MB after a burst of large messages. That
- * retained memory is what moved the RSS by several MiB from sample to sample and, after a burst,
- * kept it up (the +7% RSS peak of the first 555 k-request soak).
+ * Why: each request passes through several buffers of up to 1 MiB (gateway: libzmq's received
+ * message, the packed MPI request, the worker's reply, libzmq's copy of it; worker: the received
+ * request, the kernel's result, the packed reply). glibc's dynamic mmap threshold rises to 1 MiB
+ * after the first such buffer is freed, so later ones come from the arenas (the main one and
+ * libzmq's I/O thread's), and freed chunks stay there: only the top of the main heap above
+ * M_TRIM_THRESHOLD (also raised dynamically) is ever returned. Measured with malloc_info (gdb)
+ * on the gateway of bench/soak (8 clients, 0 B..1 MiB): after 90 k, 127 k and 163 k requests the
+ * bytes in use were 2.416, 2.425, 2.427 MB (no leak), but the arenas held 20-24 MB, 18-21 MB of
+ * it free, after a burst of large messages up to 36.8 MB. That retained memory is what moved
+ * the gateway's RSS by several MiB and, after a burst, kept it up (the +7% RSS peak of the
+ * first 555 k-request soak); a worker (20 MB RSS) jumped by 1.5 MB (+7%) and stayed there.
+ * With the trim an idle gateway is back at 23 MB (40 MB without), workers at 19 MB.
  *
- * Alternatives measured on the same soak: a fixed M_MMAP_THRESHOLD of 128 KiB (mmap and munmap
- * every large buffer) also keeps the heap small, but doubled the gateway's CPU time per request
- * (478 vs 227 us: page faults and zeroing on every large message). malloc_trim once a second
- * releases the free pages (madvise) without changing where buffers come from; its cost is one
- * walk of the free lists and re-faulting pages that get reused, once per second. */
+ * Alternatives measured on the same soak: a fixed M_MMAP_THRESHOLD of 128 KiB (every large buffer
+ * mmapped and unmapped) also keeps the heap small, but the gateway then spent 478 instead of
+ * 227 us of CPU per request (page faults and zeroing on every large message). A trim releases
+ * free pages (madvise) without changing where buffers come from; what it costs is one walk of
+ * the free lists and re-faulting the pages reused afterwards, so it runs at most every few
+ * seconds. Side by side on the soak (one run each, machine loaded), the gateway spent 271 us of
+ * CPU per request with a 5 s trim vs 237 us without, and 298 vs 261 us with a 1 s trim; the
+ * untrimmed gateway's own runs ranged 227-261 us, so the cost is at most about 14% and not
+ * resolved from the noise (it did not grow with 5x more trims). */
 #include <malloc.h>
 
 #include "heap_trim.h"
