@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 struct kf_heap_trim {
-    uint64_t last_ns;      /* when the heap was last trimmed */
-    uint64_t interval_ns;  /* at most one trim per interval under load */
-    unsigned long dirty;   /* messages handled since the last trim */
-    unsigned long trims;   /* for the stats log */
+    uint64_t last_ns;     /* when the heap was last trimmed */
+    uint64_t interval_ns; /* at most one trim per interval under load */
+    unsigned long dirty;  /* messages handled since the last trim */
+    unsigned long trims;  /* for the stats log */
 };
 
 void kf_heap_trim_init(struct kf_heap_trim *t, uint64_t interval_ns, uint64_t now_ns);

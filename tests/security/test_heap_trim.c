@@ -44,6 +44,7 @@ static void test_idle_loop_is_told_when_the_next_trim_is_due(void **state)
     assert_true(kf_heap_trim_due_ns(&t, 107 * S) < 0);
 }
 
+#if !defined(__SANITIZE_ADDRESS__) && defined(__GLIBC__)
 static long rss_kib(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -55,6 +56,7 @@ static long rss_kib(void)
     fclose(f);
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
+#endif
 
 /* What the gateway and workers see: after one freed mmapped 1 MiB buffer, glibc serves the next
  * ones from the heap and keeps them when freed; the trim gives them back. */
