@@ -1,6 +1,14 @@
 """Soak smoke (30 s): 8 clients with random payloads up to 1 MiB, random disconnects and
 reconnects, broadcasts on PUB and on the request socket, against a 3-rank job on the private
-Slurm cluster. bench/soak/soak.py checks no loss/duplication and flat RSS and fds."""
+Slurm cluster. bench/soak/soak.py checks no loss/duplication and flat RSS and fds.
+
+RSS: 5% of the warm-up median plus 3 MiB. A worker's RSS (about 20 MB) sits about 3 MB higher
+whenever its heap holds one 1 MiB request's three buffers (request, result, reply) between two
+heap trims (src/common/heap_trim.c), and keeps one level or the other for many seconds; in 30 s
+the two medians can land on different levels (2 of about 20 worker windows of 30-60 s runs:
++7% and +8.4%, idle RSS back at 19 MB after both). The 10^6-request soak (bench/soak) holds the
+plain 5% (medians within 0.5%). A leak of the request or reply buffers (tens of KiB per request
+on average) still fails here within seconds."""
 import os
 import subprocess
 import sys
@@ -13,7 +21,7 @@ seconds = os.environ.get("KFARM_SOAK_SECONDS", "30")
 with Job(3, []) as job:
     p = subprocess.run(["/usr/bin/python3", SOAK, job.endpoint, job.broadcast_endpoint,
                         "--seconds", seconds, "--clients", "8", "--disconnect-prob", "0.002",
-                        "--job-name", job.name],
+                        "--rss-slack-kib", "3072", "--job-name", job.name],
                        capture_output=True, text=True, timeout=int(float(seconds)) + 120)
     print(p.stdout + p.stderr)
     check(p.returncode == 0, "soak found violations (see the summary above)")
