@@ -5,10 +5,10 @@ Slurm cluster. bench/soak/soak.py checks no loss/duplication and flat RSS and fd
 RSS: 5% of the warm-up median plus 3 MiB. A worker's RSS (about 20 MB) sits about 3 MB higher
 whenever its heap holds one 1 MiB request's three buffers (request, result, reply) between two
 heap trims (src/common/heap_trim.c), and keeps one level or the other for many seconds; in 30 s
-the two medians can land on different levels (2 of about 20 worker windows of 30-60 s runs:
-+7% and +8.4%, idle RSS back at 19 MB after both). The 10^6-request soak (bench/soak) holds the
-plain 5% (medians within 0.5%). A leak of the request or reply buffers (tens of KiB per request
-on average) still fails here within seconds."""
+the two medians can land on different levels (2 of about 20 worker windows of 30-60 s runs: +7%
+before workers trimmed, +8.4% with the trim; idle RSS back at 19 MB after the latter). The
+10^6-request soak (bench/soak) holds the plain 5% (medians within 0.5%). A leak of the request or
+reply buffers (tens of KiB per request on average) still fails here within seconds."""
 import os
 import subprocess
 import sys
