@@ -9,7 +9,7 @@ struct kf_heap_trim {
     uint64_t last_ns;     /* when the heap was last trimmed */
     uint64_t interval_ns; /* at most one trim per interval under load */
     unsigned long dirty;  /* messages handled since the last trim */
-    unsigned long trims;  /* for the stats log */
+    unsigned long trims;  /* trims done so far (for tests and debuggers) */
 };
 
 void kf_heap_trim_init(struct kf_heap_trim *t, uint64_t interval_ns, uint64_t now_ns);
