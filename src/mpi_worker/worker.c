@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "doorbell.h"
+#include "heap_trim.h"
 #include "log.h"
 #include "registry.h"
 #include "variant.h"
@@ -199,11 +200,15 @@ int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags 
                 getenv("KFARM_ACCEL_REASON") ? getenv("KFARM_ACCEL_REASON") : "");
     struct kf_backoff idle;
     kf_backoff_init(&idle, 1000000);
+    /* Gives freed request and reply buffers back at most once per 5 s (heap_trim.c). */
+    struct kf_heap_trim trim;
+    kf_heap_trim_init(&trim, 5000000000u, now_ns());
     uint64_t sigterm_at = 0;
     /* The gateway normally says shut down within its drain timeout; past that (gateway gone or
      * stuck), leave on our own so that no rank outlives the job. */
     uint64_t grace_ns = (uint64_t)((opts->drain_timeout_s + 10) * 1e9);
     for (;;) {
+        kf_heap_trim_maybe(&trim, now_ns());
         int len = 0;
         void *buf = poll_gateway(&len);
         if (!buf) {
@@ -262,6 +267,7 @@ int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags 
             kf_error("unexpected message type %u from the gateway; ignored", m.hdr.type);
         }
         free(buf);
+        kf_heap_trim_note(&trim, 1);
         if (stop)
             break;
     }

@@ -18,6 +18,7 @@
 #include "doorbell.h"
 #include "frames.h"
 #include "gateway.h"
+#include "heap_trim.h"
 #include "inflight.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -31,6 +32,7 @@
 #define MAX_KEPT_FRAMES 6 /* route + id + kind + payload + enough to report extras */
 #define BATCH 256         /* messages handled per source per loop turn, for fairness */
 #define BROADCAST_PREFIX "$broadcast:"
+#define HEAP_TRIM_INTERVAL_NS 5000000000u /* at most one malloc_trim per 5 s (heap_trim.c) */
 
 struct kf_gateway {
     const struct kf_options *o;
@@ -49,6 +51,7 @@ struct kf_gateway {
     struct kf_doorbell doorbell;      /* workers on this node ring it after replying */
     struct kf_doorbell_peer *workers; /* indexed by rank; rung when a worker may be asleep */
     struct kf_sleepflags *flags;
+    struct kf_heap_trim trim; /* gives freed message buffers back (heap_trim.c) */
 };
 
 static int signal_pipe[2] = {-1, -1};
@@ -124,6 +127,7 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int wor
                 kf_metrics_http_port(g->metrics));
     kf_backoff_init(&g->backoff, 200000);
     kf_backoff_setup_thread();
+    kf_heap_trim_init(&g->trim, HEAP_TRIM_INTERVAL_NS, now_ns());
     *out = g;
     return 0;
 fail:
@@ -609,6 +613,8 @@ static void serve(struct kf_gateway *g)
         work += poll_workers(g);
         int sending = kf_sendq_progress(g->sendq);
         dispatch_pending(g);
+        kf_heap_trim_note(&g->trim, work);
+        kf_heap_trim_maybe(&g->trim, now_ns());
         if (got_signal && !g->stopping)
             begin_stop(g);
         if (g->stopping &&
@@ -619,8 +625,9 @@ static void serve(struct kf_gateway *g)
             continue;
         }
         if (kf_dispatch_total_outstanding(g->dispatch) == 0 && sending == 0) {
-            /* Nothing can come from MPI: sleep until a client or a signal. */
-            wait_for_events(g, g->stopping ? 50000000 : -1);
+            /* Nothing can come from MPI: sleep until a client or a signal (or the heap trim that
+             * gives back what the last requests freed). */
+            wait_for_events(g, g->stopping ? 50000000 : kf_heap_trim_due_ns(&g->trim, now_ns()));
             kf_backoff_reset(&g->backoff);
             continue;
         }
