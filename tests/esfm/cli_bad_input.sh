@@ -5,7 +5,7 @@
 new_env true
 esfm init $PF --vfs 3 >/dev/null
 esfm attach $VF0 vm1 >/dev/null
-echo '{"vfs":{"per_job":2},"bitstreams":[{"name":"b","path":"'"$T"'/b.bit","sha256":"'"$(printf '%064d' 0)"'"}],"flash_command":["/bin/true"]}' >"$T/policy.json"
+echo '{"vfs":{"per_job":2},"bitstream_dir":"'"$T"'","bitstreams":[{"name":"b","path":"'"$T"'/b.bit","sha256":"'"$(printf '%064d' 0)"'"}],"flash_command":["/bin/true"]}' >"$T/policy.json"
 echo abc >"$T/b.bit"
 chmod 644 "$T/policy.json"
 before=$(snapshot)

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #define BITSTREAMS                                                                                 \
-    "\"bitstreams\":[{\"name\":\"ptdr-v1\",\"path\":\"/opt/b.xclbin\",\"sha256\":"                 \
+    "\"bitstream_dir\":\"/opt\",\"bitstreams\":[{\"name\":\"ptdr-v1\",\"path\":\"/opt/"            \
+    "b.xclbin\",\"sha256\":"                                                                       \
     "\"3f1a9c0e6b2d4f8a7c5e1b9d0a2c4e6f8b1d3f5a7c9e0b2d4f6a8c1e3b5d7f90\"}]"
 
 struct t {
