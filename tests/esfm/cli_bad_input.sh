@@ -9,14 +9,6 @@ echo '{"vfs":{"per_job":2},"bitstream_dir":"'"$T"'","bitstreams":[{"name":"b","p
 echo abc >"$T/b.bit"
 chmod 644 "$T/policy.json"
 before=$(snapshot)
-expect() { # expect CODE 'message part' args...
-    local code=$1 msg=$2; shift 2
-    set +e; out=$("$@" 2>&1); rc=$?; set -e
-    [ "$rc" = "$code" ] || fail "'$*' exited $rc, want $code: $out"
-    grep -qF -- "$msg" <<<"$out" || fail "'$*' said '$out', want '$msg'"
-    [ "$(snapshot)" = "$before" ] || fail "'$*' changed something"
-    echo "ok $code: $*"
-}
 expect 2 "no command given" esfm
 expect 2 "unknown command 'frobnicate'" esfm frobnicate
 expect 2 "unknown or incomplete option" esfm --bogus list-vfs
