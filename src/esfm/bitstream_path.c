@@ -31,7 +31,7 @@ int esfm_bitstream_lexical_ok(const char *p)
     return 1;
 }
 
-/* dir is canonical; true when path is dir itself or below it. */
+/* dir is canonical; true when path lies strictly below it. */
 static int below(const char *dir, const char *path)
 {
     size_t n = strlen(dir);

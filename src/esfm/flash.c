@@ -43,7 +43,6 @@ static char *substitute(const char *t, const char *const keys[], const char *con
 int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const char *path, int fd,
                    const char *sha, char *err, size_t errlen)
 {
-    /* {bitstream_fd} before {bitstream}: the first key that matches at a position wins. */
     static const char *const keys[] = {"{pf}", "{bitstream_fd}", "{bitstream}", "{name}",
                                        "{sha256}"};
     char fdpath[32] = "";
