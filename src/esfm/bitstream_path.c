@@ -51,21 +51,24 @@ static int safe_stat(const struct stat *st, bool sticky_ok)
     return sticky_ok && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX);
 }
 
-static int unsafe(const char *what, const char *obj, const struct stat *st, const char *file,
-                  char *err, size_t errlen)
+/* "bitstream NAME: file PATH must ..." or "bitstream NAME (PATH): directory DIR must ...". */
+static int unsafe(const struct esfm_bitstream *b, const char *canon, const char *what,
+                  const char *obj, const struct stat *st, char *err, size_t errlen)
 {
+    bool file = strcmp(obj, canon) == 0;
     return esfm_fail(err, errlen, -EACCES,
-                     "bitstream %s: %s %s must be owned by root and not group/world-writable "
+                     "bitstream %s%s%s%s: %s %s must be owned by root and not group/world-writable "
                      "(owner uid %u, mode %03o), or anyone who can write it can swap the image "
                      "between the sha256 check and the flash; fix with: chown root %s; chmod "
                      "go-w %s",
-                     file, what, obj, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777), obj,
-                     obj);
+                     b->name, file ? "" : " (", file ? "" : canon, file ? "" : ")", what, obj,
+                     (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777), obj, obj);
 }
 
 /* Every directory from / down to the file's parent: root-owned and not group/world-writable
  * (ancestors of the bitstream dir may be sticky, like /tmp). canon is below cdir. */
-static int check_dirs(const char *cdir, const char *canon, char *err, size_t errlen)
+static int check_dirs(const struct esfm_bitstream *b, const char *cdir, const char *canon,
+                      char *err, size_t errlen)
 {
     size_t dirlen = strcmp(cdir, "/") == 0 ? 0 : strlen(cdir);
     size_t parent = (size_t)(strrchr(canon, '/') - canon);
@@ -77,10 +80,11 @@ static int check_dirs(const char *cdir, const char *canon, char *err, size_t err
         snprintf(d, sizeof d, "%.*s", (int)(len ? len : 1), canon);
         struct stat st;
         if (lstat(d, &st))
-            return esfm_fail(err, errlen, -ENOENT, "bitstream %s: cannot stat directory %s: %s",
-                             canon, d, strerror(errno));
+            return esfm_fail(err, errlen, -ENOENT,
+                             "bitstream %s (%s): cannot stat directory %s: %s", b->name, canon, d,
+                             strerror(errno));
         if (!S_ISDIR(st.st_mode) || !safe_stat(&st, len < dirlen))
-            return unsafe(len == dirlen ? "bitstream_dir" : "directory", d, &st, canon, err,
+            return unsafe(b, canon, len == dirlen ? "bitstream_dir" : "directory", d, &st, err,
                           errlen);
     }
     return 0;
@@ -94,7 +98,7 @@ static int check_file(const struct esfm_bitstream *b, const char *canon, const s
         return esfm_fail(err, errlen, -EACCES, "bitstream %s: %s is not a regular file", b->name,
                          canon);
     if (!safe_stat(st, false))
-        return unsafe("file", canon, st, canon, err, errlen);
+        return unsafe(b, canon, "file", canon, st, err, errlen);
     return 0;
 }
 
@@ -120,7 +124,7 @@ int esfm_bitstream_canon(const struct esfm_policy *p, const struct esfm_bitstrea
                          "bitstream %s: %s resolves to %s, outside the policy's bitstream_dir %s "
                          "(a symlink or .. leads out); refusing it",
                          b->name, b->path, canon, cdir);
-    int rc = check_dirs(cdir, canon, err, errlen);
+    int rc = check_dirs(b, cdir, canon, err, errlen);
     if (rc)
         return rc;
     struct stat st;

@@ -115,7 +115,8 @@ static int string_list(const cJSON *a, char ***out, const char *key, const char 
 
 /* "bitstream_dir" and "bitstreams": every path absolute, without "." or "..", below the dir; a
  * file that exists here must also resolve (realpath) below it with root-only directories (see
- * bitstream_path.c). A missing file is allowed here (srun's host may lack it); init refuses it. */
+ * bitstream_path.c), checked when loaded by root. A missing file is allowed here (srun's host may
+ * lack it); init refuses it. */
 static int parse_bitstreams(const char *path, const cJSON *root, struct esfm_policy *p, char *err,
                             size_t errlen)
 {
@@ -170,6 +171,10 @@ static int parse_bitstreams(const char *path, const cJSON *root, struct esfm_pol
             return -ENOMEM;
         for (char *c = b->sha256; *c; c++)
             *c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
+        /* srun/sbatch check requests as the user, who may not be allowed to look into
+         * bitstream_dir: only root (the job prolog, esfm) resolves and checks the files. */
+        if (geteuid() != 0)
+            continue;
         char canon[PATH_MAX], why[ESFM_ERR_LEN];
         int rc = esfm_bitstream_canon(p, b, canon, why, sizeof why);
         if (rc && rc != -ENOENT)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define ABC_SHA "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -272,6 +273,44 @@ static void test_image_changed_or_replaced_during_flash_is_reported(void **s)
     env_free(t.e);
 }
 
+/* esfm_policy_check_request as uid `uid` in a child process (0: as root). */
+static int check_request_as(struct bt *t, uid_t uid)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char err[ESFM_ERR_LEN] = "";
+        if (uid && (setgid(65534) || setuid(uid)))
+            _exit(100);
+        int rc = esfm_policy_check_request(t->e->policy, 1, "b", err, sizeof err);
+        if (rc)
+            fprintf(stderr, "uid %u: %s\n", (unsigned)uid, err);
+        _exit(rc == 0 ? 0 : rc == -EACCES ? 3 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* srun/sbatch check a request as the user, who cannot look into a root-only bitstream_dir: that
+ * check skips the files, and the prolog's (root) does them. */
+static void test_user_side_check_skips_what_only_root_can_see(void **s)
+{
+    (void)s;
+    struct bt t;
+    bt_new(&t);
+    assert_int_equal(chmod(t.e->dir, 0755), 0);
+    assert_int_equal(chmod(t.bits, 0700), 0);
+    bt_policy(&t, t.bits, t.img, NULL);
+    assert_int_equal(check_request_as(&t, 0), 0);
+    assert_int_equal(check_request_as(&t, 65534), 0);
+    assert_int_equal(chmod(t.img, 0666), 0);
+    assert_int_equal(check_request_as(&t, 0), 3); /* the prolog refuses it */
+    assert_int_equal(check_request_as(&t, 65534), 0);
+    env_free(t.e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_wrong_owner_or_mode_is_refused),
         cmocka_unit_test(test_missing_file_loads_but_init_refuses_it),
         cmocka_unit_test(test_image_changed_or_replaced_during_flash_is_reported),
+        cmocka_unit_test(test_user_side_check_skips_what_only_root_can_see),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
