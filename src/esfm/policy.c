@@ -138,17 +138,17 @@ static int parse_bitstreams(const char *path, const cJSON *root, struct esfm_pol
         return 0;
     if (!cJSON_IsArray(bs))
         return esfm_fail(err, errlen, -EINVAL, "policy %s: \"bitstreams\" must be an array", path);
-    if (cJSON_GetArraySize(bs) > 0 && !p->bitstream_dir)
-        return esfm_fail(err, errlen, -EINVAL,
-                         "policy %s: \"bitstreams\" needs \"bitstream_dir\", the root-owned "
-                         "directory every allow-listed image must lie in",
-                         path);
     p->bitstreams = calloc((size_t)cJSON_GetArraySize(bs) + 1, sizeof *p->bitstreams);
     if (!p->bitstreams)
         return -ENOMEM;
     const cJSON *e;
     cJSON_ArrayForEach(e, bs)
     {
+        if (!p->bitstream_dir)
+            return esfm_fail(err, errlen, -EINVAL,
+                             "policy %s: \"bitstreams\" needs \"bitstream_dir\", the root-owned "
+                             "directory every allow-listed image must lie in",
+                             path);
         const char *name = esfm_json_str(e, "name"), *bp = esfm_json_str(e, "path"),
                    *sha = esfm_json_str(e, "sha256");
         if (!name || !bp || !sha || strlen(sha) != 64 || bp[0] != '/')
