@@ -69,9 +69,10 @@ struct esfm_options {
 
 struct esfm_ctx;
 
-/* Opens a context: checks the policy (root-owned, not group/world-writable), creates the state
- * dir, connects the hypervisor (when a URI is given) and MQTT (when given), then reconciles any
- * journal entry left by a crashed run. */
+/* Opens a context: refuses (-EACCES) unless the real and effective uid are both 0 (only root
+ * drives ESFM), checks the policy (root-owned, not group/world-writable; bitstreams under its
+ * bitstream_dir), creates the state dir, connects the hypervisor (when a URI is given) and MQTT
+ * (when given), then reconciles any journal entry left by a crashed run. */
 int esfm_ctx_new(const struct esfm_options *opt, struct esfm_ctx **out, char *err, size_t errlen);
 void esfm_ctx_free(struct esfm_ctx *ctx);
 

@@ -25,14 +25,34 @@ static int make_dir(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* ESFM acts as root on sysfs, the hypervisor and every job's VFs, and takes its paths (policy,
+ * state dir, sysfs root, hypervisor URI) from its caller. Run by anyone else (a setuid or
+ * file-capability install, a sudo rule keeping the user's uid) it would let a user detach or
+ * pause other jobs' VFs, so it refuses before touching anything. A user's own job's VFs are
+ * released by Slurm (the SPANK epilog) when the job ends. */
+static int caller_is_root(char *err, size_t errlen)
+{
+    uid_t r = getuid(), e = geteuid();
+    if (r == 0 && e == 0)
+        return 0;
+    return esfm_fail(err, errlen, -EACCES,
+                     "ESFM runs only as root (real uid %u, effective uid %u): it acts on every "
+                     "job's VFs, so a user may not detach, pause or release any VF; a job's VFs "
+                     "are released by Slurm when the job ends (scancel it); admins run esfm as "
+                     "root, never setuid",
+                     (unsigned)r, (unsigned)e);
+}
+
 int esfm_ctx_new(const struct esfm_options *opt, struct esfm_ctx **out, char *err, size_t errlen)
 {
     *out = NULL;
+    int rc = caller_is_root(err, errlen);
+    if (rc)
+        return rc;
     struct esfm_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return esfm_fail(err, errlen, -ENOMEM, "out of memory");
     pthread_mutex_init(&ctx->log_lock, NULL);
-    int rc = 0;
     ctx->sysfs_root = strdup(opt->sysfs_root ? opt->sysfs_root : "/sys");
     ctx->state_dir = strdup(opt->state_dir ? opt->state_dir : "/var/lib/esfm");
     ctx->connect_uri = opt->connect_uri ? strdup(opt->connect_uri) : NULL;

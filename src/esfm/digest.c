@@ -2,18 +2,14 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-int esfm_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
+int esfm_sha256_fd(int fd, const char *path, char hex[65], char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rbe");
-    if (!f) {
-        int e = errno;
-        return esfm_fail(err, errlen, e == ENOENT ? -ENOENT : -EACCES,
-                         "cannot open bitstream %s: %s", path, strerror(e));
-    }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = 0;
     if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
@@ -21,16 +17,24 @@ int esfm_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
         goto out;
     }
     unsigned char buf[65536];
-    size_t r;
-    while ((r = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (EVP_DigestUpdate(md, buf, r) != 1) {
+    off_t off = 0;
+    for (;;) {
+        /* pread: the descriptor's offset stays at 0 for a flasher that inherits it. */
+        ssize_t r = pread(fd, buf, sizeof buf, off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = esfm_fail(err, errlen, -EIO, "read error on bitstream %s: %s", path,
+                           strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        if (EVP_DigestUpdate(md, buf, (size_t)r) != 1) {
             rc = esfm_fail(err, errlen, -EIO, "OpenSSL sha256 update failed");
             goto out;
         }
-    }
-    if (ferror(f)) {
-        rc = esfm_fail(err, errlen, -EIO, "read error on bitstream %s", path);
-        goto out;
+        off += r;
     }
     unsigned char dig[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
@@ -42,6 +46,18 @@ int esfm_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
         snprintf(hex + 2 * i, 3, "%02x", dig[i]);
 out:
     EVP_MD_CTX_free(md);
-    fclose(f);
+    return rc;
+}
+
+int esfm_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return esfm_fail(err, errlen, e == ENOENT ? -ENOENT : -EACCES,
+                         "cannot open bitstream %s: %s", path, strerror(e));
+    }
+    int rc = esfm_sha256_fd(fd, path, hex, err, errlen);
+    close(fd);
     return rc;
 }

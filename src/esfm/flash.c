@@ -1,8 +1,10 @@
 /* Runs the policy's flash_command with execve and an argv built from its template: {pf},
- * {bitstream} (path), {name}, {sha256} are substituted per argument; no shell is involved. */
+ * {bitstream} (canonical path), {bitstream_fd} (/proc/self/fd/N of the descriptor the sha256 was
+ * read from), {name}, {sha256} are substituted per argument; no shell is involved. */
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +40,15 @@ static char *substitute(const char *t, const char *const keys[], const char *con
     return out;
 }
 
-int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const char *path,
+int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const char *path, int fd,
                    const char *sha, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"{pf}", "{bitstream}", "{name}", "{sha256}"};
-    const char *const vals[] = {pf, path, name, sha};
+    static const char *const keys[] = {"{pf}", "{bitstream_fd}", "{bitstream}", "{name}",
+                                       "{sha256}"};
+    char fdpath[32] = "";
+    if (fd >= 0)
+        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+    const char *const vals[] = {pf, fdpath, path, name, sha};
     size_t n = 0;
     while (tmpl[n])
         n++;
@@ -53,7 +59,7 @@ int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const ch
         return esfm_fail(err, errlen, -ENOMEM, "out of memory");
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        argv[i] = substitute(tmpl[i], keys, vals, 4);
+        argv[i] = substitute(tmpl[i], keys, vals, 5);
         if (!argv[i]) {
             rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
             goto out;
@@ -66,6 +72,9 @@ int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const ch
         goto out;
     }
     if (pid == 0) {
+        /* Only the checked bitstream descriptor crosses the exec (the rest are O_CLOEXEC). */
+        if (fd >= 0)
+            fcntl(fd, F_SETFD, 0);
         execve(argv[0], argv, environ);
         _exit(127);
     }

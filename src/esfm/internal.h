@@ -80,9 +80,12 @@ int esfm_busy_queues(struct esfm_ctx *ctx, const char *vf, unsigned *queues, pid
 
 /* digest.c */
 int esfm_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
+/* From an open descriptor (pread from 0; path only names it in messages). */
+int esfm_sha256_fd(int fd, const char *path, char hex[65], char *err, size_t errlen);
 
-/* flash.c */
-int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const char *path,
+/* flash.c: path is the checked canonical path ({bitstream}); fd (>= 0) is the descriptor the
+ * sha256 was taken from, inherited by the flasher as {bitstream_fd} = /proc/self/fd/N. */
+int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const char *path, int fd,
                    const char *sha, char *err, size_t errlen);
 
 /* parallel.c: runs fn(arg, i) for i < n on up to `threads` threads. */

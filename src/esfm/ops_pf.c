@@ -566,6 +566,7 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
                          "not %d",
                          pf, total, nvfs);
     const struct esfm_bitstream *bs = NULL;
+    struct esfm_bitstream_file bf = {.fd = -1};
     if (bitstream) {
         bs = esfm_policy_bitstream(ctx->policy, bitstream);
         if (!bs)
@@ -576,23 +577,34 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
         if (!ctx->policy->flash_argv)
             return esfm_fail(err, errlen, -EINVAL,
                              "the policy has no \"flash_command\"; cannot flash %s", bitstream);
-        if ((rc = esfm_sha256_file(bs->path, sha, err, errlen)))
+        /* Hashed from the descriptor that stays open until the flash is over (bf). */
+        if ((rc = esfm_bitstream_open(ctx->policy, bs, &bf, err, errlen)))
             return rc;
-        if (strcmp(sha, bs->sha256) != 0)
+        if ((rc = esfm_sha256_fd(bf.fd, bf.canon, sha, err, errlen))) {
+            esfm_bitstream_close(&bf);
+            return rc;
+        }
+        if (strcmp(sha, bs->sha256) != 0) {
+            esfm_bitstream_close(&bf);
             return esfm_fail(err, errlen, -EACCES,
                              "bitstream %s (%s) has sha256 %s but the policy expects %s; "
                              "refusing to flash",
-                             bitstream, bs->path, sha, bs->sha256);
+                             bitstream, bf.canon, sha, bs->sha256);
+        }
     }
     if (!vf_driver)
         vf_driver = ctx->policy->vf_driver;
-    if (vf_driver && !esfm_pci_driver_exists(ctx, vf_driver))
+    if (vf_driver && !esfm_pci_driver_exists(ctx, vf_driver)) {
+        esfm_bitstream_close(&bf);
         return esfm_fail(err, errlen, -ENOENT,
                          "VF driver %s is not loaded (no %s/bus/pci/drivers/%s); load its module",
                          vf_driver, ctx->sysfs_root, vf_driver);
+    }
     int lock = esfm_pf_lock(ctx, pf, err, errlen);
-    if (lock < 0)
+    if (lock < 0) {
+        esfm_bitstream_close(&bf);
         return lock;
+    }
     struct pf_vf *v = NULL;
     size_t n = 0;
     struct esfm_journal j = {.fd = -1};
@@ -615,9 +627,14 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
     if ((rc = init_park(ctx, pf, intent, err, errlen)))
         goto end;
     if (bs) {
-        esfm_logf(ctx, "flashing %s (%s, sha256 %s) on %s", bs->name, bs->path, sha, pf);
-        if ((rc =
-                 esfm_flash_run(ctx->policy->flash_argv, pf, bs->name, bs->path, sha, err, errlen)))
+        if ((rc = esfm_bitstream_recheck(ctx->policy, bs, &bf,
+                                         "between its sha256 check and the flash", err, errlen)))
+            goto end;
+        esfm_logf(ctx, "flashing %s (%s, sha256 %s) on %s", bs->name, bf.canon, sha, pf);
+        if ((rc = esfm_flash_run(ctx->policy->flash_argv, pf, bs->name, bf.canon, bf.fd, sha, err,
+                                 errlen)))
+            goto end;
+        if ((rc = esfm_bitstream_recheck(ctx->policy, bs, &bf, "during the flash", err, errlen)))
             goto end;
         esfm_step(ctx, "flash");
         cJSON_ReplaceItemInObjectCaseSensitive(intent, "flashed", cJSON_CreateBool(true));
@@ -631,5 +648,6 @@ out:
     cJSON_Delete(intent);
     free(v);
     close(lock);
+    esfm_bitstream_close(&bf);
     return rc;
 }

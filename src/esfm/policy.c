@@ -24,6 +24,7 @@ void esfm_policy_free(struct esfm_policy *p)
         free(p->bitstreams[i].sha256);
     }
     free(p->bitstreams);
+    free(p->bitstream_dir);
     for (char **a = p->flash_argv; a && *a; a++)
         free(*a);
     free(p->flash_argv);
@@ -112,6 +113,76 @@ static int string_list(const cJSON *a, char ***out, const char *key, const char 
     return 0;
 }
 
+/* "bitstream_dir" and "bitstreams": every path absolute, without "." or "..", below the dir; a
+ * file that exists here must also resolve (realpath) below it with root-only directories (see
+ * bitstream_path.c), checked when loaded by root. A missing file is allowed here (srun's host may
+ * lack it); init refuses it. */
+static int parse_bitstreams(const char *path, const cJSON *root, struct esfm_policy *p, char *err,
+                            size_t errlen)
+{
+    const cJSON *bd = cJSON_GetObjectItemCaseSensitive(root, "bitstream_dir");
+    if (bd) {
+        if (!cJSON_IsString(bd) || !esfm_bitstream_lexical_ok(bd->valuestring))
+            return esfm_fail(err, errlen, -EINVAL,
+                             "policy %s: \"bitstream_dir\" must be an absolute directory path "
+                             "without . or .. components",
+                             path);
+        if (!(p->bitstream_dir = strdup(bd->valuestring)))
+            return -ENOMEM;
+        size_t n = strlen(p->bitstream_dir);
+        while (n > 1 && p->bitstream_dir[n - 1] == '/')
+            p->bitstream_dir[--n] = '\0';
+    }
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "bitstreams");
+    if (!bs)
+        return 0;
+    if (!cJSON_IsArray(bs))
+        return esfm_fail(err, errlen, -EINVAL, "policy %s: \"bitstreams\" must be an array", path);
+    p->bitstreams = calloc((size_t)cJSON_GetArraySize(bs) + 1, sizeof *p->bitstreams);
+    if (!p->bitstreams)
+        return -ENOMEM;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, bs)
+    {
+        if (!p->bitstream_dir)
+            return esfm_fail(err, errlen, -EINVAL,
+                             "policy %s: \"bitstreams\" needs \"bitstream_dir\", the root-owned "
+                             "directory every allow-listed image must lie in",
+                             path);
+        const char *name = esfm_json_str(e, "name"), *bp = esfm_json_str(e, "path"),
+                   *sha = esfm_json_str(e, "sha256");
+        if (!name || !bp || !sha || strlen(sha) != 64 || bp[0] != '/')
+            return esfm_fail(err, errlen, -EINVAL,
+                             "policy %s: each bitstream needs \"name\", an absolute "
+                             "\"path\" and a 64-hex-digit \"sha256\"",
+                             path);
+        size_t dl = strlen(p->bitstream_dir);
+        if (!esfm_bitstream_lexical_ok(bp) ||
+            (dl > 1 && (strncmp(bp, p->bitstream_dir, dl) != 0 || bp[dl] != '/')))
+            return esfm_fail(err, errlen, -EINVAL,
+                             "policy %s: bitstream %s path %s must lie in bitstream_dir %s and "
+                             "have no . or .. components",
+                             path, name, bp, p->bitstream_dir);
+        struct esfm_bitstream *b = &p->bitstreams[p->nbitstreams++];
+        b->name = strdup(name);
+        b->path = strdup(bp);
+        b->sha256 = strdup(sha);
+        if (!b->name || !b->path || !b->sha256)
+            return -ENOMEM;
+        for (char *c = b->sha256; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
+        /* srun/sbatch check requests as the user, who may not be allowed to look into
+         * bitstream_dir: only root (the job prolog, esfm) resolves and checks the files. */
+        if (geteuid() != 0)
+            continue;
+        char canon[PATH_MAX], why[ESFM_ERR_LEN];
+        int rc = esfm_bitstream_canon(p, b, canon, why, sizeof why);
+        if (rc && rc != -ENOENT)
+            return esfm_fail(err, errlen, -EACCES, "policy %s: %s", path, why);
+    }
+    return 0;
+}
+
 static int parse(const char *path, const cJSON *root, struct esfm_policy *p, char *err,
                  size_t errlen)
 {
@@ -155,34 +226,8 @@ static int parse(const char *path, const cJSON *root, struct esfm_policy *p, cha
             c->max = v;
         }
     }
-    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "bitstreams");
-    if (bs) {
-        if (!cJSON_IsArray(bs))
-            return esfm_fail(err, errlen, -EINVAL, "policy %s: \"bitstreams\" must be an array",
-                             path);
-        p->bitstreams = calloc((size_t)cJSON_GetArraySize(bs) + 1, sizeof *p->bitstreams);
-        if (!p->bitstreams)
-            return -ENOMEM;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, bs)
-        {
-            const char *name = esfm_json_str(e, "name"), *bp = esfm_json_str(e, "path"),
-                       *sha = esfm_json_str(e, "sha256");
-            if (!name || !bp || !sha || strlen(sha) != 64 || bp[0] != '/')
-                return esfm_fail(err, errlen, -EINVAL,
-                                 "policy %s: each bitstream needs \"name\", an absolute "
-                                 "\"path\" and a 64-hex-digit \"sha256\"",
-                                 path);
-            struct esfm_bitstream *b = &p->bitstreams[p->nbitstreams++];
-            b->name = strdup(name);
-            b->path = strdup(bp);
-            b->sha256 = strdup(sha);
-            if (!b->name || !b->path || !b->sha256)
-                return -ENOMEM;
-            for (char *c = b->sha256; *c; c++)
-                *c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
-        }
-    }
+    if ((rc = parse_bitstreams(path, root, p, err, errlen)))
+        return rc;
     if ((rc = string_list(cJSON_GetObjectItemCaseSensitive(root, "flash_command"), &p->flash_argv,
                           "flash_command", path, err, errlen)))
         return rc;

@@ -5,18 +5,10 @@
 new_env true
 esfm init $PF --vfs 3 >/dev/null
 esfm attach $VF0 vm1 >/dev/null
-echo '{"vfs":{"per_job":2},"bitstreams":[{"name":"b","path":"'"$T"'/b.bit","sha256":"'"$(printf '%064d' 0)"'"}],"flash_command":["/bin/true"]}' >"$T/policy.json"
+echo '{"vfs":{"per_job":2},"bitstream_dir":"'"$T"'","bitstreams":[{"name":"b","path":"'"$T"'/b.bit","sha256":"'"$(printf '%064d' 0)"'"}],"flash_command":["/bin/true"]}' >"$T/policy.json"
 echo abc >"$T/b.bit"
 chmod 644 "$T/policy.json"
 before=$(snapshot)
-expect() { # expect CODE 'message part' args...
-    local code=$1 msg=$2; shift 2
-    set +e; out=$("$@" 2>&1); rc=$?; set -e
-    [ "$rc" = "$code" ] || fail "'$*' exited $rc, want $code: $out"
-    grep -qF -- "$msg" <<<"$out" || fail "'$*' said '$out', want '$msg'"
-    [ "$(snapshot)" = "$before" ] || fail "'$*' changed something"
-    echo "ok $code: $*"
-}
 expect 2 "no command given" esfm
 expect 2 "unknown command 'frobnicate'" esfm frobnicate
 expect 2 "unknown or incomplete option" esfm --bogus list-vfs

@@ -20,4 +20,13 @@ snapshot() { # everything a command could change: the tree, the VMs, the records
       cat "$T/hv.json"; cat "$T/state/vfs.json" 2>/dev/null || true
       ls "$T/state/journal" 2>/dev/null || true ) | md5sum
 }
+# expect CODE 'message part' args...: exits CODE, says it, and changes nothing since $before.
+expect() {
+    local code=$1 msg=$2; shift 2
+    set +e; out=$("$@" 2>&1); rc=$?; set -e
+    [ "$rc" = "$code" ] || fail "'$*' exited $rc, want $code: $out"
+    grep -qF -- "$msg" <<<"$out" || fail "'$*' said '$out', want '$msg'"
+    [ "$(snapshot)" = "$before" ] || fail "'$*' changed something"
+    echo "ok $code: $*"
+}
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }

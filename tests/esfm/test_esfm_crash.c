@@ -231,10 +231,11 @@ static void init_setup(struct env *e)
     fputs("abc", f);
     fclose(f);
     snprintf(pol, sizeof pol,
-             "{\"bitstreams\":[{\"name\":\"b\",\"path\":\"%s\",\"sha256\":\"%s\"}],"
+             "{\"bitstream_dir\":\"%s\",\"bitstreams\":[{\"name\":\"b\",\"path\":\"%s\",\"sha256\":"
+             "\"%s\"}],"
              "\"flash_command\":[\"/bin/cp\",\"{bitstream}\",\"%s/flashed\"],"
              "\"vf_driver\":\"vfio-pci\",\"qdma_qmax\":64}",
-             bit, ABC_SHA, e->dir);
+             e->dir, bit, ABC_SHA, e->dir);
     env_policy(e, pol);
     env_set_numvfs(e, 2);
     env_attach(e, VF0, "vm1");

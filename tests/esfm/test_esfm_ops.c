@@ -97,9 +97,10 @@ static void test_init_flashes_allowlisted_bitstream_by_execve(void **s)
     char bit[400], pol[2048];
     write_bitstream(e, bit, sizeof bit);
     snprintf(pol, sizeof pol,
-             "{\"bitstreams\":[{\"name\":\"ptdr\",\"path\":\"%s\",\"sha256\":\"%s\"}],"
+             "{\"bitstream_dir\":\"%s\","
+             "\"bitstreams\":[{\"name\":\"ptdr\",\"path\":\"%s\",\"sha256\":\"%s\"}],"
              "\"flash_command\":[\"/bin/cp\",\"{bitstream}\",\"%s/flashed-{name}-{pf}\"]}",
-             bit, ABC_SHA, e->dir);
+             e->dir, bit, ABC_SHA, e->dir);
     env_policy(e, pol);
     struct esfm_ctx *c = ctx_of(e, true, false);
     char err[ESFM_ERR_LEN], out[600];
@@ -120,9 +121,10 @@ static void test_init_refuses_unlisted_or_tampered_bitstream(void **s)
     char bit[400], pol[2048];
     write_bitstream(e, bit, sizeof bit);
     snprintf(pol, sizeof pol,
-             "{\"bitstreams\":[{\"name\":\"ptdr\",\"path\":\"%s\",\"sha256\":\"%064d\"}],"
+             "{\"bitstream_dir\":\"%s\","
+             "\"bitstreams\":[{\"name\":\"ptdr\",\"path\":\"%s\",\"sha256\":\"%064d\"}],"
              "\"flash_command\":[\"/bin/cp\",\"{bitstream}\",\"%s/flashed\"]}",
-             bit, 0, e->dir);
+             e->dir, bit, 0, e->dir);
     env_policy(e, pol);
     env_set_numvfs(e, 2);
     struct esfm_ctx *c = ctx_of(e, true, false);
@@ -144,9 +146,10 @@ static void test_failing_flash_command_is_reported(void **s)
     char bit[400], pol[2048];
     write_bitstream(e, bit, sizeof bit);
     snprintf(pol, sizeof pol,
-             "{\"bitstreams\":[{\"name\":\"ptdr\",\"path\":\"%s\",\"sha256\":\"%s\"}],"
+             "{\"bitstream_dir\":\"%s\","
+             "\"bitstreams\":[{\"name\":\"ptdr\",\"path\":\"%s\",\"sha256\":\"%s\"}],"
              "\"flash_command\":[\"/bin/false\",\"{pf}\"]}",
-             bit, ABC_SHA);
+             e->dir, bit, ABC_SHA);
     env_policy(e, pol);
     struct esfm_ctx *c = ctx_of(e, true, false);
     char err[ESFM_ERR_LEN];

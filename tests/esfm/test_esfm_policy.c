@@ -46,7 +46,15 @@ static void test_malformed_policies_are_refused_with_reason(void **s)
         {"{\"vfs\":{\"per_job\":-1}}", "per_job"},
         {"{\"vfs\":{\"per_job\":1.5}}", "per_job"},
         {"{\"vfs\":{\"exclusive\":1}}", "exclusive"},
-        {"{\"bitstreams\":[{\"name\":\"a\",\"path\":\"rel\",\"sha256\":\"00\"}]}", "absolute"},
+        {"{\"bitstream_dir\":\"/opt\",\"bitstreams\":[{\"name\":\"a\",\"path\":\"rel\","
+         "\"sha256\":\"00\"}]}",
+         "absolute"},
+        {"{\"bitstreams\":[{\"name\":\"a\",\"path\":\"/opt/a\",\"sha256\":"
+         "\"00000000000000000000000000000000"
+         "00000000000000000000000000000000\"}]}",
+         "needs \"bitstream_dir\""},
+        {"{\"bitstream_dir\":\"opt\"}", "absolute directory path"},
+        {"{\"bitstream_dir\":\"/opt/../etc\"}", "without . or .."},
         {"{\"flash_command\":[\"xbflash\",\"{pf}\"]}", "absolute path"},
         {"{\"flash_command\":[]}", "flash_command"},
     };

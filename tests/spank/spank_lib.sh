@@ -43,7 +43,7 @@ import json,sys
 print(",".join(sorted(r["guest"] for r in json.load(sys.stdin) if r["vm"]=="kfnode1-vm")))'; }
 
 # The policy of every test: 4 VFs per job, 4 per user, one allow-listed bitstream.
-POLICY='{"vfs":{"per_job":4,"per_user":4},"bitstreams":[{"name":"ptdr-v1","path":"/opt/kfarm/ptdr-v1.xclbin","sha256":"3f1a9c0e6b2d4f8a7c5e1b9d0a2c4e6f8b1d3f5a7c9e0b2d4f6a8c1e3b5d7f90"}]}'
+POLICY='{"vfs":{"per_job":4,"per_user":4},"bitstream_dir":"/opt/kfarm","bitstreams":[{"name":"ptdr-v1","path":"/opt/kfarm/ptdr-v1.xclbin","sha256":"3f1a9c0e6b2d4f8a7c5e1b9d0a2c4e6f8b1d3f5a7c9e0b2d4f6a8c1e3b5d7f90"}]}'
 
 # Guest addresses of the VFs ESFM records for job $1 (on the VM), sorted, comma-separated.
 job_vfs() {

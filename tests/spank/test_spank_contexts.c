@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #define BITSTREAMS                                                                                 \
-    "\"bitstreams\":[{\"name\":\"ptdr-v1\",\"path\":\"/opt/b.xclbin\",\"sha256\":"                 \
+    "\"bitstream_dir\":\"/opt\",\"bitstreams\":[{\"name\":\"ptdr-v1\",\"path\":\"/opt/"            \
+    "b.xclbin\",\"sha256\":"                                                                       \
     "\"3f1a9c0e6b2d4f8a7c5e1b9d0a2c4e6f8b1d3f5a7c9e0b2d4f6a8c1e3b5d7f90\"}]"
 
 struct t {
@@ -293,6 +294,41 @@ static void test_srun_sbatch_check_says_what_is_allowed(void **st)
     assert_int_equal(ks_local_check(&t->f.s, &t->cfg, &req), 0);
 }
 
+/* A job's environment is the user's: the handlers take job id and uid from Slurm (the fake's
+ * spank_get_item) even when SLURM_JOB_ID/SLURM_JOB_UID in the process environment say another
+ * job (the real plugin's prolog/epilog environment is slurmd's, but nothing may depend on it). */
+static void test_job_identity_ignores_the_environment(void **st)
+{
+    struct t *t = *st;
+    t->alive[t->nalive++] = 100;
+    t->alive[t->nalive++] = 200;
+    prolog(t, 100, 1000, "2", NULL);
+    struct ks_record a = record(t, 100);
+    assert_true(a.accel);
+    setenv("SLURM_JOB_ID", "100", 1);
+    setenv("SLURM_JOBID", "100", 1);
+    setenv("SLURM_JOB_UID", "1000", 1);
+    prolog(t, 200, 2000, "1", NULL);
+    struct ks_record b = record(t, 200);
+    assert_true(b.accel);
+    assert_int_equal(b.job_id, 200);
+    assert_int_equal(b.uid, 2000);
+    assert_null(strstr(a.host_bdfs, b.host_bdfs));
+    assert_string_equal(record(t, 100).host_bdfs, a.host_bdfs);
+    struct ks_remote rm;
+    assert_int_equal(step(t, 200, 1, &rm), 0);
+    assert_string_equal(fake_slurm_env(&t->f, "KFARM_VF_BDFS"), b.guest_bdfs);
+    epilog(t, 200);
+    assert_false(has_record(t, 200));
+    assert_int_equal(vfs_on(t, "vm1"), 2); /* job 100's two VFs stay */
+    assert_string_equal(record(t, 100).host_bdfs, a.host_bdfs);
+    unsetenv("SLURM_JOB_ID");
+    unsetenv("SLURM_JOBID");
+    unsetenv("SLURM_JOB_UID");
+    epilog(t, 100);
+    assert_int_equal(vfs_on(t, "vm1"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +341,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prolog_never_fails_and_tells_the_tasks_why, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_steps_without_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_identity_ignores_the_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_srun_sbatch_check_says_what_is_allowed, setup,
                                         teardown),
     };
