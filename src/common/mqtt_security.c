@@ -221,11 +221,19 @@ void kf_mqtt_connect_error(char *err, size_t errlen, const char *uri,
     } else if (tls_error && *tls_error) {
         snprintf(err, errlen, "TLS with MQTT broker %s failed: %s (CA file %s)", uri, tls_error,
                  cafile);
+    } else if (kf_mqtt_uri_tls(uri) == 1 && !(s && s->certfile)) {
+        /* with TLS 1.3 a broker refuses a missing client certificate after the handshake: the
+         * connection just closes, with nothing from OpenSSL */
+        snprintf(err, errlen,
+                 "cannot connect to MQTT broker %s (client rc %d): is it running, with a TLS "
+                 "listener on that port? If it requires a client certificate, give --mqtt-cert "
+                 "and --mqtt-key",
+                 uri, client_rc);
     } else if (kf_mqtt_uri_tls(uri) == 1) {
         snprintf(err, errlen,
                  "cannot connect to MQTT broker %s (client rc %d): is it running, with a TLS "
-                 "listener on that port?",
-                 uri, client_rc);
+                 "listener on that port, and does its CA accept --mqtt-cert %s?",
+                 uri, client_rc, s->certfile);
     } else {
         snprintf(err, errlen,
                  "cannot connect to MQTT broker %s (client rc %d): is it running? A TLS listener "
