@@ -71,4 +71,9 @@ void kf_mqtt_connect_error(char *err, size_t errlen, const char *uri,
                            const struct kf_mqtt_security *s, int connack, int client_rc,
                            const char *tls_error);
 
+/* paho takes socket 0 for "no socket": in a process started with stdin closed (slurmstepd runs
+ * the SPANK prolog so) the broker connection gets fd 0 and its CONNACK is never read. Clients
+ * call this before connecting: it opens /dev/null on whichever of fds 0-2 are closed. */
+void kf_mqtt_reserve_std_fds(void);
+
 #endif

@@ -241,3 +241,17 @@ void kf_mqtt_connect_error(char *err, size_t errlen, const char *uri,
                  uri, client_rc);
     }
 }
+
+void kf_mqtt_reserve_std_fds(void)
+{
+    /* open() returns the lowest free descriptor: each call fills one of 0-2 while any is free */
+    for (;;) {
+        int fd = open("/dev/null", O_RDWR | O_NOCTTY);
+        if (fd < 0)
+            return;
+        if (fd > 2) {
+            close(fd);
+            return;
+        }
+    }
+}

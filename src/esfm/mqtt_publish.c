@@ -53,6 +53,7 @@ int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const cha
         mqtt_free_unconnected(m);
         return esfm_fail(err, errlen, rc, "%s", why);
     }
+    kf_mqtt_reserve_std_fds(); /* the SPANK prolog runs with stdin closed */
     char id[128];
     snprintf(id, sizeof id, "esfm-%s-%d", node, (int)getpid());
     if (MQTTClient_create(&m->client, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL) !=

@@ -236,6 +236,7 @@ struct mqtt_link *mqtt_link_new(const char *uri, const struct kf_mqtt_security *
         free(l);
         return NULL;
     }
+    kf_mqtt_reserve_std_fds(); /* a daemon started with stdin closed */
     pthread_mutex_init(&l->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

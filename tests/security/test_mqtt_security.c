@@ -1,6 +1,7 @@
 /* Unit tests of the MQTT security settings every kfarm MQTT client shares (kf_mqtt_security):
  * the password file rules, option combinations, URI schemes and the connection error texts. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,6 +169,23 @@ static void test_connection_errors_name_what_to_check(void **state)
     assert_non_null(strstr(err, "give --mqtt-cert"));
 }
 
+/* slurmstepd runs the SPANK prolog with stdin closed: paho would take the broker's socket, fd 0,
+ * for "no socket" (tests/security/spank_mqtt_tls.sh is the end-to-end case). */
+static void test_closed_stdin_is_reserved_before_connecting(void **state)
+{
+    (void)state;
+    int saved = dup(0);
+    assert_true(saved > 2);
+    close(0);
+    kf_mqtt_reserve_std_fds();
+    assert_int_not_equal(fcntl(0, F_GETFD), -1);
+    int probe = open("/dev/null", O_RDONLY);
+    assert_true(probe > 2); /* a socket made now cannot be fd 0 */
+    close(probe);
+    assert_int_equal(dup2(saved, 0), 0);
+    close(saved);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_uri_schemes),
         cmocka_unit_test(test_option_combinations),
         cmocka_unit_test(test_connection_errors_name_what_to_check),
+        cmocka_unit_test(test_closed_stdin_is_reserved_before_connecting),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
