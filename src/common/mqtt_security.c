@@ -200,6 +200,8 @@ void kf_mqtt_connect_error(char *err, size_t errlen, const char *uri,
                            const char *tls_error)
 {
     const char *user = s ? s->username : NULL;
+    const char *cert = s ? s->certfile : NULL;
+    const int tls = kf_mqtt_uri_tls(uri) == 1;
     const char *cafile = s && s->cafile ? s->cafile : "the system's trust store";
     if ((connack == 4 || connack == 5) && user) {
         snprintf(err, errlen,
@@ -221,7 +223,7 @@ void kf_mqtt_connect_error(char *err, size_t errlen, const char *uri,
     } else if (tls_error && *tls_error) {
         snprintf(err, errlen, "TLS with MQTT broker %s failed: %s (CA file %s)", uri, tls_error,
                  cafile);
-    } else if (kf_mqtt_uri_tls(uri) == 1 && !(s && s->certfile)) {
+    } else if (tls && !cert) {
         /* with TLS 1.3 a broker refuses a missing client certificate after the handshake: the
          * connection just closes, with nothing from OpenSSL */
         snprintf(err, errlen,
@@ -229,11 +231,11 @@ void kf_mqtt_connect_error(char *err, size_t errlen, const char *uri,
                  "listener on that port? If it requires a client certificate, give --mqtt-cert "
                  "and --mqtt-key",
                  uri, client_rc);
-    } else if (kf_mqtt_uri_tls(uri) == 1) {
+    } else if (tls) {
         snprintf(err, errlen,
                  "cannot connect to MQTT broker %s (client rc %d): is it running, with a TLS "
                  "listener on that port, and does its CA accept --mqtt-cert %s?",
-                 uri, client_rc, s->certfile);
+                 uri, client_rc, cert);
     } else {
         snprintf(err, errlen,
                  "cannot connect to MQTT broker %s (client rc %d): is it running? A TLS listener "
