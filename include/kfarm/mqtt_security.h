@@ -28,14 +28,15 @@ enum {
 };
 
 /* getopt_long entries for the five options, each with val = base + KF_MQTT_OPT_* (the caller
- * includes <getopt.h>); hand such a val to kf_mqtt_security_set(). */
-/* (1 is getopt's required_argument.) */
-#define KF_MQTT_SECURITY_LONG_OPTIONS(base)                                                        \
-    {"mqtt-username", 1, NULL, (base) + KF_MQTT_OPT_USERNAME},                                     \
-        {"mqtt-password-file", 1, NULL, (base) + KF_MQTT_OPT_PASSWORD_FILE},                       \
-        {"mqtt-cafile", 1, NULL, (base) + KF_MQTT_OPT_CAFILE},                                     \
-        {"mqtt-cert", 1, NULL, (base) + KF_MQTT_OPT_CERT},                                         \
-        {"mqtt-key", 1, NULL, (base) + KF_MQTT_OPT_KEY}
+ * includes <getopt.h>; 1 is its required_argument); hand such a val to kf_mqtt_security_set(). */
+/* clang-format off */
+#define KF_MQTT_SECURITY_LONG_OPTIONS(base)                                 \
+    {"mqtt-username", 1, NULL, (base) + KF_MQTT_OPT_USERNAME},              \
+    {"mqtt-password-file", 1, NULL, (base) + KF_MQTT_OPT_PASSWORD_FILE},    \
+    {"mqtt-cafile", 1, NULL, (base) + KF_MQTT_OPT_CAFILE},                  \
+    {"mqtt-cert", 1, NULL, (base) + KF_MQTT_OPT_CERT},                      \
+    {"mqtt-key", 1, NULL, (base) + KF_MQTT_OPT_KEY}
+/* clang-format on */
 
 /* Size of the buffer kf_mqtt_read_password() fills: passwords up to 254 bytes. */
 #define KF_MQTT_PASSWORD_BUF 256
@@ -58,9 +59,9 @@ int kf_mqtt_security_check(const char *uri, const struct kf_mqtt_security *s, ch
 int kf_mqtt_security_check_files(const struct kf_mqtt_security *s, char *err, size_t errlen);
 
 /* Reads the password (the first line, without its newline) from path into buf (len is
- * KF_MQTT_PASSWORD_BUF; a password may be len - 2 bytes long). Refuses a file that group or others may read or write, a
- * non-regular file, an empty or overlong password. Returns 0 or a negative errno with err
- * filled. The caller wipes buf (explicit_bzero) when done with it. */
+ * KF_MQTT_PASSWORD_BUF; a password may be len - 2 bytes long). Refuses a file that group or others
+ * may read or write, a non-regular file, an empty or overlong password. Returns 0 or a negative
+ * errno with err filled. The caller wipes buf (explicit_bzero) when done with it. */
 int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, size_t errlen);
 
 /* Explains a failed connection to uri in err. connack: the broker's CONNACK code (1-5; 4 and 5

@@ -92,8 +92,9 @@ int kf_mqtt_security_check(const char *uri, const struct kf_mqtt_security *s, ch
                     "%s is for TLS, but the broker URI %s is plain TCP: use ssl://HOST:PORT",
                     tls_opt, uri);
     if (s->keyfile && !s->certfile)
-        return fail(err, errlen, -EINVAL, "--mqtt-key %s needs --mqtt-cert (the certificate of "
-                    "that key)%s", s->keyfile, "");
+        return fail(err, errlen, -EINVAL,
+                    "--mqtt-key %s needs --mqtt-cert (the certificate of that key)%s", s->keyfile,
+                    "");
     return 0;
 }
 
@@ -168,8 +169,8 @@ int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, si
     }
     buf[line] = 0;
     if (line == 0)
-        rc = fail(err, errlen, -EINVAL, "--mqtt-password-file %s: the first line (the password) "
-                  "is empty%s", path, "");
+        rc = fail(err, errlen, -EINVAL,
+                  "--mqtt-password-file %s: the first line (the password) is empty%s", path, "");
 out:
     if (rc)
         explicit_bzero(buf, len);

@@ -209,15 +209,24 @@ int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops)
         O_MQTT_SECURITY /* + KF_MQTT_OPT_* */
     };
     static const struct option opts[] = {
-        {"sysfs-root", 1, 0, O_SYSFS}, {"connect", 1, 0, O_CONNECT},
-        {"policy", 1, 0, O_POLICY},    {"state-dir", 1, 0, O_STATE},
-        {"mqtt", 1, 0, O_MQTT},        {"parallel", 1, 0, O_PARALLEL},
-        {"force", 0, 0, O_FORCE},      {"json", 0, 0, O_JSON},
-        {"vfs", 1, 0, O_VFS},          {"bitstream", 1, 0, O_BITSTREAM},
-        {"vf-driver", 1, 0, O_VFDRV},  {"live", 0, 0, O_LIVE},
-        {"config", 0, 0, O_CONFIG},    {"timeout", 1, 0, O_TIMEOUT},
-        {"uid", 1, 0, O_UID},          {"partition", 1, 0, O_PARTITION},
-        {"help", 0, 0, O_HELP},        KF_MQTT_SECURITY_LONG_OPTIONS(O_MQTT_SECURITY),
+        {"sysfs-root", 1, 0, O_SYSFS},
+        {"connect", 1, 0, O_CONNECT},
+        {"policy", 1, 0, O_POLICY},
+        {"state-dir", 1, 0, O_STATE},
+        {"mqtt", 1, 0, O_MQTT},
+        {"parallel", 1, 0, O_PARALLEL},
+        {"force", 0, 0, O_FORCE},
+        {"json", 0, 0, O_JSON},
+        {"vfs", 1, 0, O_VFS},
+        {"bitstream", 1, 0, O_BITSTREAM},
+        {"vf-driver", 1, 0, O_VFDRV},
+        {"live", 0, 0, O_LIVE},
+        {"config", 0, 0, O_CONFIG},
+        {"timeout", 1, 0, O_TIMEOUT},
+        {"uid", 1, 0, O_UID},
+        {"partition", 1, 0, O_PARTITION},
+        {"help", 0, 0, O_HELP},
+        KF_MQTT_SECURITY_LONG_OPTIONS(O_MQTT_SECURITY),
         {0, 0, 0, 0},
     };
     struct esfm_options o = {.log = print_line, .log_arg = stdout, .sysfs_ops = sysfs_ops};

@@ -16,10 +16,9 @@ struct key {
 #f, offsetof(struct ks_config, f), sizeof(((struct ks_config *)0)->f)                      \
     }
 static const struct key keys[] = {
-    KEY(policy),         KEY(hypervisor), KEY(domain),     KEY(state_dir),
-    KEY(esfm_state_dir), KEY(mqtt),       KEY(sysfs_root), KEY(squeue),
-    KEY(mqtt_username),  KEY(mqtt_password_file), KEY(mqtt_cafile), KEY(mqtt_cert),
-    KEY(mqtt_key),
+    KEY(policy),      KEY(hypervisor), KEY(domain),   KEY(state_dir),     KEY(esfm_state_dir),
+    KEY(mqtt),        KEY(sysfs_root), KEY(squeue),   KEY(mqtt_username), KEY(mqtt_password_file),
+    KEY(mqtt_cafile), KEY(mqtt_cert),  KEY(mqtt_key),
 };
 
 static void set_defaults(struct ks_config *cfg)
@@ -69,8 +68,8 @@ int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, siz
     }
     struct kf_mqtt_security sec;
     ks_config_mqtt_security(cfg, &sec);
-    const int any_security = sec.username || sec.password_file || sec.cafile || sec.certfile ||
-                             sec.keyfile;
+    const int any_security =
+        sec.username || sec.password_file || sec.cafile || sec.certfile || sec.keyfile;
     if (any_security && !cfg->mqtt[0]) {
         snprintf(err, errlen, "plugstack.conf: the mqtt_* security arguments need mqtt=URI");
         return -EINVAL;
@@ -78,8 +77,10 @@ int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, siz
     char why[512];
     if (cfg->mqtt[0] && kf_mqtt_security_check(cfg->mqtt, &sec, why, sizeof why)) {
         /* the shared check names command-line options; say which arguments these are here */
-        snprintf(err, errlen, "plugstack.conf: %s (plugstack arguments: mqtt_username=, "
-                 "mqtt_password_file=, mqtt_cafile=, mqtt_cert=, mqtt_key=)", why);
+        snprintf(err, errlen,
+                 "plugstack.conf: %s (plugstack arguments: mqtt_username=, "
+                 "mqtt_password_file=, mqtt_cafile=, mqtt_cert=, mqtt_key=)",
+                 why);
         return -EINVAL;
     }
     char probe[128];

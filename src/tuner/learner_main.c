@@ -116,8 +116,8 @@ int main(int argc, char **argv)
     char cid[64];
     snprintf(cid, sizeof(cid), "kfarm-learner-%ld", (long)getpid());
     char err[256];
-    l.mq = mqtt_link_new(l.o.broker, &sec, l.o.client_id ? l.o.client_id : cid, NULL, NULL, on_connected,
-                         &l, err, sizeof(err));
+    l.mq = mqtt_link_new(l.o.broker, &sec, l.o.client_id ? l.o.client_id : cid, NULL, NULL,
+                         on_connected, &l, err, sizeof(err));
     if (!l.mq) {
         fprintf(stderr, "kfarm-learner: %s\n", err);
         return 1;

@@ -40,8 +40,8 @@ struct mqtt_link {
     atomic_int connected;
     atomic_int retry_due; /* the first connection failed: mqtt_link_poll() retries */
     double retry_at;
-    char tls_error[256]; /* OpenSSL's text from the current attempt's handshake */
-    char error[512];     /* why the last attempt failed */
+    char tls_error[256];    /* OpenSSL's text from the current attempt's handshake */
+    char error[512];        /* why the last attempt failed (error_gen counts the failures) */
     char error_logged[512]; /* owner's thread: the reason mqtt_link_error_changed() gave last */
     unsigned connects_logged;
     atomic_uint connect_gen;
@@ -425,15 +425,12 @@ void mqtt_link_subscribe_all(struct mqtt_link *l, const char *const *topics, siz
         mqtt_link_subscribe(l, topics[i]);
 }
 
-unsigned mqtt_link_last_error(struct mqtt_link *l, char *buf, size_t len)
+/* Why the last connection attempt failed (refused user, TLS verification, unreachable). */
+static void last_error(struct mqtt_link *l, char *buf, size_t len)
 {
-    unsigned gen = atomic_load(&l->error_gen);
-    if (gen && buf && len) {
-        pthread_mutex_lock(&l->lock);
-        snprintf(buf, len, "%s", l->error);
-        pthread_mutex_unlock(&l->lock);
-    }
-    return gen;
+    pthread_mutex_lock(&l->lock);
+    snprintf(buf, len, "%s", l->error);
+    pthread_mutex_unlock(&l->lock);
 }
 
 int mqtt_link_error_changed(struct mqtt_link *l, unsigned *seen, char *buf, size_t len)
@@ -448,7 +445,7 @@ int mqtt_link_error_changed(struct mqtt_link *l, unsigned *seen, char *buf, size
         l->error_logged[0] = 0;
     }
     char why[sizeof(l->error)];
-    mqtt_link_last_error(l, why, sizeof(why));
+    last_error(l, why, sizeof(why));
     /* one report per change of reason, not one per retry every second */
     if (!strcmp(why, l->error_logged))
         return 0;

@@ -47,10 +47,6 @@ void mqtt_link_wait(struct mqtt_link *l, int timeout_ms);
 /* Publishes final_topic/final_payload (if not NULL) and disconnects, waiting at most ~1 s. */
 void mqtt_link_free(struct mqtt_link *l, const char *final_topic, const char *final_payload);
 
-/* Why the last connection attempt failed (refused user, TLS verification, unreachable), in buf;
- * returns a counter that grows with every failed attempt (0: none yet), so owners log changes. */
-unsigned mqtt_link_last_error(struct mqtt_link *l, char *buf, size_t len);
-
 /* 1 with the reason in buf when an attempt failed since *seen (the caller's counter, start at 0)
  * for another reason than the one this returned last (or the link connected in between). For
  * the owner's thread: a log line per change, not per retry. */

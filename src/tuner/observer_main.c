@@ -99,8 +99,8 @@ int main(int argc, char **argv)
     }
     char cid[64], err[256];
     snprintf(cid, sizeof(cid), "kfarm-observer-%ld", (long)getpid());
-    ob.mq = mqtt_link_new(ob.o.broker, &sec, ob.o.client_id ? ob.o.client_id : cid, NULL, NULL, NULL,
-                          NULL, err, sizeof(err));
+    ob.mq = mqtt_link_new(ob.o.broker, &sec, ob.o.client_id ? ob.o.client_id : cid, NULL, NULL,
+                          NULL, NULL, err, sizeof(err));
     if (!ob.mq) {
         fprintf(stderr, "kfarm-observer: %s\n", err);
         return 1;

@@ -87,8 +87,7 @@ static void test_bad_password_files_say_why(void **state)
     p = write_file("long", big, 0600);
     assert_int_not_equal(kf_mqtt_read_password(p, pw, sizeof(pw), err, sizeof(err)), 0);
     assert_non_null(strstr(err, "longer than 254 bytes"));
-    assert_int_not_equal(kf_mqtt_read_password("/nonexistent/pw", pw, sizeof(pw), err,
-                                               sizeof(err)),
+    assert_int_not_equal(kf_mqtt_read_password("/nonexistent/pw", pw, sizeof(pw), err, sizeof(err)),
                          0);
     assert_non_null(strstr(err, "--mqtt-password-file /nonexistent/pw"));
     assert_int_not_equal(kf_mqtt_read_password(dir, pw, sizeof(pw), err, sizeof(err)), 0);

@@ -70,12 +70,15 @@ int main(int argc, char **argv)
     size_t n_sizes = 2;
     long period_ms = 2;
     double duration = 1e9;
-    static const struct option opts[] = {
-        {"broker", required_argument, 0, 'b'},    {"status", required_argument, 0, 's'},
-        {"accel-bdf", required_argument, 0, 'a'}, {"node", required_argument, 0, 'n'},
-        {"sizes", required_argument, 0, 'z'},     {"period-ms", required_argument, 0, 'p'},
-        {"duration", required_argument, 0, 'd'},  KF_MQTT_SECURITY_LONG_OPTIONS(1000),
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
+                                         {"status", required_argument, 0, 's'},
+                                         {"accel-bdf", required_argument, 0, 'a'},
+                                         {"node", required_argument, 0, 'n'},
+                                         {"sizes", required_argument, 0, 'z'},
+                                         {"period-ms", required_argument, 0, 'p'},
+                                         {"duration", required_argument, 0, 'd'},
+                                         KF_MQTT_SECURITY_LONG_OPTIONS(1000),
+                                         {0, 0, 0, 0}};
     struct kf_mqtt_security sec = {0};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
