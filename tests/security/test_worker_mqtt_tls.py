@@ -107,6 +107,7 @@ try:
         job.stop()
         out = job.output()
         check(refused not in out, "a rank was refused with the right password:\n" + out)
+        check("Sanitizer" not in out and "runtime error" not in out, "sanitizer report:\n" + out)
         print("right user: %d requests, pause/unpause heard over TLS, 0 errors" % s["count"])
     with open(os.path.join(mqtt_dir, "mosquitto.log")) as f:
         log = f.read()
@@ -123,6 +124,7 @@ try:
         n = out.count(refused)
         check(n == 2, "expected the refusal once per worker rank (2), got %d:\n%s" % (n, out))
         check("check --mqtt-username/--mqtt-password-file" in out, out)
+        check("Sanitizer" not in out and "runtime error" not in out, "sanitizer report:\n" + out)
         print("wrong password: refused, logged once per rank; %d requests served locally"
               % s["count"])
 finally:
