@@ -224,19 +224,24 @@ void kf_mqtt_connect_error(char *err, size_t errlen, const char *uri,
     } else if (tls_error && *tls_error) {
         snprintf(err, errlen, "TLS with MQTT broker %s failed: %s (CA file %s)", uri, tls_error,
                  cafile);
-    } else if (tls && !cert) {
-        /* with TLS 1.3 a broker refuses a missing client certificate after the handshake: the
-         * connection just closes, with nothing from OpenSSL */
-        snprintf(err, errlen,
-                 "cannot connect to MQTT broker %s (client rc %d): is it running, with a TLS "
-                 "listener on that port? If it requires a client certificate, give --mqtt-cert "
-                 "and --mqtt-key",
-                 uri, client_rc);
     } else if (tls) {
+        /* paho reports neither a host name the certificate does not cover (its post-handshake
+         * check) nor, with TLS 1.3, a client certificate the broker wanted (the connection just
+         * closes): name both */
+        char host[256];
+        const char *sep = strstr(uri, "://");
+        const char *h = sep ? sep + 3 : uri;
+        snprintf(host, sizeof(host), "%.*s", (int)strcspn(h, ":/"), h);
+        char client[300];
+        if (cert)
+            snprintf(client, sizeof(client), "does its CA accept --mqtt-cert %s?", cert);
+        else
+            snprintf(client, sizeof(client),
+                     "if it requires a client certificate, give --mqtt-cert and --mqtt-key");
         snprintf(err, errlen,
                  "cannot connect to MQTT broker %s (client rc %d): is it running, with a TLS "
-                 "listener on that port, and does its CA accept --mqtt-cert %s?",
-                 uri, client_rc, cert);
+                 "listener on that port? Does its certificate name %s (subjectAltName)? And %s",
+                 uri, client_rc, host, client);
     } else {
         snprintf(err, errlen,
                  "cannot connect to MQTT broker %s (client rc %d): is it running? A TLS listener "

@@ -10,6 +10,7 @@
 #     no user (anonymous), a plain tcp:// client on the TLS listener, a CA that did not sign the
 #     broker's certificate, a group-readable password file, TLS options on a tcp:// URI.
 #  4. A broker with require_certificate: ESFM with --mqtt-cert/--mqtt-key in, without it out.
+#  5. A broker whose certificate (from the right CA) names another host: refused.
 set -euo pipefail
 build=${KFARM_BUILD_DIR:?}
 src=${KFARM_SOURCE_DIR:?}
@@ -28,6 +29,7 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   "$harness" stop "$tmp/mqtt" || true
   "$harness" stop "$tmp/mqtt-cert" || true
+  "$harness" stop "$tmp/mqtt-host" || true
   # sanitizer builds: a leak or UB report from any of our processes fails the test
   if ((rc == 0)) && grep -l "Sanitizer\|runtime error" "$tmp"/*.log >/dev/null 2>&1; then
     echo "sanitizer report in $(grep -l "Sanitizer\|runtime error" "$tmp"/*.log)" >&2
@@ -204,7 +206,17 @@ esfm --mqtt "$curl" --mqtt-cafile "$cca" --mqtt-username esfm --mqtt-password-fi
   unpause "$vf" >"$tmp/esfm-cert.log" 2>&1 || fail "esfm with a client certificate: $(cat "$tmp/esfm-cert.log")"
 echo "ok: esfm with --mqtt-cert/--mqtt-key on a broker that requires a client certificate"
 expect_error "esfm without a client certificate on that broker" \
-  "If it requires a client certificate, give --mqtt-cert and --mqtt-key" \
+  "if it requires a client certificate, give --mqtt-cert and --mqtt-key" \
   esfm --mqtt "$curl" --mqtt-cafile "$cca" --mqtt-username esfm \
   --mqtt-password-file "$tmp/esfm.pw" pause "$vf"
+"$harness" stop "$tmp/mqtt-cert"
+
+# --- 5. the certificate must name the host: one for other.example, from the CA we trust ----------
+MOSQUITTO_SERVER_NAMES=DNS:other.example "$harness" start-tls "$tmp/mqtt-host" "esfm:$esfm_pw" >/dev/null
+hurl=$("$harness" url "$tmp/mqtt-host")
+expect_error "esfm, a certificate for another host" \
+  "Does its certificate name 127.0.0.1 (subjectAltName)?" \
+  esfm --mqtt "$hurl" --mqtt-cafile "$tmp/mqtt-host/ca.crt" --mqtt-username esfm \
+  --mqtt-password-file "$tmp/esfm.pw" pause "$vf"
+! grep -qF "u'esfm')" "$tmp/mqtt-host/mosquitto.log" || fail "the broker let ESFM in"
 echo PASS

@@ -164,8 +164,13 @@ static void test_connection_errors_name_what_to_check(void **state)
     assert_non_null(strstr(err, "the system's trust store"));
     kf_mqtt_connect_error(err, sizeof(err), "tcp://b:1", NULL, 0, -1, NULL);
     assert_non_null(strstr(err, "A TLS listener needs an ssl:// URI"));
-    kf_mqtt_connect_error(err, sizeof(err), "ssl://b:1", &s, 0, -1, NULL);
+    kf_mqtt_connect_error(err, sizeof(err), "ssl://b:1", NULL, 0, -1, NULL);
+    assert_non_null(strstr(err, "Does its certificate name b (subjectAltName)?"));
     assert_non_null(strstr(err, "give --mqtt-cert"));
+    s.certfile = "/c.pem";
+    kf_mqtt_connect_error(err, sizeof(err), "mqtts://b.example:8883", &s, 0, -1, NULL);
+    assert_non_null(strstr(err, "name b.example (subjectAltName)"));
+    assert_non_null(strstr(err, "accept --mqtt-cert /c.pem"));
 }
 
 /* slurmstepd runs the SPANK prolog with stdin closed: paho would take the broker's socket, fd 0,
