@@ -41,6 +41,9 @@ int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const cha
 {
     char why[512];
     int rc;
+    if (kf_mqtt_uri_tls(uri) < 0)
+        return esfm_fail(err, errlen, -EINVAL,
+                         "--mqtt wants tcp://HOST:PORT, or ssl://HOST:PORT for TLS, got '%s'", uri);
     if ((rc = kf_mqtt_security_check(uri, sec, why, sizeof why)) ||
         (rc = kf_mqtt_security_check_files(sec, why, sizeof why)))
         return esfm_fail(err, errlen, rc, "%s", why);
