@@ -27,8 +27,8 @@ mosquitto_sub -h 127.0.0.1 -p "$port" --cafile "$MQ/ca.crt" -u esfm -P "$pw" -v 
 sub=$!
 wait_until 10 "mosquitto_sub connected" grep -qF "u'esfm')" "$MQ/mosquitto.log"
 sleep 0.3 # its SUBSCRIBE follows the CONNECT the log shows
-out=$(timeout 60 srun --mpi=none --fpga-vfs=1 bash -c 'echo "$KFARM_ACCEL|$KFARM_ACCEL_REASON"' 2>&1) ||
-  fail "srun: $out"
+out=$(timeout 60 srun --mpi=none --fpga-vfs=1 bash -c 'echo "$KFARM_ACCEL|$KFARM_ACCEL_REASON"' \
+  2>>"$T/srun.log") || fail "srun: $out $(cat "$T/srun.log")"
 [[ $out == "1|" ]] || fail "with the right MQTT password: KFARM_ACCEL|REASON=$out"
 wait "$sub" || fail "mosquitto_sub got: $(cat "$T/sub.txt") $(cat "$T/sub.log")"
 sub=
@@ -39,18 +39,20 @@ grep -qE "^kfarm/accel/$node/0000:[0-9a-f:.]+ \{\"state\":\"active\"\}$" <(sed -
 pass "prolog/epilog ESFM published over TLS as esfm: $(paste -sd' ' "$T/sub.txt")"
 
 # 2. a wrong password: no accelerator, and the reason names the refusal
+wait_until 30 "node idle after the first job" node_idle
 printf 'not-%s\n' "$pw" >"$T/esfm.pw"
-out=$(timeout 60 srun --mpi=none --fpga-vfs=1 bash -c 'echo "$KFARM_ACCEL|$KFARM_ACCEL_REASON"' 2>&1) ||
-  fail "srun: $out"
+out=$(timeout 60 srun --mpi=none --fpga-vfs=1 bash -c 'echo "$KFARM_ACCEL|$KFARM_ACCEL_REASON"' \
+  2>>"$T/srun.log") || fail "srun: $out $(cat "$T/srun.log")"
 [[ $out == "0|"*"MQTT broker $url refused user esfm: not authorised"* ]] ||
   fail "wrong password: $out"
 pass "wrong password: KFARM_ACCEL=0, reason: ${out#0|}"
 
 # 3. a password file others may read: refused before any connection
+wait_until 30 "node idle after the second job" node_idle
 printf '%s\n' "$pw" >"$T/esfm.pw"
 chmod 644 "$T/esfm.pw"
-out=$(timeout 60 srun --mpi=none --fpga-vfs=1 bash -c 'echo "$KFARM_ACCEL|$KFARM_ACCEL_REASON"' 2>&1) ||
-  fail "srun: $out"
+out=$(timeout 60 srun --mpi=none --fpga-vfs=1 bash -c 'echo "$KFARM_ACCEL|$KFARM_ACCEL_REASON"' \
+  2>>"$T/srun.log") || fail "srun: $out $(cat "$T/srun.log")"
 [[ $out == "0|"*"has mode 0644: group or others may read it"* ]] || fail "readable file: $out"
 pass "group/world-readable password file: KFARM_ACCEL=0, reason: ${out#0|}"
 [[ -z $(vm_vfs) ]] || fail "VFs left on the VM: $(vm_vfs)"
