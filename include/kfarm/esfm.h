@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <kfarm/mqtt_security.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -56,7 +58,10 @@ struct esfm_options {
                                 NULL: operations needing a hypervisor fail with -EINVAL */
     const char *policy_path; /* NULL: no policy (no budgets, no bitstreams, exclusive VFs) */
     const char *state_dir;   /* default "/var/lib/esfm"; created 0700 */
-    const char *mqtt_uri;    /* "tcp://host:port" or NULL (publish nothing) */
+    const char *mqtt_uri;    /* "tcp://host:port", "ssl://host:port" (TLS) or NULL (publish
+                                nothing) */
+    struct kf_mqtt_security mqtt_security; /* user, password file, CA, client cert (all NULL:
+                                              anonymous) */
     int parallel;            /* threads for multi-VF operations; <= 0 means one per VF */
     bool force;              /* ignore the busy counter */
     unsigned hv_flags;       /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */

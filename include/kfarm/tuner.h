@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <kfarm/mqtt_security.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -90,15 +92,23 @@ int tuner_selector_save(struct tuner_selector *sel, const char *ops_json_path, c
                         size_t errlen);
 
 /* Optional MQTT hookup (mARGOt v3 topics, see docs/tuner.md): connects in the background to
- * broker_uri ("tcp://host:port"), publishes margot/<app>.<kind>/welcome/<cid> and one
+ * broker_uri ("tcp://host:port", or "ssl://host:port" for TLS) as sec says (user, password file,
+ * CA and client certificate; NULL: anonymous, see kfarm/mqtt_security.h), publishes margot/<app>.<kind>/welcome/<cid> and one
  * observation per observe(), sets margot/<app>.<kind>/kia/<cid> as last will, applies received
  * predictions and explore commands, and, when accel_bdf is not NULL, subscribes to
  * kfarm/accel/<node>/<accel_bdf> ({"state":"active"|"paused"|"detached"}) for the
  * accel_available feature. node NULL means gethostname() (what ESFM uses). A broker that is down or
  * goes away never blocks choose()/observe(); the client reconnects on its own. Returns 0 or a
- * negative errno with err filled (bad URI, client creation failed). */
-int tuner_selector_set_mqtt(struct tuner_selector *sel, const char *broker_uri, const char *node,
+ * negative errno with err filled (bad URI or security option, unreadable or group/world-readable
+ * password file, client creation failed). */
+int tuner_selector_set_mqtt(struct tuner_selector *sel, const char *broker_uri,
+                            const struct kf_mqtt_security *sec, const char *node,
                             const char *accel_bdf, char *err, size_t errlen);
+
+/* Why the MQTT connection failed (refused user, TLS verification, broker unreachable): 1 with
+ * the text in buf when the reason is new since the last call, else 0 (one log line per change,
+ * not per retry). For the owner's log; cheap enough to call per request. */
+int tuner_selector_mqtt_error(struct tuner_selector *sel, char *buf, size_t len);
 
 /* What the MQTT hookup last heard on kfarm/accel/<node>/<bdf>: 1 active, 0 paused or detached,
  * -1 nothing yet (or no MQTT). Applies pending MQTT messages first. For callers that fix the

@@ -26,6 +26,9 @@ static const char usage_text[] =
     "  --sysfs-root DIR   (default /sys)      --connect URI   libvirt URI or fake:///file.json\n"
     "  --policy FILE      admin policy        --state-dir DIR (default /var/lib/esfm)\n"
     "  --mqtt tcp://H:P   publish VF states   --parallel N    threads for multi-VF steps\n"
+    "  --mqtt ssl://H:P   the same over TLS; with --mqtt-cafile FILE (CA of the broker),\n"
+    "                     --mqtt-username U --mqtt-password-file FILE (owner-only file),\n"
+    "                     --mqtt-cert FILE --mqtt-key FILE (client certificate)\n"
     "  --force            ignore busy VFs     --json          machine-readable listings\n"
     "  --live | --config  hypervisor scope    --timeout MS    device-removed wait bound\n"
     "exit codes: 0 ok, 1 internal, 2 usage/bad input, 3 policy refused, 4 not found,\n"
@@ -202,18 +205,29 @@ int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops)
         O_TIMEOUT,
         O_UID,
         O_PARTITION,
-        O_HELP
+        O_HELP,
+        O_MQTT_SECURITY /* + KF_MQTT_OPT_* */
     };
     static const struct option opts[] = {
-        {"sysfs-root", 1, 0, O_SYSFS}, {"connect", 1, 0, O_CONNECT},
-        {"policy", 1, 0, O_POLICY},    {"state-dir", 1, 0, O_STATE},
-        {"mqtt", 1, 0, O_MQTT},        {"parallel", 1, 0, O_PARALLEL},
-        {"force", 0, 0, O_FORCE},      {"json", 0, 0, O_JSON},
-        {"vfs", 1, 0, O_VFS},          {"bitstream", 1, 0, O_BITSTREAM},
-        {"vf-driver", 1, 0, O_VFDRV},  {"live", 0, 0, O_LIVE},
-        {"config", 0, 0, O_CONFIG},    {"timeout", 1, 0, O_TIMEOUT},
-        {"uid", 1, 0, O_UID},          {"partition", 1, 0, O_PARTITION},
-        {"help", 0, 0, O_HELP},        {0, 0, 0, 0},
+        {"sysfs-root", 1, 0, O_SYSFS},
+        {"connect", 1, 0, O_CONNECT},
+        {"policy", 1, 0, O_POLICY},
+        {"state-dir", 1, 0, O_STATE},
+        {"mqtt", 1, 0, O_MQTT},
+        {"parallel", 1, 0, O_PARALLEL},
+        {"force", 0, 0, O_FORCE},
+        {"json", 0, 0, O_JSON},
+        {"vfs", 1, 0, O_VFS},
+        {"bitstream", 1, 0, O_BITSTREAM},
+        {"vf-driver", 1, 0, O_VFDRV},
+        {"live", 0, 0, O_LIVE},
+        {"config", 0, 0, O_CONFIG},
+        {"timeout", 1, 0, O_TIMEOUT},
+        {"uid", 1, 0, O_UID},
+        {"partition", 1, 0, O_PARTITION},
+        {"help", 0, 0, O_HELP},
+        KF_MQTT_SECURITY_LONG_OPTIONS(O_MQTT_SECURITY),
+        {0, 0, 0, 0},
     };
     struct esfm_options o = {.log = print_line, .log_arg = stdout, .sysfs_ops = sysfs_ops};
     bool json = false;
@@ -282,6 +296,10 @@ int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops)
             fputs(usage_text, stdout);
             return 0;
         default:
+            if (c >= O_MQTT_SECURITY && c < O_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
+                kf_mqtt_security_set(&o.mqtt_security, c - O_MQTT_SECURITY, optarg);
+                break;
+            }
             if (optopt >= '0' && optopt <= '9')
                 return usage_error("counts must be whole numbers >= 0, got '%s'", argv[optind - 1]);
             return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);

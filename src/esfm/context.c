@@ -90,7 +90,8 @@ int esfm_ctx_new(const struct esfm_options *opt, struct esfm_ctx **out, char *er
         goto fail;
     if (ctx->connect_uri && (rc = esfm_hv_open(ctx->connect_uri, &ctx->hv, err, errlen)))
         goto fail;
-    if (opt->mqtt_uri && (rc = esfm_mqtt_new(opt->mqtt_uri, ctx->node, &ctx->mqtt, err, errlen)))
+    if (opt->mqtt_uri && (rc = esfm_mqtt_new(opt->mqtt_uri, &opt->mqtt_security, ctx->node, &ctx->mqtt,
+                                           err, errlen)))
         goto fail;
     int repaired = 0;
     if (!opt->skip_reconcile && (rc = esfm_reconcile(ctx, &repaired, err, errlen)))

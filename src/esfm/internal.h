@@ -92,7 +92,8 @@ int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const ch
 void esfm_run_parallel(int threads, size_t n, void (*fn)(void *arg, size_t i), void *arg);
 
 /* mqtt_publish.c */
-int esfm_mqtt_new(const char *uri, const char *node, struct esfm_mqtt **out, char *err,
+int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const char *node,
+                  struct esfm_mqtt **out, char *err,
                   size_t errlen);
 void esfm_mqtt_free(struct esfm_mqtt *m);
 void esfm_publish_state(struct esfm_ctx *ctx, const char *vf, const char *state);

@@ -1,8 +1,10 @@
 /* Publishes a VF's accelerator state on kfarm/accel/<node>/<bdf> as {"state": "..."} (retained,
- * QoS 1) through paho-mqtt C, so workers' tuners learn when their accelerator comes and goes. */
+ * QoS 1) through paho-mqtt C (OpenSSL build: TLS, user/password), so workers' tuners learn when
+ * their accelerator comes and goes. */
 #include "internal.h"
 
 #include <MQTTClient.h>
+#include <kfarm/mqtt_security.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,33 +14,83 @@
 struct esfm_mqtt {
     MQTTClient client;
     pthread_mutex_t lock;
+    char tls_error[256]; /* OpenSSL's first error line from a failed handshake */
+    char password[KF_MQTT_PASSWORD_BUF];
 };
 
-int esfm_mqtt_new(const char *uri, const char *node, struct esfm_mqtt **out, char *err,
-                  size_t errlen)
+/* OpenSSL's error queue after a failed handshake (during MQTTClient_connect). */
+static int on_ssl_error(const char *str, size_t len, void *u)
 {
-    if (strncmp(uri, "tcp://", 6) != 0)
-        return esfm_fail(err, errlen, -EINVAL, "--mqtt wants tcp://HOST:PORT, got '%s'", uri);
+    struct esfm_mqtt *m = u;
+    size_t n = strcspn(str, "\n");
+    if (n > len)
+        n = len;
+    if (!m->tls_error[0])
+        snprintf(m->tls_error, sizeof m->tls_error, "%.*s", (int)n, str);
+    return 1;
+}
+
+static void mqtt_free_unconnected(struct esfm_mqtt *m)
+{
+    explicit_bzero(m->password, sizeof m->password);
+    free(m);
+}
+
+int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const char *node,
+                  struct esfm_mqtt **out, char *err, size_t errlen)
+{
+    char why[512];
+    int rc;
+    if (kf_mqtt_uri_tls(uri) < 0)
+        return esfm_fail(err, errlen, -EINVAL,
+                         "--mqtt wants tcp://HOST:PORT, or ssl://HOST:PORT for TLS, got '%s'", uri);
+    if ((rc = kf_mqtt_security_check(uri, sec, why, sizeof why)) ||
+        (rc = kf_mqtt_security_check_files(sec, why, sizeof why)))
+        return esfm_fail(err, errlen, rc, "%s", why);
     struct esfm_mqtt *m = calloc(1, sizeof *m);
     if (!m)
         return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+    if (sec && sec->password_file &&
+        (rc = kf_mqtt_read_password(sec->password_file, m->password, sizeof m->password, why,
+                                    sizeof why))) {
+        mqtt_free_unconnected(m);
+        return esfm_fail(err, errlen, rc, "%s", why);
+    }
+    kf_mqtt_reserve_std_fds(); /* the SPANK prolog runs with stdin closed */
     char id[128];
     snprintf(id, sizeof id, "esfm-%s-%d", node, (int)getpid());
     if (MQTTClient_create(&m->client, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL) !=
         MQTTCLIENT_SUCCESS) {
-        free(m);
+        mqtt_free_unconnected(m);
         return esfm_fail(err, errlen, -EINVAL, "cannot create an MQTT client for %s", uri);
     }
     MQTTClient_connectOptions co = MQTTClient_connectOptions_initializer;
     co.keepAliveInterval = 30;
     co.cleansession = 1;
     co.connectTimeout = 5;
-    int rc = MQTTClient_connect(m->client, &co);
+    if (sec && sec->username) {
+        co.username = sec->username;
+        co.password = m->password;
+    }
+    MQTTClient_SSLOptions so = MQTTClient_SSLOptions_initializer;
+    if (kf_mqtt_uri_tls(uri) == 1) {
+        so.trustStore = sec ? sec->cafile : NULL; /* NULL: OpenSSL's default paths */
+        so.keyStore = sec ? sec->certfile : NULL;
+        so.privateKey = sec ? sec->keyfile : NULL;
+        so.enableServerCertAuth = 1;
+        so.verify = 1; /* the certificate must name the host of the URI */
+        so.ssl_error_cb = on_ssl_error;
+        so.ssl_error_context = m;
+        co.ssl = &so;
+    }
+    rc = MQTTClient_connect(m->client, &co);
     if (rc != MQTTCLIENT_SUCCESS) {
+        /* paho returns the broker's CONNACK code (1-5) when the broker refused us */
+        kf_mqtt_connect_error(why, sizeof why, uri, sec, rc > 0 && rc <= 5 ? rc : 0, rc,
+                              m->tls_error[0] ? m->tls_error : NULL);
         MQTTClient_destroy(&m->client);
-        free(m);
-        return esfm_fail(err, errlen, -EREMOTEIO,
-                         "cannot connect to MQTT broker %s (paho rc %d); is it running?", uri, rc);
+        mqtt_free_unconnected(m);
+        return esfm_fail(err, errlen, rc == 4 || rc == 5 ? -EACCES : -EREMOTEIO, "%s", why);
     }
     pthread_mutex_init(&m->lock, NULL);
     *out = m;
@@ -52,6 +104,7 @@ void esfm_mqtt_free(struct esfm_mqtt *m)
     MQTTClient_disconnect(m->client, 1000);
     MQTTClient_destroy(&m->client);
     pthread_mutex_destroy(&m->lock);
+    explicit_bzero(m->password, sizeof m->password);
     free(m);
 }
 

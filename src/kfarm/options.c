@@ -37,6 +37,7 @@ enum {
     OPT_CURVE_ALLOWED_KEYS,
     OPT_CURVE_SERVER_KEY,
     OPT_MAX_CLIENT_INFLIGHT,
+    OPT_MQTT_SECURITY, /* + KF_MQTT_OPT_*: --mqtt-username ... --mqtt-key */
 };
 
 static const struct option long_options[] = {
@@ -69,6 +70,7 @@ static const struct option long_options[] = {
     {"curve-allowed-keys", required_argument, NULL, OPT_CURVE_ALLOWED_KEYS},
     {"curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY},
     {"max-client-inflight", required_argument, NULL, OPT_MAX_CLIENT_INFLIGHT},
+    KF_MQTT_SECURITY_LONG_OPTIONS(OPT_MQTT_SECURITY),
     {NULL, 0, NULL, 0},
 };
 
@@ -111,7 +113,14 @@ void kf_options_usage(FILE *out)
           "  --knowledge FILE.json          start from this knowledge (ops.json shape)\n"
           "  --knowledge-save PATH          save what was learned at exit (%r = rank, %k = kind)\n"
           "  --mqtt tcp://H:P               learn with kfarm-learner and hear accelerator\n"
-          "                                 pause/unpause (kfarm/accel/<node>/<bdf>) over MQTT\n"
+          "                                 pause/unpause (kfarm/accel/<node>/<bdf>) over MQTT;\n"
+          "                                 ssl://H:P (or mqtts://) for TLS\n"
+          "  --mqtt-username U              MQTT user name (with --mqtt-password-file)\n"
+          "  --mqtt-password-file F         the password: first line of F, which must be\n"
+          "                                 owner-only (chmod 600)\n"
+          "  --mqtt-cafile F                CA(s) the broker's certificate must chain to\n"
+          "  --mqtt-cert F                  client certificate (PEM), if the broker wants one\n"
+          "  --mqtt-key F                   its private key (PEM)\n"
           "  --accel-bdf BDF                the accelerator VF (default: first of KFARM_VF_BDFS)\n"
           "  --sysfs-root DIR               where the VF is looked for (default /sys)\n"
           "\n"
@@ -303,9 +312,9 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
             o->knowledge_save = optarg;
             break;
         case OPT_MQTT:
-            if (strncmp(optarg, "tcp://", 6) && strncmp(optarg, "ssl://", 6))
+            if (kf_mqtt_uri_tls(optarg) < 0)
                 return fail(err, errlen, "--mqtt %s: expected tcp://host:port or ssl://host:port%s",
-                            optarg, "");
+                            optarg, " (TLS)");
             o->mqtt = optarg;
             break;
         case OPT_ACCEL_BDF:
@@ -329,6 +338,13 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
         case OPT_VERSION:
             o->version = 1;
             return 0;
+        case OPT_MQTT_SECURITY + KF_MQTT_OPT_USERNAME:
+        case OPT_MQTT_SECURITY + KF_MQTT_OPT_PASSWORD_FILE:
+        case OPT_MQTT_SECURITY + KF_MQTT_OPT_CAFILE:
+        case OPT_MQTT_SECURITY + KF_MQTT_OPT_CERT:
+        case OPT_MQTT_SECURITY + KF_MQTT_OPT_KEY:
+            kf_mqtt_security_set(&o->mqtt_security, c - OPT_MQTT_SECURITY, optarg);
+            break;
         case ':':
             return fail(err, errlen, "%s needs a value; see kfarm --help%s", argv[optind - 1], "");
         default:
@@ -348,6 +364,12 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
     if (o->endpoint_file && !o->bind_mode)
         return fail(err, errlen, "--endpoint-file is for --bind mode; in --connect mode the client "
                     "already knows its endpoints%s%s", "", "");
+    const struct kf_mqtt_security *ms = &o->mqtt_security;
+    if (!o->mqtt && (ms->username || ms->password_file || ms->cafile || ms->certfile || ms->keyfile))
+        return fail(err, errlen, "the --mqtt-* security options need --mqtt URI%s%s", "", "");
+    /* the files are read where the workers connect, which may be other nodes */
+    if (o->mqtt && kf_mqtt_security_check(o->mqtt, ms, err, errlen))
+        return -1;
     if (o->n_adapters == 0)
         o->adapters[o->n_adapters++].name = "echo";
     return 0;

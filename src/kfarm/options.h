@@ -8,6 +8,8 @@
 
 #include "log.h"
 
+#include <kfarm/mqtt_security.h>
+
 #define KF_MAX_ADAPTERS 8
 #define KF_MAX_ADAPTER_ARGS 64
 
@@ -39,6 +41,7 @@ struct kf_options {
     const char *knowledge_file;
     const char *knowledge_save; /* %r = rank, %k = kind */
     const char *mqtt;
+    struct kf_mqtt_security mqtt_security; /* --mqtt-username, --mqtt-cafile, ... */
     const char *accel_bdf;
     const char *sysfs_root;
     const char *metrics_listen; /* HOST:PORT for the Prometheus endpoint */

@@ -114,11 +114,21 @@ static struct kind_selector *selector_for(struct kf_variants *v, const struct kf
         kf_error("tuner for kind '%s': %s; serving it with the CPU variant", kernel->kind, err);
         return ks;
     }
-    if (v->opts->mqtt && tuner_selector_set_mqtt(ks->sel, v->opts->mqtt, NULL, v->vf_bdf, err,
-                                                 sizeof(err)))
+    if (v->opts->mqtt && tuner_selector_set_mqtt(ks->sel, v->opts->mqtt, &v->opts->mqtt_security,
+                                                 NULL, v->vf_bdf, err, sizeof(err)))
         kf_warn("tuner for kind '%s': MQTT %s: %s; learning locally", kernel->kind, v->opts->mqtt,
                 err);
     return ks;
+}
+
+/* A refused user or a failed TLS handshake would otherwise only show as learning that never
+ * starts: log each new reason once (the link retries every second). */
+static void log_mqtt_error(struct kind_selector *ks)
+{
+    char why[512];
+    if (ks && ks->sel && tuner_selector_mqtt_error(ks->sel, why, sizeof(why)))
+        kf_warn("tuner for kind '%s': %s; retrying, learning locally meanwhile", ks->kernel->kind,
+                why);
 }
 
 static int run_variant(const struct kf_registry_kernel *k, int variant, const void *payload,
@@ -150,6 +160,7 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
         struct kind_selector *ks = out->accel && v->opts->mqtt ? selector_for(v, kernel) : NULL;
         if (ks && ks->sel && tuner_selector_accel_heard(ks->sel) == 0)
             out->accel = 0;
+        log_mqtt_error(ks);
         out->reason = out->accel ? KF_REASON_FIXED : KF_REASON_FALLBACK;
         out->variant = out->accel ? KF_VARIANT_ACCEL : KF_VARIANT_CPU;
         out->rc = run_variant(k, out->variant, payload, len, res, &out->service_ns);
@@ -177,6 +188,7 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
     struct tuner_selector_stats st;
     tuner_selector_choose(ks->sel, features, ks->n_features, out->accel, &c);
     ks->chose = 1;
+    log_mqtt_error(ks);
     tuner_selector_get_stats(ks->sel, &st);
     out->accel = (uint8_t)st.accel_available; /* also what MQTT said (paused, detached) */
     int variant = c.variant == TUNER_VARIANT_ACCEL ? KF_VARIANT_ACCEL : KF_VARIANT_CPU;

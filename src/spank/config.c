@@ -16,8 +16,9 @@ struct key {
 #f, offsetof(struct ks_config, f), sizeof(((struct ks_config *)0)->f)                      \
     }
 static const struct key keys[] = {
-    KEY(policy),         KEY(hypervisor), KEY(domain),     KEY(state_dir),
-    KEY(esfm_state_dir), KEY(mqtt),       KEY(sysfs_root), KEY(squeue),
+    KEY(policy),      KEY(hypervisor), KEY(domain),   KEY(state_dir),     KEY(esfm_state_dir),
+    KEY(mqtt),        KEY(sysfs_root), KEY(squeue),   KEY(mqtt_username), KEY(mqtt_password_file),
+    KEY(mqtt_cafile), KEY(mqtt_cert),  KEY(mqtt_key),
 };
 
 static void set_defaults(struct ks_config *cfg)
@@ -42,7 +43,8 @@ int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, siz
         if (!k) {
             snprintf(err, errlen,
                      "plugstack.conf: unknown argument '%s' for spank_kfarm.so; use policy=, "
-                     "hypervisor=, domain=, state_dir=, esfm_state_dir=, mqtt=, sysfs_root=, "
+                     "hypervisor=, domain=, state_dir=, esfm_state_dir=, mqtt=, mqtt_username=, "
+                     "mqtt_password_file=, mqtt_cafile=, mqtt_cert=, mqtt_key=, sysfs_root=, "
                      "squeue= (see docs/spank.md)",
                      argv[i]);
             return -EINVAL;
@@ -64,8 +66,34 @@ int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, siz
         snprintf(err, errlen, "plugstack.conf: state_dir and esfm_state_dir must be absolute");
         return -EINVAL;
     }
+    struct kf_mqtt_security sec;
+    ks_config_mqtt_security(cfg, &sec);
+    const int any_security =
+        sec.username || sec.password_file || sec.cafile || sec.certfile || sec.keyfile;
+    if (any_security && !cfg->mqtt[0]) {
+        snprintf(err, errlen, "plugstack.conf: the mqtt_* security arguments need mqtt=URI");
+        return -EINVAL;
+    }
+    char why[512];
+    if (cfg->mqtt[0] && kf_mqtt_security_check(cfg->mqtt, &sec, why, sizeof why)) {
+        /* the shared check names command-line options; say which arguments these are here */
+        snprintf(err, errlen,
+                 "plugstack.conf: %s (plugstack arguments: mqtt_username=, "
+                 "mqtt_password_file=, mqtt_cafile=, mqtt_cert=, mqtt_key=)",
+                 why);
+        return -EINVAL;
+    }
     char probe[128];
     return ks_config_domain(cfg, "node", probe, sizeof probe, err, errlen);
+}
+
+void ks_config_mqtt_security(const struct ks_config *cfg, struct kf_mqtt_security *sec)
+{
+    sec->username = cfg->mqtt_username[0] ? cfg->mqtt_username : NULL;
+    sec->password_file = cfg->mqtt_password_file[0] ? cfg->mqtt_password_file : NULL;
+    sec->cafile = cfg->mqtt_cafile[0] ? cfg->mqtt_cafile : NULL;
+    sec->certfile = cfg->mqtt_cert[0] ? cfg->mqtt_cert : NULL;
+    sec->keyfile = cfg->mqtt_key[0] ? cfg->mqtt_key : NULL;
 }
 
 int ks_config_domain(const struct ks_config *cfg, const char *node, char *out, size_t outlen,

@@ -21,5 +21,6 @@ int ks_esfm_open(const struct ks_slurm *s, const struct ks_config *cfg, struct e
         .log = log_line,
         .log_arg = (void *)s,
     };
+    ks_config_mqtt_security(cfg, &o.mqtt_security);
     return esfm_ctx_new(&o, ctx, err, errlen);
 }

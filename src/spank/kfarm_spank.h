@@ -10,6 +10,8 @@
 
 #include <slurm/spank.h>
 
+#include <kfarm/mqtt_security.h>
+
 #define KS_ERR_LEN  512
 #define KS_MAX_VFS  256 /* the most VFs ESFM attaches for one job (its MAX_JOB_VFS) */
 #define KS_LIST_LEN (KS_MAX_VFS * 13 + 1) /* "0000:00:00.0," each */
@@ -30,7 +32,12 @@ struct ks_config {
     char domain[128];         /* VM name pattern, %n = node name */
     char state_dir[256];      /* the plugin's per-job records */
     char esfm_state_dir[256]; /* ESFM's ownership records and journal */
-    char mqtt[256];           /* "" = no MQTT */
+    char mqtt[256];           /* "" = no MQTT; tcp:// or ssl:// (TLS) */
+    char mqtt_username[128];  /* "" = anonymous */
+    char mqtt_password_file[256]; /* owner-only (root) file, first line the password */
+    char mqtt_cafile[256];    /* CA of the broker's certificate; "" = system trust store */
+    char mqtt_cert[256];      /* client certificate, if the broker requires one */
+    char mqtt_key[256];
     char sysfs_root[256];     /* "" = /sys */
     char squeue[256];         /* asked whether a recorded job still runs */
 };
@@ -94,6 +101,8 @@ int ks_job_alive_squeue(const struct ks_config *cfg, uint32_t job_id);
 
 /* config.c: plugstack.conf arguments. */
 int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, size_t errlen);
+/* The mqtt_* arguments as libesfm's MQTT security settings (pointers into cfg; "" -> NULL). */
+void ks_config_mqtt_security(const struct ks_config *cfg, struct kf_mqtt_security *sec);
 /* Expands the domain pattern (%n node name, %% a percent sign). */
 int ks_config_domain(const struct ks_config *cfg, const char *node, char *out, size_t outlen,
                      char *err, size_t errlen);

@@ -4,11 +4,15 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <kfarm/mqtt_security.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* getopt values of the shared --mqtt-* security options */
+#define OPT_MQTT_SECURITY 1000
 
 static volatile sig_atomic_t stop;
 
@@ -21,7 +25,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: kfarm-learner --broker tcp://HOST:PORT [options]\n"
+            "usage: kfarm-learner --broker tcp://HOST:PORT|ssl://HOST:PORT [options]\n"
             "  --state FILE          write apps, clients and progress as JSON on every change\n"
             "  --knowledge-dir DIR   write each app's knowledge to DIR/<app>.json\n"
             "  --observations N      observations per configuration (default: client's, else 5)\n"
@@ -29,7 +33,12 @@ static void usage(FILE *f)
             "  --samples N           random configurations beyond that (default 16)\n"
             "  --seed N              DoE random seed (default 1)\n"
             "  --client-id ID        MQTT client id (default kfarm-learner-<pid>)\n"
-            "  --verbose             log every explore command\n");
+            "  --verbose             log every explore command\n"
+            "  --mqtt-username U        MQTT user name (with --mqtt-password-file)\n"
+            "  --mqtt-password-file F   the password, first line of F (owner-only: chmod 600)\n"
+            "  --mqtt-cafile F          CA(s) the broker's certificate must chain to (ssl://)\n"
+            "  --mqtt-cert F            client certificate (PEM) for brokers that require one\n"
+            "  --mqtt-key F             its private key (PEM)\n");
 }
 
 static void on_connected(void *arg)
@@ -45,6 +54,7 @@ int main(int argc, char **argv)
     l.o.max_full = 64;
     l.o.samples = 16;
     l.o.seed = 1;
+    struct kf_mqtt_security sec = {0};
     static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
                                          {"state", required_argument, 0, 's'},
                                          {"knowledge-dir", required_argument, 0, 'k'},
@@ -55,6 +65,7 @@ int main(int argc, char **argv)
                                          {"client-id", required_argument, 0, 'i'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
+                                         KF_MQTT_SECURITY_LONG_OPTIONS(OPT_MQTT_SECURITY),
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -90,6 +101,10 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
+            if (c >= OPT_MQTT_SECURITY && c < OPT_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
+                kf_mqtt_security_set(&sec, c - OPT_MQTT_SECURITY, optarg);
+                break;
+            }
             usage(stderr);
             return 2;
         }
@@ -101,8 +116,8 @@ int main(int argc, char **argv)
     char cid[64];
     snprintf(cid, sizeof(cid), "kfarm-learner-%ld", (long)getpid());
     char err[256];
-    l.mq = mqtt_link_new(l.o.broker, l.o.client_id ? l.o.client_id : cid, NULL, NULL, on_connected,
-                         &l, err, sizeof(err));
+    l.mq = mqtt_link_new(l.o.broker, &sec, l.o.client_id ? l.o.client_id : cid, NULL, NULL,
+                         on_connected, &l, err, sizeof(err));
     if (!l.mq) {
         fprintf(stderr, "kfarm-learner: %s\n", err);
         return 1;
@@ -116,8 +131,10 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     l.dirty = 1;
+    unsigned errors_seen = 0;
     while (!stop) {
         mqtt_link_poll(l.mq);
+        mqtt_link_log_error(l.mq, "kfarm-learner", &errors_seen);
         struct mqtt_message m;
         while (!stop && mqtt_link_next(l.mq, &m)) {
             learner_handle(&l, m.topic, m.payload);

@@ -1,11 +1,13 @@
-/* Background MQTT connection for the tuner's selector, learner and observer: paho MQTTAsync with
- * automatic reconnect, a retry for the first connection, and a mutex-protected inbox. */
+/* Background MQTT connection for the tuner's selector, learner and observer: paho MQTTAsync (the
+ * OpenSSL build) with user/password and TLS, automatic reconnect, and a mutex-protected inbox. */
 #include "mqtt_link.h"
 #include "internal.h"
 
 #include <MQTTAsync.h>
+#include <kfarm/mqtt_security.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,10 +24,13 @@ struct mqtt_link {
     MQTTAsync client;
     MQTTAsync_connectOptions opts;
     MQTTAsync_willOptions will;
+    MQTTAsync_SSLOptions ssl;
     char *will_topic, *will_payload;
+    char *uri, *username, *cafile, *certfile, *keyfile;
+    char password[KF_MQTT_PASSWORD_BUF];
     mqtt_link_connected_fn on_connected;
     void *arg;
-    pthread_mutex_t lock; /* guards subs and the inbox */
+    pthread_mutex_t lock; /* guards subs, the inbox and the error texts */
     pthread_cond_t arrived;
     char *subs[MAX_SUBS];
     size_t n_subs;
@@ -35,6 +40,12 @@ struct mqtt_link {
     atomic_int connected;
     atomic_int retry_due; /* the first connection failed: mqtt_link_poll() retries */
     double retry_at;
+    char tls_error[256];    /* OpenSSL's text from the current attempt's handshake */
+    char error[512];        /* why the last attempt failed (error_gen counts the failures) */
+    char error_logged[512]; /* owner's thread: the reason mqtt_link_error_changed() gave last */
+    unsigned connects_logged;
+    atomic_uint connect_gen;
+    atomic_uint error_gen;
 };
 
 static double now_s(void)
@@ -62,7 +73,9 @@ static void on_connected(void *ctx, char *cause)
     (void)cause;
     struct mqtt_link *l = ctx;
     atomic_store(&l->connected, 1);
+    atomic_fetch_add(&l->connect_gen, 1);
     pthread_mutex_lock(&l->lock);
+    l->tls_error[0] = 0;
     for (size_t i = 0; i < l->n_subs; i++)
         subscribe_locked(l, l->subs[i]);
     pthread_mutex_unlock(&l->lock);
@@ -70,10 +83,34 @@ static void on_connected(void *ctx, char *cause)
         l->on_connected(l->arg);
 }
 
+/* OpenSSL's error queue after a failed handshake (paho's thread). */
+static int on_ssl_error(const char *str, size_t len, void *u)
+{
+    struct mqtt_link *l = u;
+    pthread_mutex_lock(&l->lock);
+    size_t n = strcspn(str, "\n");
+    if (n > len)
+        n = len;
+    if (!l->tls_error[0]) /* the first line names the cause ("certificate verify failed") */
+        snprintf(l->tls_error, sizeof(l->tls_error), "%.*s", (int)n, str);
+    pthread_mutex_unlock(&l->lock);
+    return 1;
+}
+
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 {
-    (void)resp;
     struct mqtt_link *l = ctx;
+    /* paho passes the broker's CONNACK return code (1-5) when the broker refused us, a negative
+     * library code when the connection failed before (TCP, TLS) */
+    int code = resp ? resp->code : MQTTASYNC_FAILURE;
+    struct kf_mqtt_security sec = {l->username, NULL, l->cafile, l->certfile, l->keyfile};
+    pthread_mutex_lock(&l->lock);
+    kf_mqtt_connect_error(l->error, sizeof(l->error), l->uri, &sec,
+                          code > 0 && code <= 5 ? code : 0, code,
+                          l->tls_error[0] ? l->tls_error : NULL);
+    l->tls_error[0] = 0;
+    pthread_mutex_unlock(&l->lock);
+    atomic_fetch_add(&l->error_gen, 1);
     /* paho reconnects by itself only after a first success; retry the first one ourselves */
     l->retry_at = now_s() + 1.0;
     atomic_store(&l->retry_due, 1);
@@ -140,20 +177,66 @@ static void start_connect(struct mqtt_link *l)
     }
 }
 
-struct mqtt_link *mqtt_link_new(const char *uri, const char *client_id, const char *will_topic,
+static char *dup_or_null(const char *s, int *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = 1;
+    return d;
+}
+
+/* Copies what paho needs at every reconnect and reads the password file. */
+static int set_security(struct mqtt_link *l, const char *uri, const struct kf_mqtt_security *sec,
+                        char *err, size_t errlen)
+{
+    int oom = 0;
+    l->uri = dup_or_null(uri, &oom);
+    if (sec) {
+        l->username = dup_or_null(sec->username, &oom);
+        l->cafile = dup_or_null(sec->cafile, &oom);
+        l->certfile = dup_or_null(sec->certfile, &oom);
+        l->keyfile = dup_or_null(sec->keyfile, &oom);
+    }
+    if (oom)
+        return tuner_errorf(err, errlen, -ENOMEM, "out of memory for the MQTT client");
+    if (sec && sec->password_file) {
+        int rc = kf_mqtt_read_password(sec->password_file, l->password, sizeof(l->password), err,
+                                       errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void free_security(struct mqtt_link *l)
+{
+    explicit_bzero(l->password, sizeof(l->password));
+    free(l->uri);
+    free(l->username);
+    free(l->cafile);
+    free(l->certfile);
+    free(l->keyfile);
+}
+
+struct mqtt_link *mqtt_link_new(const char *uri, const struct kf_mqtt_security *sec,
+                                const char *client_id, const char *will_topic,
                                 const char *will_payload, mqtt_link_connected_fn connected,
                                 void *arg, char *err, size_t errlen)
 {
-    if (!uri || strncmp(uri, "tcp://", 6)) {
-        tuner_errorf(err, errlen, -EINVAL, "MQTT broker URI '%s': expected tcp://host:port",
-                     uri ? uri : "(null)");
+    if (kf_mqtt_security_check(uri, sec, err, errlen) ||
+        kf_mqtt_security_check_files(sec, err, errlen))
         return NULL;
-    }
     struct mqtt_link *l = calloc(1, sizeof(*l));
     if (!l) {
         tuner_errorf(err, errlen, -ENOMEM, "out of memory for the MQTT client");
         return NULL;
     }
+    if (set_security(l, uri, sec, err, errlen)) {
+        free_security(l);
+        free(l);
+        return NULL;
+    }
+    kf_mqtt_reserve_std_fds(); /* a daemon started with stdin closed */
     pthread_mutex_init(&l->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -166,6 +249,7 @@ struct mqtt_link *mqtt_link_new(const char *uri, const char *client_id, const ch
     if (rc != MQTTASYNC_SUCCESS) {
         tuner_errorf(err, errlen, -EINVAL, "cannot create MQTT client '%s' for %s (paho rc %d)",
                      client_id, uri, rc);
+        free_security(l);
         pthread_mutex_destroy(&l->lock);
         pthread_cond_destroy(&l->arrived);
         free(l);
@@ -181,6 +265,22 @@ struct mqtt_link *mqtt_link_new(const char *uri, const char *client_id, const ch
     o.maxRetryInterval = 2;
     o.connectTimeout = 3;
     l->opts = o;
+    if (l->username) {
+        l->opts.username = l->username;
+        l->opts.password = l->password;
+    }
+    if (kf_mqtt_uri_tls(uri) == 1) {
+        MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
+        so.trustStore = l->cafile; /* NULL: OpenSSL's default paths */
+        so.keyStore = l->certfile;
+        so.privateKey = l->keyfile;
+        so.enableServerCertAuth = 1;
+        so.verify = 1; /* the certificate must name the host of the URI */
+        so.ssl_error_cb = on_ssl_error;
+        so.ssl_error_context = l;
+        l->ssl = so;
+        l->opts.ssl = &l->ssl;
+    }
     if (will_topic) {
         MQTTAsync_willOptions w = MQTTAsync_willOptions_initializer;
         l->will_topic = strdup(will_topic);
@@ -296,6 +396,7 @@ void mqtt_link_free(struct mqtt_link *l, const char *final_topic, const char *fi
         free(l->subs[i]);
     free(l->will_topic);
     free(l->will_payload);
+    free_security(l);
     pthread_mutex_destroy(&l->lock);
     pthread_cond_destroy(&l->arrived);
     free(l);
@@ -322,4 +423,40 @@ void mqtt_link_subscribe_all(struct mqtt_link *l, const char *const *topics, siz
 {
     for (size_t i = 0; i < n; i++)
         mqtt_link_subscribe(l, topics[i]);
+}
+
+/* Why the last connection attempt failed (refused user, TLS verification, unreachable). */
+static void last_error(struct mqtt_link *l, char *buf, size_t len)
+{
+    pthread_mutex_lock(&l->lock);
+    snprintf(buf, len, "%s", l->error);
+    pthread_mutex_unlock(&l->lock);
+}
+
+int mqtt_link_error_changed(struct mqtt_link *l, unsigned *seen, char *buf, size_t len)
+{
+    unsigned gen = atomic_load(&l->error_gen);
+    if (gen == *seen)
+        return 0;
+    *seen = gen;
+    unsigned connects = atomic_load(&l->connect_gen);
+    if (connects != l->connects_logged) { /* connected in between: the same reason is news */
+        l->connects_logged = connects;
+        l->error_logged[0] = 0;
+    }
+    char why[sizeof(l->error)];
+    last_error(l, why, sizeof(why));
+    /* one report per change of reason, not one per retry every second */
+    if (!strcmp(why, l->error_logged))
+        return 0;
+    snprintf(l->error_logged, sizeof(l->error_logged), "%s", why);
+    snprintf(buf, len, "%s", why);
+    return 1;
+}
+
+void mqtt_link_log_error(struct mqtt_link *l, const char *prog, unsigned *seen)
+{
+    char why[512];
+    if (mqtt_link_error_changed(l, seen, why, sizeof(why)))
+        fprintf(stderr, "%s: %s; retrying\n", prog, why);
 }

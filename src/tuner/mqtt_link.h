@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+struct kf_mqtt_security;
 struct mqtt_link;
 
 struct mqtt_message {
@@ -17,9 +18,12 @@ struct mqtt_message {
  * it may publish (e.g. a welcome) but must not touch state the owner's thread uses unlocked. */
 typedef void (*mqtt_link_connected_fn)(void *arg);
 
-/* Creates the client and starts connecting in the background. will_topic/will_payload may be
- * NULL. Never blocks on the network. Returns NULL with err filled on a bad URI or id. */
-struct mqtt_link *mqtt_link_new(const char *uri, const char *client_id, const char *will_topic,
+/* Creates the client and starts connecting in the background. uri is tcp:// (mqtt://) or, for
+ * TLS, ssl:// (mqtts://); sec (NULL: anonymous, default trust) gives the user, password file and
+ * TLS files, checked and read here. will_topic/will_payload may be NULL. Never blocks on the
+ * network. Returns NULL with err filled on a bad URI, id, option or password file. */
+struct mqtt_link *mqtt_link_new(const char *uri, const struct kf_mqtt_security *sec,
+                                const char *client_id, const char *will_topic,
                                 const char *will_payload, mqtt_link_connected_fn on_connected,
                                 void *arg, char *err, size_t errlen);
 /* Subscribes now if connected and again after every reconnect. */
@@ -42,6 +46,13 @@ void mqtt_message_fini(struct mqtt_message *m);
 void mqtt_link_wait(struct mqtt_link *l, int timeout_ms);
 /* Publishes final_topic/final_payload (if not NULL) and disconnects, waiting at most ~1 s. */
 void mqtt_link_free(struct mqtt_link *l, const char *final_topic, const char *final_payload);
+
+/* 1 with the reason in buf when an attempt failed since *seen (the caller's counter, start at 0)
+ * for another reason than the one this returned last (or the link connected in between). For
+ * the owner's thread: a log line per change, not per retry. */
+int mqtt_link_error_changed(struct mqtt_link *l, unsigned *seen, char *buf, size_t len);
+/* Prints "<prog>: <why>; retrying" on stderr when mqtt_link_error_changed() says so. */
+void mqtt_link_log_error(struct mqtt_link *l, const char *prog, unsigned *seen);
 
 /* Replaces characters MQTT reserves in topic levels ('/', '+', '#') and spaces with '_'. */
 void mqtt_topic_level(char *s);

@@ -3,12 +3,16 @@
 #include "observer.h"
 
 #include <getopt.h>
+#include <kfarm/mqtt_security.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* getopt values of the shared --mqtt-* security options */
+#define OPT_MQTT_SECURITY 1000
 
 static volatile sig_atomic_t stop;
 
@@ -20,11 +24,17 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: kfarm-observer --broker tcp://HOST:PORT --hints FILE [options]\n"
+    fprintf(f, "usage: kfarm-observer --broker tcp://HOST:PORT|ssl://HOST:PORT --hints FILE "
+               "[options]\n"
                "  --threshold X         relative drift of the objective that counts (default 0.3)\n"
                "  --samples M           consecutive drifting observations to relearn (default 5)\n"
                "  --knowledge-dir DIR   keep every knowledge version as DIR/<app>.v<N>.json\n"
-               "  --client-id ID        MQTT client id (default kfarm-observer-<pid>)\n");
+               "  --client-id ID        MQTT client id (default kfarm-observer-<pid>)\n"
+               "  --mqtt-username U        MQTT user name (with --mqtt-password-file)\n"
+               "  --mqtt-password-file F   the password, first line of F (owner-only: chmod 600)\n"
+               "  --mqtt-cafile F          CA(s) the broker's certificate must chain to (ssl://)\n"
+               "  --mqtt-cert F            client certificate (PEM) for brokers that require one\n"
+               "  --mqtt-key F             its private key (PEM)\n");
 }
 
 static double now_s(void)
@@ -40,6 +50,7 @@ int main(int argc, char **argv)
     memset(&ob, 0, sizeof(ob));
     ob.o.threshold = 0.3;
     ob.o.samples = 5;
+    struct kf_mqtt_security sec = {0};
     static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
                                          {"hints", required_argument, 0, 'o'},
                                          {"threshold", required_argument, 0, 't'},
@@ -47,6 +58,7 @@ int main(int argc, char **argv)
                                          {"knowledge-dir", required_argument, 0, 'k'},
                                          {"client-id", required_argument, 0, 'i'},
                                          {"help", no_argument, 0, 'h'},
+                                         KF_MQTT_SECURITY_LONG_OPTIONS(OPT_MQTT_SECURITY),
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -73,6 +85,10 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
+            if (c >= OPT_MQTT_SECURITY && c < OPT_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
+                kf_mqtt_security_set(&sec, c - OPT_MQTT_SECURITY, optarg);
+                break;
+            }
             usage(stderr);
             return 2;
         }
@@ -83,8 +99,8 @@ int main(int argc, char **argv)
     }
     char cid[64], err[256];
     snprintf(cid, sizeof(cid), "kfarm-observer-%ld", (long)getpid());
-    ob.mq = mqtt_link_new(ob.o.broker, ob.o.client_id ? ob.o.client_id : cid, NULL, NULL, NULL,
-                          NULL, err, sizeof(err));
+    ob.mq = mqtt_link_new(ob.o.broker, &sec, ob.o.client_id ? ob.o.client_id : cid, NULL, NULL,
+                          NULL, NULL, err, sizeof(err));
     if (!ob.mq) {
         fprintf(stderr, "kfarm-observer: %s\n", err);
         return 1;
@@ -99,8 +115,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     double last_write = 0;
     ob.dirty = 1;
+    unsigned errors_seen = 0;
     while (!stop) {
         mqtt_link_poll(ob.mq);
+        mqtt_link_log_error(ob.mq, "kfarm-observer", &errors_seen);
         struct mqtt_message m;
         while (!stop && mqtt_link_next(ob.mq, &m)) {
             observer_handle(&ob, m.topic, m.payload);

@@ -55,6 +55,7 @@ struct tuner_selector {
 
     /* MQTT hookup (NULL without) */
     struct mqtt_link *mq;
+    unsigned mqtt_error_seen; /* mqtt_link_error_changed() counter */
     char cid[160];
     char t_welcome[400], t_obs[400], t_kia[400], t_explore[400], t_pred[400], t_accel[400];
     atomic_int mqtt_accel;    /* -1 unknown, 0 paused/detached, 1 active */

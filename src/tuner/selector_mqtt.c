@@ -75,7 +75,8 @@ static char *build_welcome(const struct tuner_selector *s)
     return out;
 }
 
-int tuner_selector_set_mqtt(struct tuner_selector *s, const char *uri, const char *node,
+int tuner_selector_set_mqtt(struct tuner_selector *s, const char *uri,
+                            const struct kf_mqtt_security *sec, const char *node,
                             const char *accel_bdf, char *err, size_t errlen)
 {
     if (s->mq)
@@ -102,7 +103,7 @@ int tuner_selector_set_mqtt(struct tuner_selector *s, const char *uri, const cha
         mqtt_topic_level(nodebuf);
         snprintf(s->t_accel, sizeof(s->t_accel), "kfarm/accel/%s/%s", nodebuf, accel_bdf);
     }
-    s->mq = mqtt_link_new(uri, s->cid, s->t_kia, s->cid, on_connected, s, err, errlen);
+    s->mq = mqtt_link_new(uri, sec, s->cid, s->t_kia, s->cid, on_connected, s, err, errlen);
     if (!s->mq)
         return -EINVAL;
     mqtt_link_subscribe(s->mq, s->t_explore);
@@ -110,6 +111,11 @@ int tuner_selector_set_mqtt(struct tuner_selector *s, const char *uri, const cha
     if (s->t_accel[0])
         mqtt_link_subscribe(s->mq, s->t_accel);
     return 0;
+}
+
+int tuner_selector_mqtt_error(struct tuner_selector *s, char *buf, size_t len)
+{
+    return s->mq ? mqtt_link_error_changed(s->mq, &s->mqtt_error_seen, buf, len) : 0;
 }
 
 const char *tuner_selector_client_id(const struct tuner_selector *s)

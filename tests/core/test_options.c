@@ -86,6 +86,42 @@ static void test_adapter_arg_without_equals(void **state)
     kf_options_fini(&o);
 }
 
+static void test_mqtt_security_options(void **state)
+{
+    (void)state;
+    struct kf_options o;
+    char err[512] = "";
+    assert_int_equal(parse(&o, err, 12, "--bind", "tcp://*:1", "--mqtt", "ssl://b:8883",
+                           "--mqtt-username", "tuner", "--mqtt-password-file", "/etc/pw",
+                           "--mqtt-cafile", "/etc/ca.pem", "--mqtt-cert", "/etc/c.pem"),
+                     0);
+    assert_string_equal(o.mqtt, "ssl://b:8883");
+    assert_string_equal(o.mqtt_security.username, "tuner");
+    assert_string_equal(o.mqtt_security.password_file, "/etc/pw");
+    assert_string_equal(o.mqtt_security.cafile, "/etc/ca.pem");
+    assert_string_equal(o.mqtt_security.certfile, "/etc/c.pem");
+    assert_null(o.mqtt_security.keyfile);
+    kf_options_fini(&o);
+    /* defaults: plain and anonymous */
+    assert_int_equal(parse(&o, err, 4, "--bind", "tcp://*:1", "--mqtt", "tcp://b:1883"), 0);
+    assert_null(o.mqtt_security.username);
+    assert_null(o.mqtt_security.cafile);
+    kf_options_fini(&o);
+    expect_error("need --mqtt URI", 4, "--bind", "tcp://*:1", "--mqtt-cafile", "/ca");
+    assert_int_equal(parse(&o, err, 6, "--connect", "tcp://h:1", "--mqtt", "ssl://b:1",
+                           "--mqtt-username", "u"),
+                     -1);
+    assert_non_null(strstr(err, "needs --mqtt-password-file"));
+    kf_options_fini(&o);
+    assert_int_equal(parse(&o, err, 6, "--connect", "tcp://h:1", "--mqtt", "tcp://b:1",
+                           "--mqtt-cafile", "/ca"),
+                     -1);
+    assert_non_null(strstr(err, "--mqtt-cafile is for TLS"));
+    kf_options_fini(&o);
+    expect_error("expected tcp://host:port or ssl://host:port", 4, "--connect", "tcp://h:1",
+                 "--mqtt", "ws://b:1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -93,6 +129,7 @@ int main(void)
         cmocka_unit_test(test_connect_mode_defaults_to_echo),
         cmocka_unit_test(test_bad_options_say_what_is_wrong),
         cmocka_unit_test(test_adapter_arg_without_equals),
+        cmocka_unit_test(test_mqtt_security_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

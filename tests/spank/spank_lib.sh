@@ -56,7 +56,8 @@ print(",".join(sorted(r["guest"] for r in json.load(sys.stdin) if r["vf"] in own
 # Sorted comma-separated list from the words of $1 (commas and blanks separate).
 sorted_list() { tr ', ' '\n\n' <<<"$1" | sed '/^$/d' | sort -u | paste -sd, -; }
 
-# spank_setup POLICY_JSON: builds the fake node and starts the cluster with the plugin.
+# spank_setup POLICY_JSON: builds the fake node and starts the cluster with the plugin (more
+# plugstack arguments from $SPANK_PLUGSTACK_EXTRA).
 spank_setup() {
   "$B/tests/esfm/fake-tree" "$T/sys" pf $PF 8 pci-pf-stub >/dev/null
   echo '{"domains":{"kfnode1-vm":{"device_pause":true}}}' >"$T/hv.json"
@@ -65,7 +66,7 @@ spank_setup() {
   printf '%s\n' "$1" >"$T/policy.json"
   chmod 644 "$T/policy.json"
   cat >"$T/plugstack.conf" <<CONF
-required $B/src/spank/spank_kfarm.so hypervisor=fake://$T/hv.json domain=%n-vm policy=$T/policy.json state_dir=$T/spank esfm_state_dir=$T/esfm sysfs_root=$T/sys
+required $B/src/spank/spank_kfarm.so hypervisor=fake://$T/hv.json domain=%n-vm policy=$T/policy.json state_dir=$T/spank esfm_state_dir=$T/esfm sysfs_root=$T/sys ${SPANK_PLUGSTACK_EXTRA:-}
 CONF
   # TmpFS: PMIx makes its per-step dirs <TmpFS>/spmix_appdir_<uid>_<job>.<step>, which in /tmp
   # collide with other private clusters' jobs of the same id on this machine.

@@ -145,6 +145,42 @@ static void test_plugstack_arguments(void **st)
                      -ENAMETOOLONG);
 }
 
+/* mqtt_username=, mqtt_password_file=, mqtt_cafile=, mqtt_cert=, mqtt_key= reach libesfm as its
+ * MQTT security settings; bad combinations are refused when the plugin loads. */
+static void test_plugstack_mqtt_security(void **st)
+{
+    (void)st;
+    struct ks_config c;
+    struct kf_mqtt_security sec;
+    char err[KS_ERR_LEN];
+    char *ok[] = {"hypervisor=qemu:///system", "mqtt=ssl://broker:8883", "mqtt_username=esfm",
+                  "mqtt_password_file=/etc/kfarm/esfm.pw", "mqtt_cafile=/etc/kfarm/ca.pem",
+                  "mqtt_cert=/etc/kfarm/c.pem", "mqtt_key=/etc/kfarm/c.key"};
+    assert_int_equal(ks_config_parse(7, ok, &c, err, sizeof err), 0);
+    ks_config_mqtt_security(&c, &sec);
+    assert_string_equal(sec.username, "esfm");
+    assert_string_equal(sec.password_file, "/etc/kfarm/esfm.pw");
+    assert_string_equal(sec.cafile, "/etc/kfarm/ca.pem");
+    assert_string_equal(sec.certfile, "/etc/kfarm/c.pem");
+    assert_string_equal(sec.keyfile, "/etc/kfarm/c.key");
+    char *plain[] = {"hypervisor=qemu:///system", "mqtt=tcp://broker:1883"};
+    assert_int_equal(ks_config_parse(2, plain, &c, err, sizeof err), 0);
+    ks_config_mqtt_security(&c, &sec);
+    assert_null(sec.username);
+    assert_null(sec.password_file);
+    assert_null(sec.cafile);
+
+    char *no_uri[] = {"hypervisor=qemu:///system", "mqtt_username=esfm"};
+    assert_int_equal(ks_config_parse(2, no_uri, &c, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "need mqtt=URI"));
+    char *no_pw[] = {"hypervisor=qemu:///system", "mqtt=ssl://b:1", "mqtt_username=esfm"};
+    assert_int_equal(ks_config_parse(3, no_pw, &c, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "mqtt_password_file="));
+    char *tls_on_tcp[] = {"hypervisor=qemu:///system", "mqtt=tcp://b:1", "mqtt_cafile=/ca"};
+    assert_int_equal(ks_config_parse(3, tls_on_tcp, &c, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "is for TLS"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_options_read_back_in_prolog_through_getopt),
         cmocka_unit_test(test_option_callbacks_report_and_refuse),
         cmocka_unit_test(test_plugstack_arguments),
+        cmocka_unit_test(test_plugstack_mqtt_security),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

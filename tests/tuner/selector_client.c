@@ -1,7 +1,8 @@
 /* Test client for the MQTT integration tests: a worker-like loop driving a tuner_selector with
  * synthetic timings (CPU 1 us/unit; accelerator 50 us + 0.1 us/unit), reporting its state.
  *   selector_client --broker URI --status FILE [--accel-bdf BDF --node N] [--sizes 8,1000]
- *                   [--period-ms 2] [--duration S]
+ *                   [--period-ms 2] [--duration S] [--mqtt-username U --mqtt-password-file F
+ *                   --mqtt-cafile F --mqtt-cert F --mqtt-key F] (as kfarm's)
  * SIGUSR1 makes the CPU variant 5x slower (an injected environment change); SIGTERM stops. */
 #include <kfarm/tuner.h>
 
@@ -69,11 +70,16 @@ int main(int argc, char **argv)
     size_t n_sizes = 2;
     long period_ms = 2;
     double duration = 1e9;
-    static const struct option opts[] = {
-        {"broker", required_argument, 0, 'b'},    {"status", required_argument, 0, 's'},
-        {"accel-bdf", required_argument, 0, 'a'}, {"node", required_argument, 0, 'n'},
-        {"sizes", required_argument, 0, 'z'},     {"period-ms", required_argument, 0, 'p'},
-        {"duration", required_argument, 0, 'd'},  {0, 0, 0, 0}};
+    static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
+                                         {"status", required_argument, 0, 's'},
+                                         {"accel-bdf", required_argument, 0, 'a'},
+                                         {"node", required_argument, 0, 'n'},
+                                         {"sizes", required_argument, 0, 'z'},
+                                         {"period-ms", required_argument, 0, 'p'},
+                                         {"duration", required_argument, 0, 'd'},
+                                         KF_MQTT_SECURITY_LONG_OPTIONS(1000),
+                                         {0, 0, 0, 0}};
+    struct kf_mqtt_security sec = {0};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -102,6 +108,10 @@ int main(int argc, char **argv)
             break;
         }
         default:
+            if (c >= 1000 && c < 1000 + KF_MQTT_OPT_COUNT) {
+                kf_mqtt_security_set(&sec, c - 1000, optarg);
+                break;
+            }
             return 2;
         }
     }
@@ -118,7 +128,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "selector_client: %s\n", err);
         return 1;
     }
-    if (broker && tuner_selector_set_mqtt(s, broker, node, bdf, err, sizeof(err)) < 0) {
+    if (broker && tuner_selector_set_mqtt(s, broker, &sec, node, bdf, err, sizeof(err)) < 0) {
         fprintf(stderr, "selector_client: %s\n", err);
         tuner_selector_free(s);
         return 1;
@@ -140,6 +150,9 @@ int main(int argc, char **argv)
                                                      : size * 1e-6 * (slow_cpu ? 5.0 : 1.0);
         tuner_selector_observe(s, &ch, t * jitter, size);
         variant_by_size[si] = ch.variant;
+        char why[512];
+        if (tuner_selector_mqtt_error(s, why, sizeof(why)))
+            fprintf(stderr, "selector_client: %s\n", why);
         reason = ch.reason_str;
         if (now_s() - last_status > 0.05) {
             write_status(status, s, variant_by_size, sizes, n_sizes, reason);

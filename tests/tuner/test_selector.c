@@ -276,7 +276,7 @@ static void test_bad_arguments_fall_back_to_cpu(void **st)
     tuner_selector_observe(s, NULL, 1.0, 1.0);
     assert_null(tuner_selector_client_id(s));
     assert_int_equal(tuner_selector_accel_heard(s), -1); /* no MQTT: nothing heard */
-    assert_int_equal(tuner_selector_set_mqtt(s, "http://x", NULL, NULL, err, sizeof(err)), -EINVAL);
+    assert_int_equal(tuner_selector_set_mqtt(s, "http://x", NULL, NULL, NULL, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "tcp://"));
     tuner_selector_free(s);
 }
