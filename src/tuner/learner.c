@@ -237,7 +237,11 @@ static void on_welcome(struct learner *l, const char *app, const char *cid, cons
     struct lclient *c = add_client(a, cid);
     if (!c)
         return;
-    for (size_t i = 0; i < a->n_dropped; i++)
+    /* dropped is a ring of the last LEARNER_DROPPED_KEPT ids while n_dropped counts every kia:
+     * looking through n_dropped entries read (and wrote) past the ring after 17 kia messages,
+     * which any MQTT peer can send (found by fuzz_tuner_mqtt) */
+    size_t kept = a->n_dropped < LEARNER_DROPPED_KEPT ? a->n_dropped : LEARNER_DROPPED_KEPT;
+    for (size_t i = 0; i < kept; i++)
         if (!strcmp(a->dropped[i], cid))
             a->dropped[i][0] = 0; /* it came back */
     if (!known)

@@ -69,6 +69,9 @@ struct tuner *selector_core_like(const struct tuner_selector *s);
 int selector_apply_knowledge(struct tuner_selector *s, const struct tuner *k);
 struct lcluster *selector_cluster(struct tuner_selector *s, const double *key, size_t *idx);
 void selector_mqtt_drain(struct tuner_selector *s);
+/* Applies one message received on the selector's topics (explore, prediction, accel state);
+ * messages on other topics are ignored. payload is NUL-terminated. */
+void selector_mqtt_handle(struct tuner_selector *s, const char *topic, const char *payload);
 void selector_mqtt_observation(struct tuner_selector *s, const struct tuner_choice *c, double sec,
                                double tpu, double units);
 void selector_mqtt_free(struct tuner_selector *s);

@@ -194,15 +194,21 @@ void selector_mqtt_drain(struct tuner_selector *s)
         return;
     struct mqtt_message m;
     while (mqtt_link_next(s->mq, &m)) {
-        if (!strcmp(m.topic, s->t_explore)) {
-            apply_explore(s, m.payload);
-            atomic_store(&s->welcome_acked, 1);
-        } else if (!strcmp(m.topic, s->t_pred)) {
-            apply_prediction(s, m.payload); /* broadcast: not an answer to our welcome */
-        } else if (s->t_accel[0] && !strcmp(m.topic, s->t_accel))
-            apply_accel(s, m.payload);
+        selector_mqtt_handle(s, m.topic, m.payload);
         mqtt_message_fini(&m);
     }
+}
+
+/* Separate from the drain so that tests/fuzz/fuzz_tuner_selector.c can feed it broker-less. */
+void selector_mqtt_handle(struct tuner_selector *s, const char *topic, const char *payload)
+{
+    if (!strcmp(topic, s->t_explore)) {
+        apply_explore(s, payload);
+        atomic_store(&s->welcome_acked, 1);
+    } else if (!strcmp(topic, s->t_pred)) {
+        apply_prediction(s, payload); /* broadcast: not an answer to our welcome */
+    } else if (s->t_accel[0] && !strcmp(topic, s->t_accel))
+        apply_accel(s, payload);
 }
 
 static size_t json_str(char *dst, size_t cap, const char *name, const char *val)

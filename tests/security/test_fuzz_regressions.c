@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 
 #include "block_desc.h"
 #include "frames.h"
+#include "learner.h"
 
 /* fuzz_gateway: a message whose frame count is 3 but of which the caller kept only 2 frames was
  * taken as a request, reading the third frame past the caller's array. */
@@ -84,6 +86,42 @@ static void test_huge_observation_count_in_welcome_is_capped(void **state)
     block_desc_fini(&d);
 }
 
+/* fuzz_tuner_mqtt: kfarm-learner keeps the last 16 dropped client ids in a ring, but every welcome
+ * looked through all n_dropped of them: after 17 kia messages (anyone on the broker can send them)
+ * it read past the ring, and zeroed a byte there when the welcoming id matched what it found.
+ * Right behind the ring lies n_dropped itself, whose bytes read as a string are "\x14" after 20
+ * kia messages: a client with that id wiped the count. ASan builds also see the read past it. */
+static void test_welcome_after_many_dropped_clients(void **state)
+{
+    (void)state;
+    const char *welcome =
+        "{\"client\":\"c\",\"block\":\"mc\",\"knobs\":[{\"name\":\"variant\",\"values\":"
+        "[\"cpu\",\"accel\"]}],\"features\":[{\"name\":\"size\",\"comparison\":\"-\"}],"
+        "\"metrics\":[\"time_per_unit\"],\"observations_per_configuration\":3}";
+    struct learner l;
+    memset(&l, 0, sizeof(l));
+    l.o.max_full = 64;
+    l.o.samples = 4;
+    char topic[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(topic, sizeof(topic), "margot/app.mc/welcome/c%d", i);
+        learner_handle(&l, topic, welcome);
+        snprintf(topic, sizeof(topic), "margot/app.mc/kia/c%d", i);
+        learner_handle(&l, topic, "");
+    }
+    assert_int_equal(l.n_apps, 1);
+    assert_int_equal(l.apps[0].n_dropped, 20);
+    learner_handle(&l, "margot/app.mc/welcome/\x14", welcome);
+    assert_int_equal(l.apps[0].n_dropped, 20);
+    assert_int_equal(l.apps[0].n_clients, 1);
+    /* the ring still holds the last 16 ids (c4..c19), slot i % 16 for the i-th drop */
+    for (int i = 4; i < 20; i++) {
+        snprintf(topic, sizeof(topic), "c%d", i);
+        assert_string_equal(l.apps[0].dropped[i % LEARNER_DROPPED_KEPT], topic);
+    }
+    learner_fini(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -91,6 +129,7 @@ int main(void)
         cmocka_unit_test(test_block_without_features_or_knobs_updates),
         cmocka_unit_test(test_huge_reactive_inertia_is_refused),
         cmocka_unit_test(test_huge_observation_count_in_welcome_is_capped),
+        cmocka_unit_test(test_welcome_after_many_dropped_clients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
