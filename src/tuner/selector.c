@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SETTINGS   4096
+#define MAX_SETTINGS 4096
+/* Feature buckets are powers of two, so crafted features (a client's request, a learner's
+ * knowledge) could make ~2^11 distinct keys per feature and grow the table without bound;
+ * past this many clusters new keys share the nearest existing cluster instead. */
+#define MAX_CLUSTERS   1024
 #define SAMPLE_CAP_MIN 32
 
 static const char *const reason_text[] = {"calibrating", "exploiting",
@@ -196,14 +200,52 @@ static void cell_reset(struct cell *c)
         tuner_monitor_clear(c->mon);
 }
 
-struct lcluster *selector_cluster(struct tuner_selector *s, const double *key, size_t *idx)
+/* Distance of two bucketed keys: buckets apart, in log2 steps per feature (a sign change or a
+ * zero against a non-zero costs more than any in-range step). */
+static double key_distance(const double *a, const double *b, size_t nf)
+{
+    double d = 0;
+    for (size_t i = 0; i < nf; i++) {
+        if (a[i] == b[i])
+            continue;
+        if (a[i] == 0 || b[i] == 0 || (a[i] < 0) != (b[i] < 0))
+            d += 4096;
+        else
+            d += fabs(log2(fabs(a[i])) - log2(fabs(b[i])));
+    }
+    return d;
+}
+
+int selector_find_cluster(const struct tuner_selector *s, const double *key)
 {
     size_t nf = s->nf;
     for (size_t i = 0; i < s->n_clusters; i++)
-        if (!nf || !memcmp(s->clusters[i].key, key, nf * sizeof(double))) {
-            *idx = i;
-            return &s->clusters[i];
+        if (!nf || !memcmp(s->clusters[i].key, key, nf * sizeof(double)))
+            return (int)i;
+    return -1;
+}
+
+struct lcluster *selector_cluster(struct tuner_selector *s, const double *key, size_t *idx)
+{
+    size_t nf = s->nf;
+    int found = selector_find_cluster(s, key);
+    if (found >= 0) {
+        *idx = (size_t)found;
+        return &s->clusters[found];
+    }
+    if (s->n_clusters >= MAX_CLUSTERS) {
+        size_t best = 0;
+        double best_d = INFINITY;
+        for (size_t i = 0; i < s->n_clusters; i++) {
+            double d = key_distance(s->clusters[i].key, key, nf);
+            if (d < best_d) {
+                best_d = d;
+                best = i;
+            }
         }
+        *idx = best;
+        return &s->clusters[best];
+    }
     if (s->n_clusters == s->cap_clusters) {
         size_t cap = s->cap_clusters ? 2 * s->cap_clusters : 8;
         struct lcluster *n = realloc(s->clusters, cap * sizeof(*n));
@@ -272,6 +314,8 @@ int selector_apply_knowledge(struct tuner_selector *s, const struct tuner *k)
         double key[TUNER_MAX_FEATURES];
         for (size_t i = 0; i < s->nf; i++)
             key[i] = tuner_feature_bucket(k->op_features[o * k->nf + s->feat_map[i]]);
+        if (s->n_clusters >= MAX_CLUSTERS && selector_find_cluster(s, key) < 0)
+            continue; /* knowledge must not overwrite the calibration of another cluster */
         size_t ci;
         struct lcluster *cl = selector_cluster(s, key, &ci);
         if (!cl)

@@ -67,7 +67,11 @@ struct tuner_selector {
 int selector_setting_of(const struct tuner_selector *s, const double *knobs);
 struct tuner *selector_core_like(const struct tuner_selector *s);
 int selector_apply_knowledge(struct tuner_selector *s, const struct tuner *k);
+/* The cluster of a bucketed key, made if new; past MAX_CLUSTERS (selector.c) the nearest
+ * existing one. NULL only when out of memory. */
 struct lcluster *selector_cluster(struct tuner_selector *s, const double *key, size_t *idx);
+/* Index of the cluster with exactly this key, or -1. */
+int selector_find_cluster(const struct tuner_selector *s, const double *key);
 void selector_mqtt_drain(struct tuner_selector *s);
 /* Applies one message received on the selector's topics (explore, prediction, accel state);
  * messages on other topics are ignored. payload is NUL-terminated. */

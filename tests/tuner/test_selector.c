@@ -85,6 +85,35 @@ static void test_calibrate_then_exploit_best_variant_per_size(void **st)
     tuner_selector_free(s);
 }
 
+/* Crafted features (2001 distinct power-of-two buckets) do not grow the table past its cap:
+ * later keys share an existing cluster, and the calibrated one keeps its decision. */
+static void test_crafted_features_cannot_grow_clusters_without_bound(void **st)
+{
+    (void)st;
+    char err[256];
+    struct tuner_selector *s =
+        tuner_selector_new("app", "mc", names, 1, 1, NULL, NULL, err, sizeof(err));
+    assert_non_null(s);
+    struct sim m = {1, 1, 1};
+    enum tuner_reason r;
+    run(s, &m, 1000, 1, 20, NULL);
+    assert_int_equal(run(s, &m, 1000, 1, 10, &r), 10);
+    assert_int_equal(r, TUNER_REASON_EXPLOITING);
+    unsigned max_cluster = 0;
+    for (int e = -1000; e <= 1000; e++) {
+        double x = ldexp(1.0, e);
+        struct tuner_choice c;
+        assert_int_equal(tuner_selector_choose(s, &x, 1, 1, &c), 0);
+        if (c.cluster_ > max_cluster)
+            max_cluster = c.cluster_;
+    }
+    assert_true(max_cluster >= 1000); /* the flood did make new clusters, up to the cap */
+    assert_true(max_cluster < 1024);
+    assert_int_equal(run(s, &m, 1000, 1, 10, &r), 10);
+    assert_int_equal(r, TUNER_REASON_EXPLOITING);
+    tuner_selector_free(s);
+}
+
 static void test_fallback_then_reexplore_when_accel_returns(void **st)
 {
     (void)st;
@@ -276,7 +305,8 @@ static void test_bad_arguments_fall_back_to_cpu(void **st)
     tuner_selector_observe(s, NULL, 1.0, 1.0);
     assert_null(tuner_selector_client_id(s));
     assert_int_equal(tuner_selector_accel_heard(s), -1); /* no MQTT: nothing heard */
-    assert_int_equal(tuner_selector_set_mqtt(s, "http://x", NULL, NULL, NULL, err, sizeof(err)), -EINVAL);
+    assert_int_equal(tuner_selector_set_mqtt(s, "http://x", NULL, NULL, NULL, err, sizeof(err)),
+                     -EINVAL);
     assert_non_null(strstr(err, "tcp://"));
     tuner_selector_free(s);
 }
@@ -285,6 +315,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calibrate_then_exploit_best_variant_per_size),
+        cmocka_unit_test(test_crafted_features_cannot_grow_clusters_without_bound),
         cmocka_unit_test(test_fallback_then_reexplore_when_accel_returns),
         cmocka_unit_test(test_drift_triggers_reexploration),
         cmocka_unit_test(test_outliers_do_not_decide),
