@@ -33,8 +33,10 @@ install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/kfarm-plot/kfarm-plot DESTINATION u
   COMPONENT kfarm EXCLUDE_FROM_ALL)
 install(FILES ${PROJECT_SOURCE_DIR}/clients/python/kfarm_client.py
   DESTINATION usr/lib/python3/dist-packages COMPONENT kfarm EXCLUDE_FROM_ALL)
-install(FILES ${PROJECT_SOURCE_DIR}/docs/man/kfarm.1 ${PROJECT_SOURCE_DIR}/docs/man/kfarm-client.1
-  DESTINATION usr/share/man/man1 COMPONENT kfarm EXCLUDE_FROM_ALL)
+foreach(page kfarm.1 kfarm-client.1 kfarm-learner.1 kfarm-observer.1)
+  install(FILES ${PROJECT_SOURCE_DIR}/docs/man/${page} DESTINATION usr/share/man/man1
+    COMPONENT kfarm EXCLUDE_FROM_ALL)
+endforeach()
 foreach(doc operations.md protocol.md architecture.md tuner.md ptdr.md)
   if(EXISTS ${PROJECT_SOURCE_DIR}/docs/${doc})
     install(FILES ${PROJECT_SOURCE_DIR}/docs/${doc} DESTINATION usr/share/doc/kfarm
