@@ -673,7 +673,7 @@ int kf_gateway_run(struct kf_gateway *g)
         goto out;
     }
     if (g->o->endpoint_file) {
-        char err[512], url[300];
+        char err[512], url[300] = "";
         if (g->metrics)
             kf_session_metrics_url(&g->s, g->o->metrics_listen, kf_metrics_http_port(g->metrics),
                                    url, sizeof(url));

@@ -72,6 +72,7 @@ class Session:
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         sock = os.path.join(root, "run", "libvirt", "libvirt-sock")
+        self.uri = "qemu:///session?socket=" + sock
         deadline = time.monotonic() + 30
         while not os.path.exists(sock):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -103,6 +104,12 @@ class Session:
     def run(self, argv):
         r = subprocess.run(self.as_user(argv), env=self.env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
+        return r.returncode, r.stdout
+
+    def run_as_caller(self, argv):
+        """As this process (root in CI): ESFM runs only as root, and reaches the unprivileged
+        session daemon through its socket (self.uri)."""
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         return r.returncode, r.stdout
 
     def stop(self):
@@ -161,14 +168,14 @@ def main():
         check(out == "running", "domain still running: %s" % out)
 
         if probe:
-            rc, out = lv.run([probe, "qemu:///session", "kfarm-pause", ESFM_ALIAS, "pause", "-",
+            rc, out = lv.run_as_caller([probe, lv.uri, "kfarm-pause", ESFM_ALIAS, "pause", "-",
                               state])
             print(out.rstrip())
             check(rc == 0 and "method=qmp" in out and "(QMP device_pause)" in out,
                   "ESFM's pause step took the QMP path (rc %d)" % rc)
             r = lv.qmp("kfarm-pause", "device_pause", id=ESFM_ALIAS, pause=True)
             check("already paused" in r.get("error", ""), "ESFM's pause reached QEMU: %s" % r)
-            rc, out = lv.run([probe, "qemu:///session", "kfarm-pause", ESFM_ALIAS, "unpause",
+            rc, out = lv.run_as_caller([probe, lv.uri, "kfarm-pause", ESFM_ALIAS, "unpause",
                               "qmp", state])
             print(out.rstrip())
             check(rc == 0 and "(QMP device_pause)" in out, "ESFM's unpause through QMP (rc %d)" % rc)
@@ -187,7 +194,7 @@ def main():
             check(r.get("error", "").startswith("CommandNotFound:"),
                   "unpatched QEMU answers CommandNotFound (ESFM's fallback cue): %s" % r)
             if probe:
-                rc, out = lv.run([probe, "qemu:///session", "kfarm-unpatched", ESFM_ALIAS,
+                rc, out = lv.run_as_caller([probe, lv.uri, "kfarm-unpatched", ESFM_ALIAS,
                                   "pause", "-", state])
                 print(out.rstrip())
                 check("falling back to detach" in out and "method=qmp" not in out,
