@@ -412,6 +412,14 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = reconf_run(ctx, pf, (unsigned)nvfs, v, n, &j, intent, false, err, errlen);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc && esfm_hv_lost(ctx)) {
+        /* libvirtd went away while VFs were moving: which VM still holds which VF is unknown,
+         * and putting them back needs a new connection. The journal keeps the reconf and the
+         * next command finishes it (reconf's repair re-reads the VMs and rolls forward). */
+        esfm_journal_keep(&j);
+        rc = esfm_hv_lost_note(rc, "reconf", err, errlen);
+        goto out;
+    }
     esfm_journal_end(ctx, &j);
     if (!rc) {
         size_t moved = 0, gone = 0;

@@ -338,6 +338,12 @@ int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_
             rc = esfm_record_vf(ctx, vf, domain, alias, NULL, NULL, false, err, errlen);
         }
     }
+    if (rc && esfm_hv_lost(ctx)) {
+        /* As for attach: whether QEMU paused (or the fallback detached) is unknown; the next
+         * command rolls a pause back and an unpause forward from the journal. */
+        esfm_journal_keep(&j);
+        return esfm_hv_lost_note(rc, pause ? "pause" : "unpause", err, errlen);
+    }
     esfm_step(ctx, "pause recorded");
     esfm_journal_end(ctx, &j);
     return rc;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fault: libvirtd restarted (SIGKILL, or SIGTERM as `systemctl restart` sends) while an esfm
-# attach, detach, job-attach or job-detach is in the middle of its work. A REAL libvirtd started here, in a
-# private mount namespace (tmpfs over libvirt's run/state/config dirs, so a system libvirtd or
-# another test's is never touched); a persistent, shut-off q35 domain whose CONFIG gets the
+# attach, detach, job-attach, job-detach, pause or reconf is in the middle of its work. A REAL
+# libvirtd started here, in a private mount namespace (tmpfs over libvirt's run/state/config
+# dirs, so a system libvirtd or another test's is never touched); a persistent, shut-off q35 domain whose CONFIG gets the
 # hostdevs (real libvirt attach/detach; live passthrough needs VFIO, which this machine lacks);
 # the PF/VF sysfs tree is FAKE (fake-tree). esfm stops itself right inside the operation
 # (ESFM_TEST_STOP_AFTER_STEP=k, SIGSTOP), libvirtd is restarted, then esfm continues on its dead
@@ -178,4 +178,36 @@ lvesfm list-vfs >"$T/repair" 2>&1 || fail "repairing run failed: $(cat "$T/repai
 [ "$(dom_hostdevs)" = "" ] || fail "domain XML after repair: $(dom_hostdevs)"
 [ "$(records)" = "" ] || fail "records after repair: $(records)"
 echo "ok: job-detach rolled forward by the next command: both VFs out of the domain, records gone"
+
+# 5. pause: libvirtd restarted between the journal intent and the QMP device_pause call. (The
+#    domain is shut off, so QMP itself cannot succeed here: this checks the lost connection's
+#    handling and the rollback, not the pause, which tests/qemu checks on a running guest.)
+echo "5. pause $VF0; libvirtd SIGKILLed and started again before QMP device_pause"
+lvesfm attach $VF0 $DOM >/dev/null || fail "attach before pause failed"
+run_interrupted 1 KILL pause $VF0
+expect_lost_error pause
+lvesfm reconcile >"$T/repair" 2>&1 || fail "repairing run failed: $(cat "$T/repair")"
+grep -q "repair: rolled back interrupted pause of $VF0 in $DOM" "$T/repair" || fail "no repair: $(cat "$T/repair")"
+[ "$(pending)" = "" ] || fail "journal not repaired: $(pending)"
+[ "$(dom_hostdevs)" = "$A0" ] || fail "domain XML after repair: $(dom_hostdevs)"
+lvesfm list-vfs --json | json 'assert [(v["vf"], v["state"]) for v in d if v["vm"]]==[("'$VF0'","attached")], d'
+echo "ok: pause failed clearly, rolled back by the next command: $VF0 attached and not paused"
+
+# 6. reconf 3 -> 1 VFs with VF0 and VF1 in the (shut-off) domain's config: VF1 goes away, so it
+#    must leave the domain first; libvirtd restarted before that detach. Steps: 1 journal
+#    intent, 2 rescan, 3 hypervisor detach of VF1.
+echo "6. reconf $PF 1; libvirtd SIGTERMed and started again before $VF1 leaves $DOM"
+lvesfm attach $VF1 $DOM >/dev/null || fail "attach of $VF1 before reconf failed"
+[ "$(dom_hostdevs)" = "$A0 $A1" ] || fail "domain XML before reconf: $(dom_hostdevs)"
+run_interrupted 2 TERM reconf $PF 1
+expect_lost_error reconf
+[ "$(cat "$T/sys/bus/pci/devices/$PF/sriov_numvfs")" = 3 ] || fail "VF count changed although reconf failed"
+lvesfm list-vfs >"$T/repair" 2>&1 || fail "repairing run failed: $(cat "$T/repair")"
+grep -q "repair: finished interrupted reconf of $PF" "$T/repair" || fail "no repair: $(cat "$T/repair")"
+[ "$(pending)" = "" ] || fail "journal not repaired: $(pending)"
+[ "$(cat "$T/sys/bus/pci/devices/$PF/sriov_numvfs")" = 1 ] || fail "reconf not finished: $(cat "$T/sys/bus/pci/devices/$PF/sriov_numvfs") VFs"
+[ "$(dom_hostdevs)" = "$A0" ] || fail "domain XML after repair: $(dom_hostdevs) (want only the surviving $VF0)"
+[ "$(records)" = "$VF0" ] || fail "records after repair: $(records)"
+lvesfm list-vfs --json | json 'assert [(v["vf"], v["state"]) for v in d]==[("'$VF0'","attached")], d'
+echo "ok: reconf failed clearly, rolled forward by the next command: 1 VF, $VF1 out of the domain"
 echo PASS
