@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Fault: libvirtd restarted (SIGKILL, or SIGTERM as `systemctl restart` sends) while an esfm
-# attach, detach, job-attach, job-detach, pause or reconf is in the middle of its work. A REAL
-# libvirtd started here, in a private mount namespace (tmpfs over libvirt's run/state/config
-# dirs, so a system libvirtd or another test's is never touched); a persistent, shut-off q35 domain whose CONFIG gets the
-# hostdevs (real libvirt attach/detach; live passthrough needs VFIO, which this machine lacks);
-# the PF/VF sysfs tree is FAKE (fake-tree). esfm stops itself right inside the operation
-# (ESFM_TEST_STOP_AFTER_STEP=k, SIGSTOP), libvirtd is restarted, then esfm continues on its dead
-# connection. Checked: exit 6 with a message that says the connection was lost and the journal
-# keeps the operation; `esfm status` lists it as interrupted; the next command repairs it; the
-# domain XML, esfm list-vfs/list-vf-vm and the records agree, and a new attach works.
+# Fault: libvirtd restarted (SIGKILL, or SIGTERM as `systemctl restart` sends) while an esfm attach,
+# detach, job-attach, job-detach, pause or reconf is in the middle of its work. A REAL libvirtd
+# started here, in a private mount namespace (tmpfs over libvirt's run/state/config dirs, so a
+# system libvirtd or another test's is never touched); a persistent, shut-off q35 domain whose
+# CONFIG gets the hostdevs (real libvirt attach/detach; live passthrough needs VFIO, which this
+# machine lacks); the PF/VF sysfs tree is FAKE (fake-tree). esfm stops itself right inside the
+# operation (ESFM_TEST_STOP_AFTER_STEP=k, SIGSTOP), libvirtd is restarted, then esfm continues on
+# its dead connection. Checked: exit 6 with a message that says the connection was lost and the
+# journal keeps the operation; `esfm status` lists it as interrupted; the next command repairs it;
+# the domain XML, esfm list-vfs/list-vf-vm and the records agree, and a new attach works.
 set -euo pipefail
 if [ -z "${ESFM_FAULT_NS:-}" ]; then
     if ! unshare --mount --propagation private true 2>/dev/null; then
