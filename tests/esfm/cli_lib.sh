@@ -30,3 +30,20 @@ expect() {
     echo "ok $code: $*"
 }
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+# tcg_domain_xml NAME: the smallest libvirt domain a real libvirtd runs here (q35, TCG, no disk,
+# 64 MiB), for the tests that drive ESFM against a real libvirtd.
+tcg_domain_xml() {
+    cat <<XML
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+}

@@ -52,19 +52,7 @@ if ! virsh -c $URI version >/dev/null 2>&1; then
     fi
 fi
 virsh -c $URI version >/dev/null || fail "libvirtd started but qemu:///system does not answer"
-cat >"$T/dom.xml" <<XML
-<domain type='qemu'>
-  <name>$DOM</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <controller type='usb' model='none'/>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
+tcg_domain_xml $DOM >"$T/dom.xml"
 virsh -c $URI create "$T/dom.xml" >/dev/null || fail "cannot start a TCG VM"
 for _ in $(seq 100); do
     [ "$(virsh -c $URI domstate $DOM 2>/dev/null)" = running ] && break; sleep 0.1

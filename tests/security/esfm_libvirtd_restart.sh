@@ -106,19 +106,7 @@ expect_lost_error() { # the operation failed clearly and left its journal entry 
 }
 
 start_libvirtd
-cat >"$T/dom.xml" <<XML
-<domain type='qemu'>
-  <name>$DOM</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <controller type='usb' model='none'/>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
+tcg_domain_xml $DOM >"$T/dom.xml"
 virsh -c $URI define "$T/dom.xml" >/dev/null
 new_env true
 esfm init $PF --vfs 3 >/dev/null
