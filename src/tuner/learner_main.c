@@ -1,9 +1,11 @@
 /* kfarm-learner: the MQTT knowledge learner (mARGOt's AGORA role) — command line, connection
  * and the message loop; the learning logic is in learner.c. */
 #include "learner.h"
+#include "number_arg.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <kfarm/mqtt_security.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 /* getopt values of the shared --mqtt-* security options */
 #define OPT_MQTT_SECURITY 1000
+#define P "kfarm-learner"
 
 static volatile sig_atomic_t stop;
 
@@ -55,6 +58,7 @@ int main(int argc, char **argv)
     l.o.samples = 16;
     l.o.seed = 1;
     struct kf_mqtt_security sec = {0};
+    size_t n;
     static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
                                          {"state", required_argument, 0, 's'},
                                          {"knowledge-dir", required_argument, 0, 'k'},
@@ -80,16 +84,21 @@ int main(int argc, char **argv)
             l.o.knowledge_dir = optarg;
             break;
         case 'n':
-            l.o.observations = strtoul(optarg, NULL, 10);
+            if (tuner_arg_size(P, "--observations", optarg, 1, 1000000, &l.o.observations))
+                return 2;
             break;
         case 'f':
-            l.o.max_full = strtoul(optarg, NULL, 10);
+            if (tuner_arg_size(P, "--max-full", optarg, 0, 1000000, &l.o.max_full))
+                return 2;
             break;
         case 'r':
-            l.o.samples = strtoul(optarg, NULL, 10);
+            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &l.o.samples))
+                return 2;
             break;
         case 'e':
-            l.o.seed = (unsigned)strtoul(optarg, NULL, 10);
+            if (tuner_arg_size(P, "--seed", optarg, 0, UINT_MAX, &n))
+                return 2;
+            l.o.seed = (unsigned)n;
             break;
         case 'i':
             l.o.client_id = optarg;

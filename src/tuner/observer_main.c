@@ -1,5 +1,6 @@
 /* kfarm-observer: watches the tuner's MQTT topics (mARGOt's Theo role) and writes resource hints
  * for ESFM and the scheduler — command line, connection and the message loop. */
+#include "number_arg.h"
 #include "observer.h"
 
 #include <getopt.h>
@@ -13,6 +14,7 @@
 
 /* getopt values of the shared --mqtt-* security options */
 #define OPT_MQTT_SECURITY 1000
+#define P "kfarm-observer"
 
 static volatile sig_atomic_t stop;
 
@@ -70,10 +72,12 @@ int main(int argc, char **argv)
             ob.o.hints_path = optarg;
             break;
         case 't':
-            ob.o.threshold = strtod(optarg, NULL);
+            if (tuner_arg_positive(P, "--threshold", optarg, 1e9, &ob.o.threshold))
+                return 2;
             break;
         case 'm':
-            ob.o.samples = strtoul(optarg, NULL, 10);
+            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &ob.o.samples))
+                return 2;
             break;
         case 'k':
             ob.o.knowledge_dir = optarg;
