@@ -10,11 +10,13 @@
 int tuner_arg_size(const char *prog, const char *opt, const char *s, size_t min, size_t max,
                    size_t *out)
 {
-    char *end;
+    char *end = NULL;
+    unsigned long long v = 0;
     errno = 0;
     /* strtoull accepts "-1" (as a huge value) and leading blanks: want plain digits only */
-    unsigned long long v = isdigit((unsigned char)s[0]) ? strtoull(s, &end, 10) : 0;
-    if (!isdigit((unsigned char)s[0]) || errno || *end || v < min || v > max) {
+    if (isdigit((unsigned char)s[0]))
+        v = strtoull(s, &end, 10);
+    if (!end || errno || *end || v < min || v > max) {
         fprintf(stderr, "%s: %s %s: expected a whole number from %zu to %zu\n", prog, opt, s, min,
                 max);
         return -1;
