@@ -43,6 +43,9 @@ foreach(doc operations.md protocol.md architecture.md tuner.md ptdr.md)
       COMPONENT kfarm EXCLUDE_FROM_ALL)
   endif()
 endforeach()
+# The broker's topic rights per role, for the admin to copy into mosquitto's config.
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/mosquitto-kfarm.acl
+  DESTINATION usr/share/doc/kfarm/examples COMPONENT kfarm EXCLUDE_FROM_ALL)
 
 # kfarm-esfm: the esfm command and library, an example policy, the state directory.
 if(TARGET esfm_cli)

@@ -24,6 +24,7 @@ arch=usr/lib/x86_64-linux-gnu
 for f in usr/bin/kfarm usr/bin/kfarm-client usr/bin/kfarm-plot usr/share/man/man1/kfarm.1 \
          usr/share/man/man1/kfarm-client.1 usr/share/man/man1/kfarm-learner.1 \
          usr/share/man/man1/kfarm-observer.1 usr/lib/python3/dist-packages/kfarm_client.py \
+         usr/share/doc/kfarm/examples/mosquitto-kfarm.acl \
          $arch/kfarm/adapters/ptdr.so; do has kfarm "$f"; done
 for f in usr/sbin/esfm etc/kfarm/esfm-policy.example.json usr/share/man/man8/esfm.8 var/lib/esfm/; do
   has kfarm-esfm "$f"
