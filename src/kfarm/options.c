@@ -80,7 +80,7 @@ void kf_options_usage(FILE *out)
           "Serve compute kernels to EvKit clients: rank 0 is the ZeroMQ gateway, ranks 1..N-1\n"
           "are workers (N >= 2).\n"
           "\n"
-          "Client sockets (one pair is required):\n"
+          "Client sockets (--connect or --bind is required; broadcasts are optional):\n"
           "  --connect tcp://H:P            connect a DEALER to a client that bound one (EvKit)\n"
           "  --broadcast-connect tcp://H:P  connect a SUB to the client's PUB\n"
           "  --bind tcp://*:P               bind a ROUTER for many clients (P may be 0 or *)\n"

@@ -1,5 +1,5 @@
 /* kfarm-observer: watches the tuner's MQTT topics (mARGOt's Theo role) and writes resource hints
- * for ESFM and the scheduler — command line, connection and the message loop. */
+ * for admins or a scheduler — command line, connection and the message loop. */
 #include "number_arg.h"
 #include "observer.h"
 
