@@ -45,13 +45,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    fx_cleanup();
-    return 0;
-}
-
 /* Opens the adapter; *accel tells whether the accelerator variant can be checked too. */
 static void open_adapter(struct fx_adapter *fx, const char *seed, int *accel)
 {
@@ -242,5 +235,5 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_answer_other_seed_other_samples),
         cmocka_unit_test(test_monte_carlo_agrees_with_stats_means),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

@@ -35,13 +35,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    fx_cleanup();
-    return 0;
-}
-
 static void open_good(struct fx_adapter *fx)
 {
     char err[KF_ERROR_MAX], kv0[600];
@@ -338,5 +331,5 @@ int main(void)
         cmocka_unit_test(test_bad_adapter_arguments),
         cmocka_unit_test(test_reload_while_requests_run),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
