@@ -37,6 +37,20 @@ SUBNET = os.environ["KFARM_SCALE_SUBNET"]
 HOST_ADDR = os.environ["KFARM_SCALE_HOST_ADDR"]  # the bridge: the root namespace, seen from nodes
 
 
+def start_sleep_load(endpoint, inflight, client_timeout, settle):
+    """kfarm-client keeping INFLIGHT 20 ms sleep requests in flight until it is stopped or times
+    out (CLIENT_TIMEOUT s without a reply), with a --json summary; fails the test unless it still
+    runs SETTLE seconds later, when the load is on every worker."""
+    load = subprocess.Popen([CLIENT, "--connect", endpoint, "-n", "1000000", "--inflight",
+                             str(inflight), "--kind", "sleep", "--data", '{"ms": 20}',
+                             "--timeout", str(client_timeout), "--json", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(settle)
+    if load.poll() is not None:
+        check(False, "the load client ended early: %r" % (load.communicate(),))
+    return load
+
+
 def node_addr(i):
     return "%s.%d" % (SUBNET, 10 + i)
 
