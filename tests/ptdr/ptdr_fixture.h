@@ -11,6 +11,14 @@ struct fx_profile {
     double values[8];
     double cumprobs[8];
 };
+/* A profile whose only outcome is v (probability 1). */
+#define FX_ONE(v)                                                                                  \
+    {                                                                                              \
+        1, {v},                                                                                    \
+        {                                                                                          \
+            1.0                                                                                    \
+        }                                                                                          \
+    }
 
 struct fx_segment {
     const char *id;
