@@ -182,6 +182,13 @@ def publish_accel_state(port, bdf, state):
                     "-m", json.dumps({"state": state})], check=True)
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) process PID has used so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after the command name: state ppid ...
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def kfarm_processes():
     """PIDs of ranks of this build's kfarm on this test's cluster (SLURM_CONF) still running:
     other clusters or builds on the same machine (another ctest run, a benchmark) may run kfarm."""
