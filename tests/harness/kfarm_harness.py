@@ -1,7 +1,11 @@
 """Helpers for integration tests that run `kfarm` under the private Slurm cluster.
 
 Run with /usr/bin/python3 (Debian's python3-zmq). The cluster comes from SLURM_CONF, set by the
-ctest fixture that runs tests/harness/slurm-cluster.
+ctest fixture that runs tests/harness/slurm-cluster. In here: verdicts (fail, check, wait_until);
+Job (srun kfarm) and client (kfarm-client); a gateway's $stats (stats, workers, all_workers);
+a steady load (start_load, load_summary); a private mosquitto and the accelerator state ESFM
+publishes (start_mosquitto, publish_accel_state, stand_in_bdf); free_port, cpu_seconds.
+tests/scale/scale_harness.py builds its multi-node jobs on these.
 """
 import json
 import os
