@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from kfarm_harness import CLIENT, Job, check, client  # noqa: E402
+from kfarm_harness import CLIENT, Job, check, workers  # noqa: E402
 
 N, CLIENTS = 10000, 4
 
@@ -26,9 +26,7 @@ def check_concurrent_clients(endpoint, n, clients):
         check(summary["count"] == n and summary["errors"] == 0 and summary["bad_replies"] == 0,
               "client %d: %r" % (c, summary))
         print("client %d: %.0f req/s, p99 %.0f us" % (c, summary["req_per_s"], summary["p99_us"]))
-    _, out, _ = client("--connect", endpoint, "--kind", "$stats", "--print", "--quiet")
-    stats = json.loads(out.split(" ", 2)[2])
-    served = [w["requests"] for w in stats["workers"]]
+    served = [w["requests"] for w in workers(endpoint)]
     check(sum(served) == n * clients, "workers served %r, expected %d in all" % (served, n * clients))
     return served
 

@@ -1,20 +1,11 @@
 """kfarm-client in the EvKit topology: the client binds DEALER + XPUB and the gateway connects
 (--connect); requests, a topic-prefixed broadcast and its effect all go through."""
 import os
-import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from kfarm_harness import CLIENT, Job, check  # noqa: E402
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from kfarm_harness import CLIENT, Job, check, free_port  # noqa: E402
 
 
 port, bport = free_port(), free_port()

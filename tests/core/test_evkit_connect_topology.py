@@ -2,21 +2,12 @@
 answered with a 3-frame ok reply, and a topic-prefixed broadcast reaches every worker."""
 import json
 import os
-import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 sys.path.insert(0, os.path.dirname(__file__))
-from kfarm_harness import Job, check, fail  # noqa: E402
+from kfarm_harness import Job, check, fail, free_port  # noqa: E402
 from evkit_client import Client, Message, TOPIC  # noqa: E402
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def check_evkit_client(client, job):

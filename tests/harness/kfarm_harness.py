@@ -1,10 +1,16 @@
 """Helpers for integration tests that run `kfarm` under the private Slurm cluster.
 
 Run with /usr/bin/python3 (Debian's python3-zmq). The cluster comes from SLURM_CONF, set by the
-ctest fixture that runs tests/harness/slurm-cluster.
+ctest fixture that runs tests/harness/slurm-cluster. In here: verdicts (fail, check, wait_until);
+Job (srun kfarm) and client (kfarm-client); a gateway's $stats (stats, workers, all_workers);
+a steady load (start_load, load_summary); a private mosquitto and the accelerator state ESFM
+publishes (start_mosquitto, publish_accel_state, stand_in_bdf); free_port, cpu_seconds.
+tests/scale/scale_harness.py builds its multi-node jobs on these.
 """
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -14,6 +20,7 @@ BUILD = os.environ.get("KFARM_BUILD_DIR", os.path.join(os.path.dirname(__file__)
 SOURCE = os.environ.get("KFARM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 KFARM = os.path.join(BUILD, "src", "kfarm", "kfarm")
 CLIENT = os.path.join(BUILD, "src", "client", "kfarm-client")
+MOSQUITTO = os.path.join(SOURCE, "tests", "harness", "mosquitto")
 
 
 def fail(msg):
@@ -45,7 +52,29 @@ def read_endpoints(path):
     return values["KFARM_ENDPOINT"], values.get("KFARM_BROADCAST_ENDPOINT")
 
 
-class Job:
+def free_port(host="127.0.0.1"):
+    """A TCP port on HOST that was free a moment ago (for sockets a client binds itself)."""
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class StoppedOnExit:
+    """`with` for a job that has stop() and output(): stopped when the block ends, its output
+    printed when the block raised."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        if exc[0] is not None:
+            print(self.output())
+
+
+class Job(StoppedOnExit):
     """`srun --mpi=pmix -n N kfarm ARGS` in the background, with its log in a temp dir."""
 
     def __init__(self, ntasks, args, bind=True, wait=True, timeout=60):
@@ -88,14 +117,6 @@ class Job:
                 fail("kfarm did not stop within %d s of SIGTERM:\n%s" % (timeout, self.output()))
         return self.proc.returncode
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        if exc[0] is not None:
-            print(self.output())
-
 
 def client(*args, check_status=True, timeout=120):
     """Runs kfarm-client; returns (status, stdout, stderr)."""
@@ -105,6 +126,71 @@ def client(*args, check_status=True, timeout=120):
         fail("kfarm-client %s exited %d:\n%s%s" % (" ".join(map(str, args)), p.returncode,
                                                   p.stdout, p.stderr))
     return p.returncode, p.stdout, p.stderr
+
+
+def stats(endpoint):
+    """The gateway's $stats reply (workers and clients), parsed."""
+    _, out, _ = client("--connect", endpoint, "--kind", "$stats", "--print", "--quiet")
+    return json.loads(out.split(" ", 2)[2])
+
+
+def workers(endpoint):
+    """$stats of every worker rank: requests, variant, why, accel_available, ..."""
+    return stats(endpoint)["workers"]
+
+
+def all_workers(endpoint, pred):
+    """True when every worker rank has served a request and pred(its $stats) holds."""
+    return all(w["requests"] > 0 and pred(w) for w in workers(endpoint))
+
+
+def start_load(endpoint, seconds, kind="work", data="x"):
+    """kfarm-client sending KIND requests for SECONDS (6 in flight), then waiting for the last
+    replies; load_summary() collects it."""
+    return subprocess.Popen([CLIENT, "--connect", endpoint, "--kind", kind, "--data", data,
+                             "-n", "10000000", "--duration", str(seconds), "--inflight", "6",
+                             "--json", "--quiet", "--timeout", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def load_summary(p, what):
+    """Waits for a start_load() client; fails unless every request got a good reply."""
+    out, err = p.communicate(timeout=300)
+    check(p.returncode == 0, "%s: client exited %d: %s %s" % (what, p.returncode, out, err))
+    s = json.loads(out)
+    check(s["errors"] == 0 and s["bad_replies"] == 0, "%s: %r" % (what, s))
+    return s
+
+
+def start_mosquitto(mqtt_dir, env=None):
+    """A plain-TCP mosquitto on 127.0.0.1 with its files in MQTT_DIR (tests/harness/mosquitto);
+    returns its port. Stop it with stop_mosquitto(MQTT_DIR)."""
+    return subprocess.run([MOSQUITTO, "start", mqtt_dir], capture_output=True, text=True,
+                          check=True, env=env).stdout.strip()
+
+
+def stop_mosquitto(mqtt_dir):
+    subprocess.run([MOSQUITTO, "stop", mqtt_dir])
+
+
+def stand_in_bdf():
+    """A PCI device that exists on this machine: it stands in for the VF, whose presence the
+    worker ranks check."""
+    return sorted(os.listdir("/sys/bus/pci/devices"))[0]
+
+
+def publish_accel_state(port, bdf, state):
+    """Publishes {"state": STATE}, retained, where ESFM does: kfarm/accel/<this node>/<BDF>."""
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-r",
+                    "-t", "kfarm/accel/%s/%s" % (socket.gethostname(), bdf),
+                    "-m", json.dumps({"state": state})], check=True)
+
+
+def cpu_seconds(pid):
+    """CPU time (user + system) process PID has used so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after the command name: state ppid ...
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def kfarm_processes():

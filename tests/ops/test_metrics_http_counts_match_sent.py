@@ -10,7 +10,7 @@ import time
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python"))
-from kfarm_harness import Job, check, client, kfarm_processes, wait_until  # noqa: E402
+from kfarm_harness import Job, check, client, cpu_seconds, kfarm_processes, wait_until  # noqa: E402
 from kfarm_client import Client, Message  # noqa: E402
 
 
@@ -33,15 +33,6 @@ def samples(text):
         check(m is not None, "not Prometheus text exposition: %r" % line)
         out[m.group(1)] = float(m.group(2))
     return out
-
-
-def cpu_seconds(pids):
-    total = 0
-    for pid in pids:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def metrics_url(endpoint_file):
@@ -104,11 +95,11 @@ with Job(3, ["--metrics-listen", "127.0.0.1:0"]) as job:
 
     # Idle: scrapes every 0.2 s; the whole job uses well under one core.
     pids = kfarm_processes()
-    t0, c0 = time.monotonic(), cpu_seconds(pids)
+    t0, c0 = time.monotonic(), sum(map(cpu_seconds, pids))
     for _ in range(10):
         scrape(port)
         time.sleep(0.2)
-    busy = (cpu_seconds(pids) - c0) / (time.monotonic() - t0)
+    busy = (sum(map(cpu_seconds, pids)) - c0) / (time.monotonic() - t0)
     print("idle job CPU while scraped: %.1f%% of a core (%d ranks)" % (busy * 100, len(pids)))
     check(busy < 0.25, "the idle job uses %.0f%% of a core: something spins" % (busy * 100))
     check(job.stop() == 0, "kfarm did not stop cleanly:\n" + job.output())

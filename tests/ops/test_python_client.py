@@ -3,22 +3,13 @@ Client(port, broadcast_port) + compute + broadcast; Client.from_endpoint_file (b
 ordered $broadcast:; a time-out names the missing ids; an error reply names its request."""
 import json
 import os
-import socket
 import sys
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python"))
-from kfarm_harness import Job, check, fail  # noqa: E402
+from kfarm_harness import Job, check, fail, free_port  # noqa: E402
 from kfarm_client import TOPIC, Client, Message, RequestError, Timeout  # noqa: E402
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def exercise(client, job, label):

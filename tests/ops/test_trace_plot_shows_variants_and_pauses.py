@@ -4,7 +4,6 @@ unpause events; tools/kfarm-plot draws it into a non-trivial PNG."""
 import collections
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,26 +12,18 @@ import time
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, HERE)
-from kfarm_harness import BUILD, CLIENT, SOURCE, Job, check, client, wait_until  # noqa: E402
+from kfarm_harness import (BUILD, CLIENT, Job, check, publish_accel_state,  # noqa: E402
+                           stand_in_bdf, start_mosquitto, stop_mosquitto, wait_until, workers)
 from png_check import read_png  # noqa: E402
 
 tmp = tempfile.mkdtemp(prefix="kfarm-ops-trace-")
 mqtt_dir = os.path.join(tmp, "mqtt")
-harness = os.path.join(SOURCE, "tests", "harness", "mosquitto")
-port = subprocess.run([harness, "start", mqtt_dir], capture_output=True, text=True,
-                      check=True).stdout.strip()
-bdf = sorted(os.listdir("/sys/bus/pci/devices"))[0]  # stands in for the VF (must exist)
-topic = "kfarm/accel/%s/%s" % (socket.gethostname(), bdf)
+port = start_mosquitto(mqtt_dir)
+bdf = stand_in_bdf()
 
 
 def publish(state):
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-t", topic, "-r",
-                    "-m", json.dumps({"state": state})], check=True)
-
-
-def workers(job):
-    _, out, _ = client("--connect", job.endpoint, "--kind", "$stats", "--print", "--quiet")
-    return json.loads(out.split(" ", 2)[2])["workers"]
+    publish_accel_state(port, bdf, state)
 
 
 trace = os.path.join(tmp, "trace.tsv")
@@ -46,10 +37,10 @@ try:
                                  "x", "-n", "10000000", "--duration", "6", "--inflight", "4",
                                  "--json", "--quiet", "--timeout", "60"],
                                 stdout=subprocess.PIPE, text=True)
-        wait_until(lambda: all(w["variant"] == "accel" for w in workers(job)), 60,
+        wait_until(lambda: all(w["variant"] == "accel" for w in workers(job.endpoint)), 60,
                    "the ranks to settle on the accelerator")
         publish("paused")
-        wait_until(lambda: all(w["why"] == "fallback" for w in workers(job)), 20,
+        wait_until(lambda: all(w["why"] == "fallback" for w in workers(job.endpoint)), 20,
                    "the ranks to fall back to the CPU")
         time.sleep(1)
         publish("active")
@@ -58,7 +49,7 @@ try:
         sent = json.loads(out)["count"]
         check(job.stop() == 0, "kfarm did not stop cleanly:\n" + job.output())
 finally:
-    subprocess.run([harness, "stop", mqtt_dir])
+    stop_mosquitto(mqtt_dir)
 
 # The trace: one line per reply, and the accelerator events of every rank.
 replies, events = [], []

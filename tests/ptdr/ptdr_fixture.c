@@ -31,6 +31,13 @@ void fx_cleanup(void)
     }
 }
 
+int fx_teardown(void **state)
+{
+    (void)state;
+    fx_cleanup();
+    return 0;
+}
+
 static const char *path_of(const char *name)
 {
     static char paths[16][512];

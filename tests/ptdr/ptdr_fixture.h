@@ -11,6 +11,14 @@ struct fx_profile {
     double values[8];
     double cumprobs[8];
 };
+/* A profile whose only outcome is v (probability 1). */
+#define FX_ONE(v)                                                                                  \
+    {                                                                                              \
+        1, {v},                                                                                    \
+        {                                                                                          \
+            1.0                                                                                    \
+        }                                                                                          \
+    }
 
 struct fx_segment {
     const char *id;
@@ -23,6 +31,8 @@ struct fx_segment {
 /* Makes a private temp directory (removed by fx_cleanup) and returns its path. */
 const char *fx_tmpdir(void);
 void fx_cleanup(void);
+/* cmocka group teardown that only calls fx_cleanup. */
+int fx_teardown(void **state);
 /* Writes segments as a JSON profile file in the temp dir; slots = how many slots to write
  * (672 for a valid file). Returns the path (static storage per name). */
 const char *fx_write_profiles(const char *name, const struct fx_segment *segs, int n, int slots);

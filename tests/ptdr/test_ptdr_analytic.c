@@ -18,37 +18,22 @@ extern const struct kf_adapter kf_adapter_ptdr;
 
 static const char *profiles_path;
 
-#define ONE(v)                                                                                     \
-    {                                                                                              \
-        1, {v},                                                                                    \
-        {                                                                                          \
-            1.0                                                                                    \
-        }                                                                                          \
-    }
-
 static int setup(void **state)
 {
     (void)state;
     struct fx_segment segs[] = {
         /* A: 1000 m at 10 m/s, always half speed: 200 s. */
-        {"OSM1T2", 1000, 10, ONE(0.5), -1, ONE(0.5)},
+        {"OSM1T2", 1000, 10, FX_ONE(0.5), -1, FX_ONE(0.5)},
         /* B: 100 s, except 400 s in slot 1 (Monday 00:15-00:30). */
-        {"OSM2T3", 1000, 10, ONE(1.0), 1, ONE(0.25)},
+        {"OSM2T3", 1000, 10, FX_ONE(1.0), 1, FX_ONE(0.25)},
         /* C: 100 s, except 200 s in slot 0 (Monday 00:00-00:15). */
-        {"OSM3T4", 1000, 10, ONE(1.0), 0, ONE(0.5)},
+        {"OSM3T4", 1000, 10, FX_ONE(1.0), 0, FX_ONE(0.5)},
         /* T: 10 s with probability 0.3, 20 s with probability 0.7. */
-        {"OSM4T5", 100, 10, {2, {1.0, 0.5}, {0.3, 1.0}}, -1, ONE(1.0)},
+        {"OSM4T5", 100, 10, {2, {1.0, 0.5}, {0.3, 1.0}}, -1, FX_ONE(1.0)},
         /* S: slow twin of T, 5x the time in every outcome. */
-        {"OSM5T6", 100, 2, {2, {1.0, 0.5}, {0.3, 1.0}}, -1, ONE(1.0)},
+        {"OSM5T6", 100, 2, {2, {1.0, 0.5}, {0.3, 1.0}}, -1, FX_ONE(1.0)},
     };
     profiles_path = fx_write_profiles("analytic.json", segs, 5, 672);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    fx_cleanup();
     return 0;
 }
 
@@ -242,5 +227,5 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_answer_other_seed_other_samples),
         cmocka_unit_test(test_monte_carlo_agrees_with_stats_means),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

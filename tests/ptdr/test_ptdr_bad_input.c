@@ -15,30 +15,16 @@
 
 extern const struct kf_adapter kf_adapter_ptdr;
 
-#define ONE(v)                                                                                     \
-    {                                                                                              \
-        1, {v},                                                                                    \
-        {                                                                                          \
-            1.0                                                                                    \
-        }                                                                                          \
-    }
 static const char *good_path;
 static struct fx_segment good[] = {
-    {"OSM1T2", 1000, 10, ONE(0.5), -1, ONE(0.5)},
-    {"OSM2T3", 500, 10, {2, {1.0, 0.5}, {0.5, 1.0}}, -1, ONE(1.0)},
+    {"OSM1T2", 1000, 10, FX_ONE(0.5), -1, FX_ONE(0.5)},
+    {"OSM2T3", 500, 10, {2, {1.0, 0.5}, {0.5, 1.0}}, -1, FX_ONE(1.0)},
 };
 
 static int setup(void **state)
 {
     (void)state;
     good_path = fx_write_profiles("good.json", good, 2, 672);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    fx_cleanup();
     return 0;
 }
 
@@ -242,7 +228,7 @@ static void test_good_reload_replaces_profiles(void **state)
     struct fx_adapter fx;
     char err[KF_ERROR_MAX], payload[700], *r;
     open_good(&fx);
-    struct fx_segment other[] = {{"OSM5T6", 100, 10, ONE(1.0), -1, ONE(1.0)}};
+    struct fx_segment other[] = {{"OSM5T6", 100, 10, FX_ONE(1.0), -1, FX_ONE(1.0)}};
     snprintf(payload, sizeof(payload), "\"%s\"", fx_write_profiles("other.json", other, 1, 672));
     assert_int_equal(fx_broadcast(&fx, "load-profiles", payload, err, sizeof(err)), KF_OK);
     expect_request_error(&fx, "monte-carlo", "{\"routes\":[[\"OSM1T2\"]],\"departure_time\":0}",
@@ -338,5 +324,5 @@ int main(void)
         cmocka_unit_test(test_bad_adapter_arguments),
         cmocka_unit_test(test_reload_while_requests_run),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

@@ -26,13 +26,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    fx_cleanup();
-    return 0;
-}
-
 static double now(void)
 {
     struct timespec ts;
@@ -199,5 +192,5 @@ int main(void)
         cmocka_unit_test(test_large_map_mmap_load_is_fast),
         cmocka_unit_test(test_damaged_binary_files_are_refused),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

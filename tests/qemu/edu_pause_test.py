@@ -19,39 +19,15 @@ import tempfile
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
-from qmp import QMP, QMPError, stop_session, wait_for_line  # noqa: E402
-
-src = os.environ.get("KFARM_SOURCE_DIR", os.path.normpath(os.path.join(here, "..", "..")))
-failures = []
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def expect_error(fn, want_cls, want_text, what):
-    try:
-        r = fn()
-    except QMPError as e:
-        check(e.cls == want_cls and want_text in (e.desc or ""),
-              "%s -> %s: %s" % (what, e.cls, e.desc))
-        return
-    check(False, "%s succeeded (%r), expected %s containing %r" % (what, r, want_cls, want_text))
-
-
-def patched_qemu():
-    out = subprocess.run([os.path.join(src, "qemu", "build")], check=True,
-                         stdout=subprocess.PIPE, text=True).stdout.split()
-    return out[-1]
+from qmp import QMP, stop_session, wait_for_line  # noqa: E402
+from qemu_checks import SOURCE, check, expect_error, failures, patched_qemu, report  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--qemu", help="patched qemu-system-x86_64 (default: qemu/build's)")
     ap.add_argument("--harness", default=os.environ.get(
-        "KFARM_GUEST_HARNESS", os.path.join(src, "tests", "harness", "guest", "run")))
+        "KFARM_GUEST_HARNESS", os.path.join(SOURCE, "tests", "harness", "guest", "run")))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     a = ap.parse_args()
     qemu = a.qemu or patched_qemu()
@@ -151,11 +127,7 @@ def main():
             print("kept", tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

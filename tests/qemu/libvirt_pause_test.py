@@ -19,8 +19,8 @@ import tempfile
 import time
 
 here = os.path.dirname(os.path.abspath(__file__))
-src = os.environ.get("KFARM_SOURCE_DIR", os.path.normpath(os.path.join(here, "..", "..")))
-failures = []
+sys.path.insert(0, here)
+from qemu_checks import check, failures, patched_qemu, report  # noqa: E402
 
 # The alias ESFM gives the hostdev of VF 0000:01:00.1; an edu stands in for the VF here.
 ESFM_ALIAS = "ua-kfarm-0000-01-00-1"
@@ -40,12 +40,6 @@ DOMAIN = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qe
   </qemu:commandline>
 </domain>
 """
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 class Session:
@@ -130,8 +124,7 @@ def main():
     ap.add_argument("--esfm-probe", default=os.environ.get("KFARM_ESFM_QMP_PROBE"),
                     help="esfm-qmp-probe (tests/qemu): also check ESFM's pause step")
     a = ap.parse_args()
-    qemu = a.qemu or subprocess.run([os.path.join(src, "qemu", "build")], check=True,
-                                    stdout=subprocess.PIPE, text=True).stdout.split()[-1]
+    qemu = a.qemu or patched_qemu()
     tmp = tempfile.mkdtemp(prefix="kfarm-qemu-libvirt.")
     probe = a.esfm_probe
     state = os.path.join(tmp, "esfm-state")
@@ -213,11 +206,7 @@ def main():
                 with open(os.path.join(tmp, "libvirtd.log"), errors="replace") as f:
                     sys.stdout.write(f.read()[-4000:])
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

@@ -13,34 +13,16 @@ import tempfile
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
-from qmp import QMP, QMPError  # noqa: E402
+from qmp import QMP  # noqa: E402
+from qemu_checks import check, expect_error, failures, patched_qemu, report  # noqa: E402
 
-src = os.environ.get("KFARM_SOURCE_DIR", os.path.normpath(os.path.join(here, "..", "..")))
-failures = []
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def expect_error(fn, want_cls, want_text, what):
-    try:
-        r = fn()
-    except QMPError as e:
-        check(e.cls == want_cls and want_text in (e.desc or ""),
-              "%s -> %s: %s" % (what, e.cls, e.desc))
-        return
-    check(False, "%s succeeded (%r), expected %s containing %r" % (what, r, want_cls, want_text))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--qemu")
     a = ap.parse_args()
-    qemu = a.qemu or subprocess.run([os.path.join(src, "qemu", "build")], check=True,
-                                    stdout=subprocess.PIPE, text=True).stdout.split()[-1]
+    qemu = a.qemu or patched_qemu()
     tmp = tempfile.mkdtemp(prefix="kfarm-qemu-qmp.")
     sock = os.path.join(tmp, "qmp.sock")
     proc = subprocess.Popen([qemu, "-M", "q35", "-accel", "tcg", "-S", "-display", "none",
@@ -126,11 +108,7 @@ def main():
             proc.kill()
             proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ tests/harness/slurm-multinode, whose directory comes from KFARM_MULTINODE_DIR (s
 Run with /usr/bin/python3 (Debian's python3-zmq). The client side runs here, in the root network
 namespace; the job's nodes are network namespaces on a bridge.
 """
-import json
 import os
 import re
 import subprocess
@@ -14,7 +13,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
-from kfarm_harness import BUILD, CLIENT, KFARM, SOURCE, check, client, fail, read_endpoints, wait_until  # noqa
+from kfarm_harness import (BUILD, CLIENT, KFARM, SOURCE, StoppedOnExit, check, client, fail,  # noqa
+                           free_port, read_endpoints, stats, wait_until)
 
 HARNESS = os.path.join(SOURCE, "tests", "harness", "slurm-multinode")
 JOB_SCRIPT = os.path.join(SOURCE, "jobs", "scale.sbatch")
@@ -37,6 +37,20 @@ SUBNET = os.environ["KFARM_SCALE_SUBNET"]
 HOST_ADDR = os.environ["KFARM_SCALE_HOST_ADDR"]  # the bridge: the root namespace, seen from nodes
 
 
+def start_sleep_load(endpoint, inflight, client_timeout, settle):
+    """kfarm-client keeping INFLIGHT 20 ms sleep requests in flight until it is stopped or times
+    out (CLIENT_TIMEOUT s without a reply), with a --json summary; fails the test unless it still
+    runs SETTLE seconds later, when the load is on every worker."""
+    load = subprocess.Popen([CLIENT, "--connect", endpoint, "-n", "1000000", "--inflight",
+                             str(inflight), "--kind", "sleep", "--data", '{"ms": 20}',
+                             "--timeout", str(client_timeout), "--json", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(settle)
+    if load.poll() is not None:
+        check(False, "the load client ended early: %r" % (load.communicate(),))
+    return load
+
+
 def node_addr(i):
     return "%s.%d" % (SUBNET, 10 + i)
 
@@ -47,7 +61,7 @@ def squeue_state(job_id):
     return p.stdout.strip()
 
 
-class ScaleJob:
+class ScaleJob(StoppedOnExit):
     """sbatch jobs/scale.sbatch: gateway on the first node, `workers` ranks on each other node
     (a comma list, see the script). Files shared with the nodes live in the cluster directory,
     not /tmp (every node has its own /tmp)."""
@@ -103,21 +117,12 @@ class ScaleJob:
         wait_until(lambda: squeue_state(self.id) in ("", "COMPLETED", "CANCELLED"), timeout,
                    "job %d to end after scancel" % self.id)
 
-    def __enter__(self):
-        return self
-
     def __exit__(self, *exc):
-        self.stop()
+        super().__exit__(*exc)
         if exc[0] is not None:
-            print(self.output())
             return
         # Under -DKFARM_SANITIZE=ON the ranks' reports land in the job log. Leaks are not checked
         # here: Open MPI leaks at exit from components it has unloaded (no names to suppress);
         # kfarm's own leaks are the valgrind tests' job.
         for marker in ("ERROR: AddressSanitizer", "runtime error:"):
             check(marker not in self.output(), "sanitizer report in the job log:\n" + self.output())
-
-
-def stats(endpoint):
-    _, out, _ = client("--connect", endpoint, "--kind", "$stats", "--print", "--quiet")
-    return json.loads(out.split(" ", 2)[2])

@@ -38,16 +38,7 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
-wait_until() {
-  local t=$1 what=$2; shift 2
-  local deadline=$((SECONDS + t))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || fail "timed out after ${t}s waiting for: $what"
-    sleep 0.2
-  done
-}
+source "$S/tests/harness/slurm_job_checks.sh"
 
 # The admin's ESFM CLI on node I's fake tree, state and VM: esfm_on I ARGS...
 esfm_on() { "$B/src/esfm/esfm" --sysfs-root "$N/node$1/sys" --state-dir "$N/node$1/esfm" \
@@ -65,9 +56,6 @@ print(",".join(sorted(r["guest"] for r in json.load(sys.stdin)
 vm_vfs() { esfm_on "$1" --json list-vf-vm | /usr/bin/python3 -c '
 import json,sys
 print(",".join(sorted(r["guest"] for r in json.load(sys.stdin))))'; }
-sorted_list() { tr ', ' '\n\n' <<<"$1" | sed '/^$/d' | sort -u | paste -sd, -; }
-job_state() { scontrol -o show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
-job_done() { case $(job_state "$1") in COMPLETED|FAILED|CANCELLED|TIMEOUT|"") return 0 ;; *) return 1 ;; esac; }
 all_idle() { [[ $(sinfo -h -N -o %T | sort -u) == idle ]]; }
 # Nothing of job J left on any node: no VF on a VM, no plugin record.
 all_released() {

@@ -3,22 +3,13 @@ root namespace on the bridge address; the gateway on node1 connects to them, wor
 node2..node4. Everything the single-node EvKit test checks holds, and the topic broadcast reaches
 every rank on every node."""
 import json
-import socket
 
-from scale_harness import HOST_ADDR, ScaleJob, check
+from scale_harness import HOST_ADDR, ScaleJob, check, free_port
 from evkit_client import TOPIC, Client, Message
 from test_evkit_connect_topology import check_evkit_client
 
 
-def free_port():
-    s = socket.socket()
-    s.bind((HOST_ADDR, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-port, bport = free_port(), free_port()
+port, bport = free_port(HOST_ADDR), free_port(HOST_ADDR)
 client = Client(port, bport, host=HOST_ADDR)
 with ScaleJob(4, "1,2,4", ["--connect", "tcp://%s:%d" % (HOST_ADDR, port),
                            "--broadcast-connect", "tcp://%s:%d" % (HOST_ADDR, bport),

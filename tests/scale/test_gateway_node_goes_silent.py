@@ -5,20 +5,14 @@ import json
 import subprocess
 import time
 
-from scale_harness import CLIENT, CLUSTER, HARNESS, ScaleJob, check, stats
+from scale_harness import CLUSTER, HARNESS, ScaleJob, check, start_sleep_load, stats
 
 CLIENT_TIMEOUT = 60  # far above the heartbeat time-out (6 s): a pass cannot come from it
 
 with ScaleJob(3, "1,1", ["--max-inflight", "2"]) as job:
     try:
         check(len(stats(job.endpoint)["workers"]) == 2, "expected 2 workers")
-        load = subprocess.Popen([CLIENT, "--connect", job.endpoint, "-n", "1000000", "--inflight",
-                                 "4", "--kind", "sleep", "--data", '{"ms": 20}', "--timeout",
-                                 str(CLIENT_TIMEOUT), "--json", "--quiet"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
-        if load.poll() is not None:
-            check(False, "the load client ended early: %r" % (load.communicate(),))
+        load = start_sleep_load(job.endpoint, 4, CLIENT_TIMEOUT, settle=1.5)
         subprocess.run([HARNESS, "isolate-node", CLUSTER, "node1"], check=True)
         silent_at = time.monotonic()
         try:

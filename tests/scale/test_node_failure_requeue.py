@@ -4,11 +4,10 @@ with a clear message; Slurm notices the node within SlurmdTimeout and ends the j
 failure; the job, submitted with --requeue and --nodes=3-4, comes back on the 3 remaining nodes
 with a new endpoint that serves again. The node is revived at the end for the next tests."""
 import json
-import os
 import subprocess
 import time
 
-from scale_harness import CLIENT, CLUSTER, HARNESS, ScaleJob, check, client, stats
+from scale_harness import CLUSTER, HARNESS, ScaleJob, check, client, start_sleep_load, stats
 
 CLIENT_TIMEOUT = 15
 
@@ -17,13 +16,7 @@ try:
         first = job.endpoint
         check(len(stats(first)["workers"]) == 7, "expected 7 workers on 3 worker nodes")
         # A steady load on every worker: 20 ms requests, 14 in flight (all slots).
-        load = subprocess.Popen([CLIENT, "--connect", first, "-n", "1000000", "--inflight", "14",
-                                 "--kind", "sleep", "--data", '{"ms": 20}', "--timeout",
-                                 str(CLIENT_TIMEOUT), "--json", "--quiet"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2)
-        if load.poll() is not None:
-            check(False, "the load client ended early: %r" % (load.communicate(),))
+        load = start_sleep_load(first, 14, CLIENT_TIMEOUT, settle=2)
         subprocess.run([HARNESS, "kill-node", CLUSTER, "node4"], check=True)
         killed_at = time.monotonic()
         try:

@@ -22,44 +22,11 @@ esfm_bin=$build/tests/esfm/esfm-fakekernel
 command -v mosquitto >/dev/null || PATH=$PATH:/usr/sbin
 tmp=$(mktemp -d /tmp/kfarm-mqtt-tls.XXXXXX)
 pids=()
+# shellcheck disable=SC2034  # read by mqtt_test_lib.sh
+brokers=("$tmp/mqtt" "$tmp/mqtt-cert" "$tmp/mqtt-host")
+source "$src/tests/harness/mqtt_test_lib.sh"
+trap mqtt_test_cleanup EXIT
 
-cleanup() {
-  local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  "$harness" stop "$tmp/mqtt" || true
-  "$harness" stop "$tmp/mqtt-cert" || true
-  "$harness" stop "$tmp/mqtt-host" || true
-  # sanitizer builds: a leak or UB report from any of our processes fails the test
-  if ((rc == 0)) && grep -l "Sanitizer\|runtime error" "$tmp"/*.log >/dev/null 2>&1; then
-    echo "sanitizer report in $(grep -l "Sanitizer\|runtime error" "$tmp"/*.log)" >&2
-    rc=1
-  fi
-  if ((rc != 0)); then
-    echo "--- FAILED; logs from $tmp:" >&2
-    for f in "$tmp"/*.log "$tmp"/*.json "$tmp"/mqtt/mosquitto.log; do
-      [[ -f $f ]] && { echo "== $f" >&2; tail -n 30 "$f" >&2; }
-    done
-  fi
-  rm -rf "$tmp"
-  exit $rc
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-json() { /usr/bin/python3 -c "import json,sys
-try: j=json.load(open(sys.argv[1]))
-except Exception: sys.exit(1)
-print(eval(sys.argv[2]))" "$1" "$2" 2>/dev/null || true; }
-is() { [[ "$(json "$1" "$2")" == "$3" ]]; }
-wait_for() { # wait_for SECONDS WHAT COMMAND...
-  local deadline=$((SECONDS + $1)) what=$2; shift 2
-  until "$@"; do
-    ((SECONDS < deadline)) || fail "timed out waiting for: $what"
-    sleep 0.1
-  done
-  echo "ok: $what"
-}
 has() { grep -qF -- "$2" "$1" 2>/dev/null; } # has FILE TEXT
 # expect_error WHAT WANT COMMAND...: the command fails and says WANT on stderr
 expect_error() {

@@ -3,7 +3,6 @@ is served (requests and PUB broadcasts); a client with another key and a plain c
 nothing. Connect mode: the gateway is a CURVE client of an EvKit-style client that binds its
 DEALER and PUB as CURVE servers. Bad key options fail the job with a message."""
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -12,7 +11,7 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from kfarm_harness import Job, check, fail  # noqa: E402
+from kfarm_harness import Job, check, fail, free_port  # noqa: E402
 
 tmp = tempfile.mkdtemp(prefix="kfarm-curve-")
 ctx = zmq.Context()
@@ -40,14 +39,6 @@ def dealer(endpoint, server_public=None, keys=None):
         s.curve_publickey, s.curve_secretkey = keys
     s.connect(endpoint)
     return s
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 gw_pub, gw_sec = zmq.curve_keypair()

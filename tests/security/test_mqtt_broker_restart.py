@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,8 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from kfarm_harness import BUILD, SOURCE, Job, check, client, wait_until  # noqa: E402
+from kfarm_harness import (BUILD, SOURCE, Job, check, publish_accel_state,  # noqa: E402
+                           stand_in_bdf, start_mosquitto, stats, wait_until)
 
 DOWN_S = 3.0             # how long the broker stays away
 LATENCY_BOUND_S = 1.0    # a publish blocking on the broker would cost >= paho's 3 s connect time-out
@@ -35,13 +35,12 @@ tmp = tempfile.mkdtemp(prefix="kfarm-mqtt-fault-")
 mqtt_dir = os.path.join(tmp, "mqtt")
 harness = os.path.join(SOURCE, "tests", "harness", "mosquitto")
 henv = dict(os.environ, MOSQUITTO_LOG_DEBUG="1")
-port = subprocess.run([harness, "start", mqtt_dir], capture_output=True, text=True, check=True,
-                      env=henv).stdout.strip()
+port = start_mosquitto(mqtt_dir, env=henv)
 broker = "tcp://127.0.0.1:%s" % port
 broker_log = os.path.join(mqtt_dir, "mosquitto.log")
 state_path = os.path.join(tmp, "learner.json")
 learner_log = os.path.join(tmp, "learner.log")
-bdf = sorted(os.listdir("/sys/bus/pci/devices"))[0]  # stands in for the VF (presence checked)
+bdf = stand_in_bdf()
 
 
 class Load(threading.Thread):
@@ -124,9 +123,7 @@ def fmt(lat):
 
 learner = None
 try:
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-r", "-t",
-                    "kfarm/accel/%s/%s" % (socket.gethostname(), bdf), "-m",
-                    '{"state":"active"}'], check=True)
+    publish_accel_state(port, bdf, "active")
     learner = subprocess.Popen([os.path.join(BUILD, "src", "tuner", "kfarm-learner"), "--broker",
                                 broker, "--state", state_path, "--knowledge-dir", tmp,
                                 "--observations", str(OBSERVATIONS)],
@@ -191,9 +188,8 @@ try:
 
         # and they act on it: the accelerator variant, 4x faster in the knowledge, everywhere
         def workers_exploit_accel():
-            _, out, _ = client("--connect", job.endpoint, "--kind", "$stats", "--print", "--quiet")
-            ws = json.loads(out.split(" ", 2)[2])["workers"]
-            return all(w["variant"] == "accel" and w["why"] == "exploiting" for w in ws)
+            return all(w["variant"] == "accel" and w["why"] == "exploiting"
+                       for w in stats(job.endpoint)["workers"])
         wait_until(workers_exploit_accel, 30, "every worker to exploit the learned knowledge")
 
         load.stop_flag.set()

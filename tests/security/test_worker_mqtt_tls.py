@@ -11,16 +11,16 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from kfarm_harness import BUILD, CLIENT, SOURCE, Job, check, client, fail, wait_until  # noqa: E402
+from kfarm_harness import (BUILD, MOSQUITTO, Job, all_workers, check, load_summary,  # noqa: E402
+                           start_load, stop_mosquitto, wait_until)
 
 tmp = tempfile.mkdtemp(prefix="kfarm-worker-mqtt-tls-")
 mqtt_dir = os.path.join(tmp, "mqtt")
-harness = os.path.join(SOURCE, "tests", "harness", "mosquitto")
 tuner_pw = os.urandom(12).hex()
 esfm_pw = os.urandom(12).hex()
-subprocess.run([harness, "start-tls", mqtt_dir, "tuner:" + tuner_pw, "esfm:" + esfm_pw],
+subprocess.run([MOSQUITTO, "start-tls", mqtt_dir, "tuner:" + tuner_pw, "esfm:" + esfm_pw],
                capture_output=True, text=True, check=True)
-url = subprocess.run([harness, "url", mqtt_dir], capture_output=True, text=True,
+url = subprocess.run([MOSQUITTO, "url", mqtt_dir], capture_output=True, text=True,
                      check=True).stdout.strip()
 check(url.startswith("ssl://127.0.0.1:"), "harness url: %s" % url)
 ca = os.path.join(mqtt_dir, "ca.crt")
@@ -57,31 +57,6 @@ def esfm(*args):
     check(p.returncode == 0, "esfm %s: %s%s" % (" ".join(args), p.stdout, p.stderr))
 
 
-def stats(job):
-    _, out, _ = client("--connect", job.endpoint, "--kind", "$stats", "--print", "--quiet")
-    return json.loads(out.split(" ", 2)[2])["workers"]
-
-
-def all_workers(job, pred):
-    ws = stats(job)
-    return all(w["requests"] > 0 and pred(w) for w in ws)
-
-
-def load(job, seconds):
-    return subprocess.Popen([CLIENT, "--connect", job.endpoint, "--kind", "work", "--data", "x",
-                             "-n", "10000000", "--duration", str(seconds), "--inflight", "6",
-                             "--json", "--quiet", "--timeout", "60"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(p, what):
-    out, err = p.communicate(timeout=300)
-    check(p.returncode == 0, "%s: client exited %d: %s %s" % (what, p.returncode, out, err))
-    s = json.loads(out)
-    check(s["errors"] == 0 and s["bad_replies"] == 0, "%s: %r" % (what, s))
-    return s
-
-
 so = os.path.join(BUILD, "tests", "tuner", "adapters", "twospeed.so")
 common = ["--adapter", so, "--mqtt", url, "--mqtt-cafile", ca, "--mqtt-username", "tuner",
           "--accel-bdf", vf, "--sysfs-root", sysfs]
@@ -92,18 +67,18 @@ try:
 
     # --- 1. the right user: workers hear ESFM's pause and unpause over TLS ----------------------
     with Job(3, common + ["--mqtt-password-file", tuner_file]) as job:
-        p = load(job, 12)
-        wait_until(lambda: all_workers(job, lambda w: w["variant"] == "accel"
+        p = start_load(job.endpoint, 12)
+        wait_until(lambda: all_workers(job.endpoint, lambda w: w["variant"] == "accel"
                                        and w["why"] == "exploiting"), 60,
                    "every rank to settle on the faster accelerator variant")
         esfm("pause", vf)
-        wait_until(lambda: all_workers(job, lambda w: not w["accel_available"]
+        wait_until(lambda: all_workers(job.endpoint, lambda w: not w["accel_available"]
                                        and w["variant"] == "cpu" and w["why"] == "fallback"), 20,
                    "every rank to hear ESFM's pause over TLS and use the CPU variant")
         esfm("unpause", vf)
-        wait_until(lambda: all_workers(job, lambda w: w["variant"] == "accel"), 60,
+        wait_until(lambda: all_workers(job.endpoint, lambda w: w["variant"] == "accel"), 60,
                    "every rank to hear ESFM's unpause over TLS and use the accelerator again")
-        s = finish(p, "load with the right user")
+        s = load_summary(p, "load with the right user")
         job.stop()
         out = job.output()
         check(refused not in out, "a rank was refused with the right password:\n" + out)
@@ -115,10 +90,10 @@ try:
 
     # --- 2. a wrong password: refused, said once per rank, requests still served ----------------
     with Job(3, common + ["--mqtt-password-file", wrong_file]) as job:
-        p = load(job, 4)
+        p = start_load(job.endpoint, 4)
         wait_until(lambda: job.output().count(refused) >= 2, 30,
                    "both worker ranks to log '%s'" % refused)
-        s = finish(p, "load with a wrong password")
+        s = load_summary(p, "load with a wrong password")
         job.stop()
         out = job.output()
         n = out.count(refused)
@@ -128,6 +103,6 @@ try:
         print("wrong password: refused, logged once per rank; %d requests served locally"
               % s["count"])
 finally:
-    subprocess.run([harness, "stop", mqtt_dir])
+    stop_mosquitto(mqtt_dir)
     subprocess.run(["rm", "-rf", tmp])
 print("ok: kfarm workers and ESFM use MQTT over TLS with their users")

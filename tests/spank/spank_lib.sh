@@ -31,8 +31,7 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+source "$S/tests/harness/slurm_job_checks.sh"
 
 # The admin's ESFM CLI on the same fake tree, state and VMs as the plugin.
 esfm() { "$B/src/esfm/esfm" --sysfs-root "$T/sys" --state-dir "$T/esfm" \
@@ -53,8 +52,6 @@ import json,os,sys
 owned={r["vf"] for r in json.loads(os.environ["VFS"]) if r["job"]==os.environ["JOB"]}
 print(",".join(sorted(r["guest"] for r in json.load(sys.stdin) if r["vf"] in owned)))'
 }
-# Sorted comma-separated list from the words of $1 (commas and blanks separate).
-sorted_list() { tr ', ' '\n\n' <<<"$1" | sed '/^$/d' | sort -u | paste -sd, -; }
 
 # spank_setup POLICY_JSON: builds the fake node and starts the cluster with the plugin (more
 # plugstack arguments from $SPANK_PLUGSTACK_EXTRA).
@@ -78,17 +75,6 @@ CONF
   export SLURM_CONF=$CLUSTER/slurm.conf
 }
 
-# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
-wait_until() {
-  local t=$1 what=$2; shift 2
-  local deadline=$((SECONDS + t))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || fail "timed out after ${t}s waiting for: $what"
-    sleep 0.2
-  done
-}
-job_state() { scontrol -o show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
-job_done() { case $(job_state "$1") in COMPLETED|FAILED|CANCELLED|TIMEOUT|"") return 0 ;; *) return 1 ;; esac; }
 node_idle() { [[ $(node_state) == IDLE ]]; }
 # Serving jobs: idle, or mixed while another job runs; never drained, down or completing.
 # (`sinfo -n` prints a mixed node as allocated, hence scontrol.)

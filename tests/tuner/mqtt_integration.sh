@@ -10,42 +10,10 @@ harness=$src/tests/harness/mosquitto
 client=$build/tests/tuner/selector_client
 tmp=$(mktemp -d /tmp/kfarm-tuner-mqtt.XXXXXX)
 pids=()
-
-cleanup() {
-  local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  "$harness" stop "$tmp/mqtt" || true
-  # sanitizer builds: a leak or UB report from any of our processes fails the test
-  if ((rc == 0)) && grep -l "Sanitizer\|runtime error" "$tmp"/*.log >/dev/null 2>&1; then
-    echo "sanitizer report in $(grep -l "Sanitizer\|runtime error" "$tmp"/*.log)" >&2
-    rc=1
-  fi
-  if ((rc != 0)); then
-    echo "--- FAILED; logs from $tmp:" >&2
-    for f in "$tmp"/*.log "$tmp"/*.json "$tmp"/mqtt/mosquitto.log; do
-      [[ -f $f ]] && { echo "== $f" >&2; tail -n 40 "$f" >&2; }
-    done
-  fi
-  rm -rf "$tmp"
-  exit $rc
-}
-trap cleanup EXIT
-
-# json FILE EXPR: evaluates a python expression over the parsed file as `j` (empty if unreadable)
-json() { /usr/bin/python3 -c "import json,sys
-try: j=json.load(open(sys.argv[1]))
-except Exception: sys.exit(1)
-v=eval(sys.argv[2]); print(v)" "$1" "$2" 2>/dev/null || true; }
-wait_for() { # wait_for SECONDS WHAT COMMAND...
-  local deadline=$((SECONDS + $1)) what=$2; shift 2
-  until "$@"; do
-    ((SECONDS < deadline)) || { echo "timed out waiting for: $what" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "ok: $what"
-}
-is() { [[ "$(json "$1" "$2")" == "$3" ]]; }
+# shellcheck disable=SC2034  # read by mqtt_test_lib.sh
+brokers=("$tmp/mqtt")
+source "$src/tests/harness/mqtt_test_lib.sh"
+trap mqtt_test_cleanup EXIT
 
 port=$("$harness" start "$tmp/mqtt")
 url=tcp://127.0.0.1:$port
