@@ -9,6 +9,9 @@ mosquitto_harness=${KFARM_SOURCE_DIR:?}/tests/harness/mosquitto
 # logs when it failed; removes $tmp.
 mqtt_test_cleanup() {
   local rc=$? p d f
+  # A background job killed before it exec'd its program is still a copy of this shell and
+  # runs this trap on SIGTERM: it must not stop the brokers or remove $tmp under our feet.
+  [[ $BASHPID == "$$" ]] || return 0
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for d in "${brokers[@]}"; do "$mosquitto_harness" stop "$d" || true; done

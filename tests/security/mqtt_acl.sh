@@ -15,33 +15,10 @@ harness=$src/tests/harness/mosquitto
 command -v mosquitto >/dev/null || PATH=$PATH:/usr/sbin
 tmp=$(mktemp -d /tmp/kfarm-mqtt-acl.XXXXXX)
 pids=()
-fail() { echo "FAIL: $*" >&2; exit 1; }
-cleanup() {
-  local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  "$harness" stop "$tmp/mqtt" || true
-  if ((rc != 0)); then
-    for f in "$tmp"/*.log "$tmp"/*.json "$tmp"/mqtt/mosquitto.log; do
-      [[ -f $f ]] && { echo "== $f" >&2; tail -n 20 "$f" >&2; }
-    done
-  fi
-  rm -rf "$tmp"
-  exit $rc
-}
-trap cleanup EXIT
-field() { /usr/bin/python3 -c "import json,sys
-try: print(json.load(open(sys.argv[1]))$2)
-except Exception: pass" "$1" 2>/dev/null || true; }
-wait_for() { # wait_for SECONDS WHAT COMMAND...
-  local deadline=$((SECONDS + $1)) what=$2; shift 2
-  until "$@"; do
-    ((SECONDS < deadline)) || fail "timed out waiting for: $what"
-    sleep 0.1
-  done
-  echo "ok: $what"
-}
-is() { [[ "$(field "$1" "$2")" == "$3" ]]; }
+# shellcheck disable=SC2034  # read by mqtt_test_lib.sh
+brokers=("$tmp/mqtt")
+source "$src/tests/harness/mqtt_test_lib.sh"
+trap mqtt_test_cleanup EXIT
 has() { grep -qF -- "$2" "$1" 2>/dev/null; }
 
 # --- broker with the shipped ACL, a user and password per role ---------------------------------
@@ -83,11 +60,11 @@ vf=0000:01:00.1
 "$build/tests/tuner/selector_client" --broker "$url" $(as tuner) --status "$tmp/a.json" \
   --node "$node" --accel-bdf "$vf" 2>"$tmp/selector.log" & pids+=($!)
 wait_for 30 "learner (user learner) learned from the selector's (user tuner) observations" \
-  is "$tmp/learner.json" "['apps']['test.mc']['state']" learned
-wait_for 10 "selector (tuner) got the learner's knowledge" is "$tmp/a.json" "['predictions']>=1" True
-cid=$(field "$tmp/a.json" "['client']")
-heard() { [[ "$(field "$tmp/hints.json" "['apps']['test.mc']['clients']")" == *"'$cid'"* ]]; }
-wait_for 10 "observer (user observer) heard the selector" heard
+  is "$tmp/learner.json" "j['apps']['test.mc']['state']" learned
+wait_for 10 "selector (tuner) got the learner's knowledge" is "$tmp/a.json" "j['predictions']>=1" True
+cid=$(json "$tmp/a.json" "j['client']")
+wait_for 10 "observer (user observer) heard the selector" \
+  is "$tmp/hints.json" "'$cid' in j['apps']['test.mc']['clients']" True
 "$build/tests/esfm/fake-tree" "$tmp/sys" pf 0000:01:00.0 4 pci-pf-stub 0 >/dev/null
 echo '{"domains":{"vm1":{"device_pause":true}}}' >"$tmp/hv.json"
 esfm() { "$build/tests/esfm/esfm-fakekernel" --sysfs-root "$tmp/sys" --state-dir "$tmp/esfm-state" \
@@ -96,7 +73,7 @@ esfm init 0000:01:00.0 --vfs 2 >/dev/null
 # shellcheck disable=SC2046
 esfm --mqtt "$url" $(as esfm) attach "$vf" vm1 >"$tmp/esfm.log" 2>&1 || fail "esfm attach: $(cat "$tmp/esfm.log")"
 wait_for 10 "selector: ESFM (user esfm) says the accelerator is active" \
-  is "$tmp/a.json" "['accel_available']" 1
+  is "$tmp/a.json" "j['accel_available']" 1
 
 # --- 2. refused: each next to an allowed control -------------------------------------------------
 # Knowledge first, while nothing changes (an accelerator state change makes the observer ask for
@@ -105,27 +82,27 @@ wait_for 10 "selector: ESFM (user esfm) says the accelerator is active" \
 k=json.load(open(sys.argv[1]))
 for op in k['mc']: op['metrics']['time'][0] *= 3
 print(json.dumps(k))" "$tmp/test.mc.json" >"$tmp/faked.json"
-n=$(field "$tmp/a.json" "['predictions']")
+n=$(json "$tmp/a.json" "j['predictions']")
 pub tuner margot/test.mc/prediction "$(cat "$tmp/faked.json")"
 pub tuner "margot/test.mc/$cid/explore" '{"knobs":{"variant":"cpu"}}'
 sleep 2 # the selector takes knowledge within a status period
-is "$tmp/a.json" "['predictions']" "$n" || fail "user tuner's faked knowledge reached the selector"
+is "$tmp/a.json" "j['predictions']" "$n" || fail "user tuner's faked knowledge reached the selector"
 echo "ok: user tuner cannot send knowledge (the selector took none)"
 pub learner margot/test.mc/prediction "$(cat "$tmp/faked.json")"
 wait_for 10 "control: the same knowledge from user learner is taken" \
-  is "$tmp/a.json" "['predictions']" "$((n + 1))"
+  is "$tmp/a.json" "j['predictions']" "$((n + 1))"
 
 accel=kfarm/accel/$node/$vf
 pub tuner "$accel" '{"state":"paused"}' -r
 sleep 2
-is "$tmp/a.json" "['accel_available']" 1 || fail "user tuner faked an accelerator state"
+is "$tmp/a.json" "j['accel_available']" 1 || fail "user tuner faked an accelerator state"
 sub tuner "$accel" 5 "$tmp/retained.txt" -C 1
 [[ "$(cat "$tmp/retained.txt")" == "$accel {\"state\":\"active\"}" ]] ||
   fail "the retained state is not ESFM's: $(cat "$tmp/retained.txt")"
 echo "ok: user tuner cannot fake an accelerator state (selector and retained state unchanged)"
 pub esfm "$accel" '{"state":"paused"}' -r
 wait_for 10 "control: the same message from user esfm reaches the selector" \
-  is "$tmp/a.json" "['accel_available']" 0
+  is "$tmp/a.json" "j['accel_available']" 0
 
 sub observer 'margot/+/observation/+' 3 "$tmp/obs-observer.txt"
 grep -q "^margot/test.mc/observation/$cid " "$tmp/obs-observer.txt" ||
