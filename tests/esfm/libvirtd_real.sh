@@ -10,6 +10,8 @@ URI=qemu:///system
 DOM=esfm-test-$$
 started=()
 cleanup() {
+    # a background job killed before it exec'd runs this trap too: leave the cleanup to us
+    [[ $BASHPID == "$$" ]] || return 0
     local qpid
     qpid=$(cat /run/libvirt/qemu/$DOM.pid 2>/dev/null || true)
     virsh -c $URI destroy $DOM >/dev/null 2>&1 || true

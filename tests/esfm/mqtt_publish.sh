@@ -8,7 +8,8 @@ printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port
 mosquitto -c "$T/mosquitto.conf" >"$T/mosquitto.log" 2>&1 &
 mpid=$!
 sub=
-trap 'kill $mpid ${sub:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+# (not in a background job killed before it exec'd: bash runs the trap there too)
+trap '[[ $BASHPID == "$$" ]] || exit; kill $mpid ${sub:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 for _ in $(seq 50); do
     mosquitto_pub -h 127.0.0.1 -p "$port" -t probe -m x 2>/dev/null && break; sleep 0.1
 done

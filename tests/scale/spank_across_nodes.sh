@@ -26,6 +26,8 @@ O=$C/out
 PF=0000:01:00.0
 cleanup() {
   local rc=$?
+  # a background job killed before it exec'd runs this trap too: leave the cleanup to us
+  [[ $BASHPID == "$$" ]] || return 0
   if ((rc != 0)) && [[ -e $C/multinode.env ]]; then
     { squeue -o '%i %T %N %R'; sinfo -N -o '%N %T %E'; } >&2 2>/dev/null || true
     tail -n 15 "$C"/log/slurmd.node*.log >&2 2>/dev/null || true

@@ -24,6 +24,8 @@ DOM=esfm-fault-$$
 LPID= EPID=
 cleanup() {
     local rc=$?
+    # a background job killed before it exec'd runs this trap too: leave the cleanup to us
+    [[ $BASHPID == "$$" ]] || return 0
     if [ -n "$EPID" ]; then kill -9 "$EPID" 2>/dev/null || true; fi # a stopped esfm
     if [ -n "$LPID" ]; then kill -9 "$LPID" 2>/dev/null || true; wait "$LPID" 2>/dev/null || true; fi
     if [ $rc != 0 ]; then

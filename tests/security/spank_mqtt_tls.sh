@@ -12,7 +12,8 @@ stop_broker() {
   if [[ -n $sub ]]; then kill "$sub" 2>/dev/null; fi
   "$S/tests/harness/mosquitto" stop "$MQ" >/dev/null 2>&1 || true
 }
-trap 'rc=$?; set +e; stop_broker; (exit $rc); cleanup' EXIT
+# (not in a background job killed before it exec'd: bash runs the trap there too)
+trap 'rc=$?; [[ $BASHPID == "$$" ]] || exit $rc; set +e; stop_broker; (exit $rc); cleanup' EXIT
 pw=$(openssl rand -hex 12)
 "$S/tests/harness/mosquitto" start-tls "$MQ" "esfm:$pw" >/dev/null
 url=$("$S/tests/harness/mosquitto" url "$MQ")

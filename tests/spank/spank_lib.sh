@@ -16,6 +16,8 @@ CLUSTER=$T/cluster
 PF=0000:01:00.0
 cleanup() {
   local rc=$?
+  # a background job killed before it exec'd runs this trap too: leave the cleanup to us
+  [[ $BASHPID == "$$" ]] || return 0
   if ((rc != 0)) && [[ -e $CLUSTER/slurm.conf ]]; then
     { squeue -o '%i %T %C %R'; sinfo -N -o '%N %T %C %E'; } >&2 2>/dev/null || true
   fi
