@@ -37,10 +37,11 @@ struct worker {
 /* Replies are batched like requests (one MPI message and at most one wake-up of the gateway for
  * several), but a reply is held only while the worker has more work at hand, kernels are short
  * (last one under HOLD_NS) and the oldest held reply is younger than HOLD_NS. A reply larger than
- * BATCH_MAX_RECORD goes alone; a batch is sent once it holds BATCH_MAX_BYTES. */
+ * BATCH_MAX_RECORD goes alone; a batch stays within BATCH_MAX_BYTES, under the eager limit of
+ * Open MPI's TCP transport (64 KiB), so that it never needs this rank's progress to arrive. */
 #define HOLD_NS 50000u
 #define BATCH_MAX_RECORD 16384
-#define BATCH_MAX_BYTES 65536
+#define BATCH_MAX_BYTES 32768
 
 static volatile sig_atomic_t worker_sigterm;
 
@@ -57,7 +58,15 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void send_now(struct worker *w, void *buf, size_t n)
+static void ring_gateway(struct worker *w)
+{
+    if (kf_sleepflags_asleep(w->flags, 0))
+        kf_doorbell_ring(&w->gateway);
+}
+
+/* A batch goes out with MPI_Isend: Open MPI sends only up to 256 bytes inline over shared memory,
+ * and a blocking send of more returns only once the gateway has run and taken it. */
+static void send_batch(struct worker *w, void *buf, size_t n)
 {
     int gateway = 0;
     if (kf_sendq_post(w->sendq, buf, n, &gateway, 1)) {
@@ -65,8 +74,7 @@ static void send_now(struct worker *w, void *buf, size_t n)
         MPI_Send(buf, (int)n, MPI_BYTE, 0, KF_WIRE_TAG, MPI_COMM_WORLD);
         free(buf);
     }
-    if (kf_sleepflags_asleep(w->flags, 0))
-        kf_doorbell_ring(&w->gateway);
+    ring_gateway(w);
 }
 
 static void flush_replies(struct worker *w)
@@ -74,7 +82,7 @@ static void flush_replies(struct worker *w)
     size_t n;
     void *buf = kf_wire_batch_take(&w->replies, &n);
     if (buf)
-        send_now(w, buf, n);
+        send_batch(w, buf, n);
 }
 
 /* Before running a request: send the held replies unless holding them on is cheap. */
@@ -88,13 +96,14 @@ static void maybe_flush_replies(struct worker *w)
 static void send_to_gateway(struct worker *w, const struct kf_wire_hdr *hdr, const void *payload,
                             size_t len)
 {
-    if (hdr->type == KF_WIRE_REPLY && len <= BATCH_MAX_RECORD &&
-        kf_wire_batch_add(&w->replies, hdr, NULL, 0, payload, len) == 0) {
-        if (w->replies.count == 1)
-            w->replies_since = now_ns();
-        if (w->replies.len >= BATCH_MAX_BYTES)
+    if (hdr->type == KF_WIRE_REPLY && len <= BATCH_MAX_RECORD) {
+        if (w->replies.count && w->replies.len + 4 + sizeof(*hdr) + len > BATCH_MAX_BYTES)
             flush_replies(w);
-        return;
+        if (kf_wire_batch_add(&w->replies, hdr, NULL, 0, payload, len) == 0) {
+            if (w->replies.count == 1)
+                w->replies_since = now_ns();
+            return;
+        }
     }
     flush_replies(w); /* keeps replies in the order they were made */
     size_t n;
@@ -104,7 +113,11 @@ static void send_to_gateway(struct worker *w, const struct kf_wire_hdr *hdr, con
         kf_error("out of memory building a %zu-byte reply; aborting the job", len);
         MPI_Abort(MPI_COMM_WORLD, 70);
     }
-    send_now(w, buf, n);
+    /* Blocking, as before batches: a large reply over a network transport needs this rank's
+     * progress until the gateway has it all, and sleeping between polls would stall it. */
+    MPI_Send(buf, (int)n, MPI_BYTE, 0, KF_WIRE_TAG, MPI_COMM_WORLD);
+    free(buf);
+    ring_gateway(w);
 }
 
 static void reply_error(struct worker *w, const struct kf_wire_msg *req, const char *msg)
@@ -317,7 +330,7 @@ int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags 
             kf_sleepflags_set(w.flags, 1);
             buf = poll_gateway(&len);
             if (!buf && wait_for_gateway(&w, ns))
-                kf_backoff_reset(&idle); /* work is on its way: poll at once */ /* work is on its way: poll at once */
+                kf_backoff_reset(&idle); /* work is on its way: poll at once */
             kf_sleepflags_set(w.flags, 0);
             if (!buf)
                 continue;
@@ -350,7 +363,7 @@ int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags 
     }
     flush_replies(&w);
     kf_wire_batch_fini(&w.replies);
-    kf_sendq_free(w.sendq, 5);
+    kf_sendq_free(w.sendq, 1);
     kf_info("served %lu requests (%lu failed), applied %lu broadcasts", w.served, w.failed,
             w.broadcasts);
     kf_variants_free(w.variants);

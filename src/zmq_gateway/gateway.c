@@ -35,9 +35,10 @@
 #define HEAP_TRIM_INTERVAL_NS 5000000000u /* at most one malloc_trim per 5 s (heap_trim.c) */
 /* Requests for one worker that become ready in one loop turn travel in one BATCH message: one MPI
  * match and at most one wake-up for all of them. A request larger than BATCH_MAX_RECORD goes alone
- * (no copy into the batch); a batch is sent once it holds BATCH_MAX_BYTES. */
+ * (no copy into the batch); a batch stays within BATCH_MAX_BYTES (under the eager limit of Open
+ * MPI's TCP transport, 64 KiB, as workers on other nodes are reached over TCP). */
 #define BATCH_MAX_RECORD 16384
-#define BATCH_MAX_BYTES 65536
+#define BATCH_MAX_BYTES 32768
 
 struct kf_gateway {
     const struct kf_options *o;
@@ -241,13 +242,14 @@ static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
     r->worker = rank;
     kf_dispatch_started(g->dispatch, rank);
     struct kf_wire_batch *b = &g->batches[rank];
-    if (r->packed_len <= BATCH_MAX_RECORD &&
-        kf_wire_batch_add_packed(b, r->packed, r->packed_len) == 0) {
-        free(r->packed);
-        r->packed = NULL;
-        if (b->len >= BATCH_MAX_BYTES)
+    if (r->packed_len <= BATCH_MAX_RECORD) {
+        if (b->count && b->len + 4 + r->packed_len > BATCH_MAX_BYTES)
             flush_batch(g, rank);
-        return;
+        if (kf_wire_batch_add_packed(b, r->packed, r->packed_len) == 0) {
+            free(r->packed);
+            r->packed = NULL;
+            return;
+        }
     }
     /* Large (or no memory to batch it): alone, after what is batched for this worker. */
     flush_batch(g, rank);
