@@ -198,20 +198,27 @@ static void ring_if_asleep(struct kf_gateway *g, int rank)
         kf_doorbell_ring(&g->workers[rank]);
 }
 
-/* A batch that could not be queued: its requests were not sent, so they are answered with an
- * error instead of waiting forever. */
+/* A request that could not be queued was not sent: it is answered with an error instead of
+ * waiting forever. */
+static void fail_unsent(struct kf_gateway *g, int rank, const struct kf_wire_msg *m)
+{
+    struct kf_request *r = kf_inflight_find(g->inflight, m->hdr.seq);
+    if (r && r->worker == rank) {
+        kf_dispatch_finished(g->dispatch, rank, 0);
+        fail_request(g, r, "gateway out of memory; request not run");
+    }
+}
+
+/* Fails what buf (a BATCH or one REQUEST) carried, and frees it. */
 static void fail_batch(struct kf_gateway *g, int rank, void *buf, size_t len)
 {
-    struct kf_wire_msg batch, rec;
+    struct kf_wire_msg m, rec;
     size_t off = 0;
-    if (kf_wire_unpack(buf, len, &batch) == 0) {
-        while (kf_wire_batch_next(&batch, &off, &rec) == 1) {
-            struct kf_request *r = kf_inflight_find(g->inflight, rec.hdr.seq);
-            if (r && r->worker == rank) {
-                kf_dispatch_finished(g->dispatch, rank, 0);
-                fail_request(g, r, "gateway out of memory; request not run");
-            }
-        }
+    if (kf_wire_unpack(buf, len, &m) == 0) {
+        if (m.hdr.type == KF_WIRE_REQUEST)
+            fail_unsent(g, rank, &m);
+        while (m.hdr.type == KF_WIRE_BATCH && kf_wire_batch_next(&m, &off, &rec) == 1)
+            fail_unsent(g, rank, &rec);
     }
     free(buf);
 }
@@ -221,9 +228,16 @@ static void fail_batch(struct kf_gateway *g, int rank, void *buf, size_t len)
 static void flush_batch(struct kf_gateway *g, int rank)
 {
     size_t len;
-    void *buf = kf_wire_batch_take(&g->batches[rank], &len);
+    unsigned count = g->batches[rank].count;
+    unsigned char *buf = kf_wire_batch_take(&g->batches[rank], &len);
     if (!buf)
         return;
+    if (count == 1) {
+        /* One request (one at a time): as a plain REQUEST, the worker's shortest path. */
+        size_t skip = sizeof(struct kf_wire_hdr) + sizeof(uint32_t);
+        len -= skip;
+        memmove(buf, buf + skip, len);
+    }
     if (kf_sendq_post(g->sendq, buf, len, &rank, 1)) {
         fail_batch(g, rank, buf, len);
         return;
