@@ -14,6 +14,7 @@
 #include "heap_trim.h"
 #include "log.h"
 #include "registry.h"
+#include "sendq.h"
 #include "variant.h"
 #include "wire.h"
 #include "worker.h"
@@ -26,8 +27,23 @@ struct worker {
     struct kf_doorbell_peer gateway;   /* we ring it after sending a reply */
     struct kf_variants *variants;
     struct kf_sleepflags *flags;
+    struct kf_sendq *sendq;       /* to the gateway, all MPI_Isend */
+    struct kf_wire_batch replies; /* replies not sent yet (see flush_replies) */
+    uint64_t replies_since;       /* when the oldest of them was made */
+    uint64_t last_service_ns;     /* how long the last kernel ran */
     unsigned long served, failed, broadcasts;
 };
+
+/* Replies are batched like requests (one MPI message and at most one wake-up of the gateway for
+ * several), but a reply is held only while the worker has more work at hand, kernels are short
+ * (last one under HOLD_NS) and the oldest held reply is younger than HOLD_NS. A reply larger than
+ * BATCH_MAX_RECORD goes alone; a batch stays within BATCH_MAX_BYTES, under the eager limit of
+ * Open MPI's TCP transport (64 KiB), so that it never needs this rank's progress to arrive. */
+#define HOLD_NS 50000u
+#define BATCH_MAX_RECORD 16384
+#define BATCH_MAX_BYTES 32768
+/* Open MPI's shared-memory transport sends up to 256 bytes inline, its match header included. */
+#define INLINE_BYTES 200
 
 static volatile sig_atomic_t worker_sigterm;
 
@@ -44,9 +60,65 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void ring_gateway(struct worker *w)
+{
+    if (kf_sleepflags_asleep(w->flags, 0))
+        kf_doorbell_ring(&w->gateway);
+}
+
+/* A batch goes out with MPI_Isend: Open MPI sends only up to 256 bytes inline over shared memory,
+ * and a blocking send of more returns only once the gateway has run and taken it. */
+static void send_batch(struct worker *w, void *buf, size_t n)
+{
+    int gateway = 0;
+    if (kf_sendq_post(w->sendq, buf, n, &gateway, 1)) {
+        /* No memory to queue it: send it blocking rather than lose it. */
+        MPI_Send(buf, (int)n, MPI_BYTE, 0, KF_WIRE_TAG, MPI_COMM_WORLD);
+        free(buf);
+    }
+    ring_gateway(w);
+}
+
+static void flush_replies(struct worker *w)
+{
+    size_t n;
+    unsigned count = w->replies.count;
+    unsigned char *buf = kf_wire_batch_take(&w->replies, &n);
+    if (!buf)
+        return;
+    size_t skip = sizeof(struct kf_wire_hdr) + sizeof(uint32_t);
+    if (count == 1 && n - skip <= INLINE_BYTES) {
+        /* One small reply (one request at a time): as a plain REPLY with a blocking send, which
+         * Open MPI completes at once (inline), as before batches. */
+        MPI_Send(buf + skip, (int)(n - skip), MPI_BYTE, 0, KF_WIRE_TAG, MPI_COMM_WORLD);
+        free(buf);
+        ring_gateway(w);
+        return;
+    }
+    send_batch(w, buf, n);
+}
+
+/* Before running a request: send the held replies unless holding them on is cheap. */
+static void maybe_flush_replies(struct worker *w)
+{
+    if (w->replies.count &&
+        (w->last_service_ns >= HOLD_NS || now_ns() - w->replies_since >= HOLD_NS))
+        flush_replies(w);
+}
+
 static void send_to_gateway(struct worker *w, const struct kf_wire_hdr *hdr, const void *payload,
                             size_t len)
 {
+    if (hdr->type == KF_WIRE_REPLY && len <= BATCH_MAX_RECORD) {
+        if (w->replies.count && w->replies.len + 4 + sizeof(*hdr) + len > BATCH_MAX_BYTES)
+            flush_replies(w);
+        if (kf_wire_batch_add(&w->replies, hdr, NULL, 0, payload, len) == 0) {
+            if (w->replies.count == 1)
+                w->replies_since = now_ns();
+            return;
+        }
+    }
+    flush_replies(w); /* keeps replies in the order they were made */
     size_t n;
     void *buf = kf_wire_pack(hdr, NULL, 0, payload, len, &n);
     if (!buf) {
@@ -54,10 +126,11 @@ static void send_to_gateway(struct worker *w, const struct kf_wire_hdr *hdr, con
         kf_error("out of memory building a %zu-byte reply; aborting the job", len);
         MPI_Abort(MPI_COMM_WORLD, 70);
     }
+    /* Blocking, as before batches: a large reply over a network transport needs this rank's
+     * progress until the gateway has it all, and sleeping between polls would stall it. */
     MPI_Send(buf, (int)n, MPI_BYTE, 0, KF_WIRE_TAG, MPI_COMM_WORLD);
     free(buf);
-    if (kf_sleepflags_asleep(w->flags, 0))
-        kf_doorbell_ring(&w->gateway);
+    ring_gateway(w);
 }
 
 static void reply_error(struct worker *w, const struct kf_wire_msg *req, const char *msg)
@@ -82,6 +155,7 @@ static void handle_request(struct worker *w, const struct kf_wire_msg *req)
     struct kf_result res = {0};
     struct kf_variant_run run;
     kf_variants_run(w->variants, k, req->payload, req->payload_len, &res, &run);
+    w->last_service_ns = run.service_ns;
     struct kf_wire_hdr h = {.type = KF_WIRE_REPLY,
                             .seq = req->hdr.seq,
                             .variant = run.variant,
@@ -157,6 +231,7 @@ static int wait_for_gateway(struct worker *w, uint64_t ns)
 }
 
 /* Receives the next message from the gateway if one is there. Returns its buffer or NULL. */
+
 static void *poll_gateway(int *len)
 {
     int flag = 0;
@@ -178,13 +253,44 @@ static void *poll_gateway(int *len)
     return buf;
 }
 
+/* Applies one message from the gateway; returns 1 when it says shut down. */
+static int handle_message(struct worker *w, const struct kf_wire_msg *m, int failed_start)
+{
+    switch (m->hdr.type) {
+    case KF_WIRE_WELCOME:
+        kf_doorbell_peer_open(&w->gateway, m->payload, m->payload_len);
+        break;
+    case KF_WIRE_REQUEST:
+        maybe_flush_replies(w);
+        if (failed_start)
+            reply_error(w, m, "this worker failed to start; see the job log");
+        else
+            handle_request(w, m);
+        break;
+    case KF_WIRE_BROADCAST:
+        flush_replies(w); /* a broadcast handler may take long */
+        if (!failed_start)
+            handle_broadcast(w, m);
+        break;
+    case KF_WIRE_SHUTDOWN:
+        return 1;
+    default:
+        kf_error("unexpected message type %u from the gateway; ignored", m->hdr.type);
+    }
+    return 0;
+}
+
 int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags *flags)
 {
     struct worker w = {.rank = rank, .opts = opts, .registry = kf_registry_new(),
                        .doorbell = {.fd = -1}, .gateway = {.fd = -1}, .flags = flags};
     w.variants = kf_variants_new(opts, rank);
-    if (!w.registry || !w.variants) {
+    w.sendq = kf_sendq_new();
+    if (!w.registry || !w.variants || !w.sendq) {
         kf_error("out of memory");
+        kf_sendq_free(w.sendq, 0);
+        kf_variants_free(w.variants);
+        kf_registry_free(w.registry);
         return 70;
     }
     struct sigaction sa = {.sa_handler = on_sigterm};
@@ -209,15 +315,19 @@ int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags 
     uint64_t grace_ns = (uint64_t)((opts->drain_timeout_s + 10) * 1e9);
     for (;;) {
         kf_heap_trim_maybe(&trim, now_ns());
+        kf_sendq_progress(w.sendq);
         int len = 0;
         void *buf = poll_gateway(&len);
         if (!buf) {
+            flush_replies(&w); /* nothing more at hand: the gateway gets what is done */
             if (worker_sigterm) {
                 if (!sigterm_at)
                     sigterm_at = now_ns();
                 else if (now_ns() - sigterm_at > grace_ns) {
                     kf_warn("no shutdown from the gateway %.0f s after SIGTERM; leaving",
                             (double)grace_ns / 1e9);
+                    kf_wire_batch_fini(&w.replies);
+                    kf_sendq_free(w.sendq, 1);
                     kf_variants_free(w.variants);
                     kf_registry_free(w.registry);
                     kf_doorbell_close(&w.doorbell);
@@ -246,31 +356,27 @@ int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags 
             continue;
         }
         int stop = 0;
-        switch (m.hdr.type) {
-        case KF_WIRE_WELCOME:
-            kf_doorbell_peer_open(&w.gateway, m.payload, m.payload_len);
-            break;
-        case KF_WIRE_REQUEST:
-            if (failed_start)
-                reply_error(&w, &m, "this worker failed to start; see the job log");
-            else
-                handle_request(&w, &m);
-            break;
-        case KF_WIRE_BROADCAST:
-            if (!failed_start)
-                handle_broadcast(&w, &m);
-            break;
-        case KF_WIRE_SHUTDOWN:
-            stop = 1;
-            break;
-        default:
-            kf_error("unexpected message type %u from the gateway; ignored", m.hdr.type);
+        if (m.hdr.type == KF_WIRE_BATCH) {
+            struct kf_wire_msg rec;
+            size_t off = 0;
+            int more;
+            while ((more = kf_wire_batch_next(&m, &off, &rec)) == 1)
+                stop |= handle_message(&w, &rec, failed_start);
+            if (more < 0)
+                kf_error("malformed record at byte %zu of a %d-byte batch from the gateway; the "
+                         "rest ignored",
+                         off, len);
+        } else {
+            stop = handle_message(&w, &m, failed_start);
         }
         free(buf);
         kf_heap_trim_note(&trim, 1);
         if (stop)
             break;
     }
+    flush_replies(&w);
+    kf_wire_batch_fini(&w.replies);
+    kf_sendq_free(w.sendq, 1);
     kf_info("served %lu requests (%lu failed), applied %lu broadcasts", w.served, w.failed,
             w.broadcasts);
     kf_variants_free(w.variants);

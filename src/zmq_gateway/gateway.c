@@ -33,6 +33,12 @@
 #define BATCH 256         /* messages handled per source per loop turn, for fairness */
 #define BROADCAST_PREFIX "$broadcast:"
 #define HEAP_TRIM_INTERVAL_NS 5000000000u /* at most one malloc_trim per 5 s (heap_trim.c) */
+/* Requests for one worker that become ready in one loop turn travel in one BATCH message: one MPI
+ * match and at most one wake-up for all of them. A request larger than BATCH_MAX_RECORD goes alone
+ * (no copy into the batch); a batch stays within BATCH_MAX_BYTES (under the eager limit of Open
+ * MPI's TCP transport, 64 KiB, as workers on other nodes are reached over TCP). */
+#define BATCH_MAX_RECORD 16384
+#define BATCH_MAX_BYTES 32768
 
 struct kf_gateway {
     const struct kf_options *o;
@@ -51,6 +57,7 @@ struct kf_gateway {
     struct kf_doorbell doorbell;      /* workers on this node ring it after replying */
     struct kf_doorbell_peer *workers; /* indexed by rank; rung when a worker may be asleep */
     struct kf_sleepflags *flags;
+    struct kf_wire_batch *batches; /* indexed by rank: requests not yet sent */
     struct kf_heap_trim trim; /* gives freed message buffers back (heap_trim.c) */
 };
 
@@ -76,7 +83,7 @@ static uint64_t now_ns(void)
 
 void kf_gateway_stop_workers(int world_size)
 {
-    struct kf_wire_hdr h = {.type = KF_WIRE_SHUTDOWN};
+    struct kf_wire_hdr h = {.type = KF_WIRE_SHUTDOWN, .version = KF_WIRE_VERSION};
     for (int r = 1; r < world_size; r++)
         MPI_Send(&h, sizeof(h), MPI_BYTE, r, KF_WIRE_TAG, MPI_COMM_WORLD);
 }
@@ -98,8 +105,10 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int wor
     g->stats = kf_stats_new(g->n_workers);
     g->worker_ranks = calloc((size_t)g->n_workers, sizeof(int));
     g->workers = calloc((size_t)world_size, sizeof(*g->workers));
+    g->batches = calloc((size_t)world_size, sizeof(*g->batches));
     g->doorbell.fd = -1;
-    if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->worker_ranks || !g->workers) {
+    if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->worker_ranks || !g->workers ||
+        !g->batches) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -140,6 +149,7 @@ fail:
         kf_trace_close(g->trace);
         free(g->worker_ranks);
         free(g->workers);
+        free(g->batches);
         kf_doorbell_close(&g->doorbell);
         if (g->s.ctx)
             kf_session_close(&g->s, 0);
@@ -182,19 +192,88 @@ static void fail_request(struct kf_gateway *g, struct kf_request *r, const char 
 
 /* ---- to workers ---- */
 
+static void ring_if_asleep(struct kf_gateway *g, int rank)
+{
+    if (kf_sleepflags_asleep(g->flags, rank))
+        kf_doorbell_ring(&g->workers[rank]);
+}
+
+/* A request that could not be queued was not sent: it is answered with an error instead of
+ * waiting forever. */
+static void fail_unsent(struct kf_gateway *g, int rank, const struct kf_wire_msg *m)
+{
+    struct kf_request *r = kf_inflight_find(g->inflight, m->hdr.seq);
+    if (r && r->worker == rank) {
+        kf_dispatch_finished(g->dispatch, rank, 0);
+        fail_request(g, r, "gateway out of memory; request not run");
+    }
+}
+
+/* Fails what buf (a BATCH or one REQUEST) carried, and frees it. */
+static void fail_batch(struct kf_gateway *g, int rank, void *buf, size_t len)
+{
+    struct kf_wire_msg m, rec;
+    size_t off = 0;
+    if (kf_wire_unpack(buf, len, &m) == 0) {
+        if (m.hdr.type == KF_WIRE_REQUEST)
+            fail_unsent(g, rank, &m);
+        while (m.hdr.type == KF_WIRE_BATCH && kf_wire_batch_next(&m, &off, &rec) == 1)
+            fail_unsent(g, rank, &rec);
+    }
+    free(buf);
+}
+
+/* Sends what is batched for this worker. Called before anything else goes to it (order) and at
+ * the end of every loop turn. */
+static void flush_batch(struct kf_gateway *g, int rank)
+{
+    size_t len;
+    unsigned count = g->batches[rank].count;
+    unsigned char *buf = kf_wire_batch_take(&g->batches[rank], &len);
+    if (!buf)
+        return;
+    if (count == 1) {
+        /* One request (one at a time): as a plain REQUEST, the worker's shortest path. */
+        size_t skip = sizeof(struct kf_wire_hdr) + sizeof(uint32_t);
+        len -= skip;
+        memmove(buf, buf + skip, len);
+    }
+    if (kf_sendq_post(g->sendq, buf, len, &rank, 1)) {
+        fail_batch(g, rank, buf, len);
+        return;
+    }
+    ring_if_asleep(g, rank);
+}
+
+static void flush_batches(struct kf_gateway *g)
+{
+    for (int r = 1; r <= g->n_workers; r++)
+        flush_batch(g, r);
+}
+
 static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
 {
-    void *buf = r->packed;
-    r->packed = NULL;
     r->worker = rank;
     kf_dispatch_started(g->dispatch, rank);
-    if (kf_sendq_post(g->sendq, buf, r->packed_len, &rank, 1)) {
+    struct kf_wire_batch *b = &g->batches[rank];
+    if (r->packed_len <= BATCH_MAX_RECORD) {
+        if (b->count && b->len + 4 + r->packed_len > BATCH_MAX_BYTES)
+            flush_batch(g, rank);
+        if (kf_wire_batch_add_packed(b, r->packed, r->packed_len) == 0) {
+            free(r->packed);
+            r->packed = NULL;
+            return;
+        }
+    }
+    /* Large (or no memory to batch it): alone, after what is batched for this worker. */
+    flush_batch(g, rank);
+    if (kf_sendq_post(g->sendq, r->packed, r->packed_len, &rank, 1)) {
         kf_dispatch_finished(g->dispatch, rank, 0);
         fail_request(g, r, "gateway out of memory; request not run");
         return;
     }
-    if (kf_sleepflags_asleep(g->flags, rank))
-        kf_doorbell_ring(&g->workers[rank]);
+    r->packed = NULL;
+    ring_if_asleep(g, rank);
 }
 
 static void dispatch_pending(struct kf_gateway *g)
@@ -209,15 +288,17 @@ static int broadcast_to_workers(struct kf_gateway *g, const char *kind, size_t k
 {
     struct kf_wire_hdr h = {.type = KF_WIRE_BROADCAST};
     size_t n;
+    /* Requests received before the broadcast go first. */
+    flush_batches(g);
     void *buf = kf_wire_pack(&h, kind, kind_len, payload, len, &n);
     if (!buf || kf_sendq_post(g->sendq, buf, n, g->worker_ranks, g->n_workers)) {
+        free(buf);
         kf_error("out of memory forwarding broadcast '%.*s'", (int)kind_len, kind);
         return -1;
     }
     kf_stats_broadcast(g->stats);
     for (int r = 1; r <= g->n_workers; r++)
-        if (kf_sleepflags_asleep(g->flags, r))
-            kf_doorbell_ring(&g->workers[r]);
+        ring_if_asleep(g, r);
     return 0;
 }
 
@@ -472,13 +553,28 @@ static int poll_workers(struct kf_gateway *g)
         void *buf = recv_worker_message(&source, &len);
         if (!buf)
             break;
-        struct kf_wire_msg m;
-        if (kf_wire_unpack(buf, (size_t)len, &m))
+        struct kf_wire_msg m, rec;
+        size_t off = 0;
+        int more;
+        if (kf_wire_unpack(buf, (size_t)len, &m)) {
             kf_error("malformed %d-byte message from rank %d dropped", len, source);
-        else if (m.hdr.type == KF_WIRE_REPLY)
+        } else if (m.hdr.type == KF_WIRE_REPLY) {
             handle_reply(g, source, &m);
-        else
+        } else if (m.hdr.type == KF_WIRE_BATCH) {
+            while ((more = kf_wire_batch_next(&m, &off, &rec)) == 1) {
+                if (rec.hdr.type == KF_WIRE_REPLY)
+                    handle_reply(g, source, &rec);
+                else
+                    kf_warn("unexpected message type %u in a batch from rank %d dropped",
+                            rec.hdr.type, source);
+            }
+            if (more < 0)
+                kf_error("malformed record at byte %zu of a %d-byte batch from rank %d; the rest "
+                         "dropped",
+                         off, len, source);
+        } else {
             kf_warn("unexpected message type %u from rank %d dropped", m.hdr.type, source);
+        }
         free(buf);
     }
     return handled;
@@ -502,7 +598,12 @@ static int await_workers(struct kf_gateway *g)
         struct kf_wire_msg m;
         if (kf_wire_unpack(buf, (size_t)len, &m) == 0 && m.hdr.type == KF_WIRE_HELLO) {
             seen++;
-            if (m.hdr.status == KF_WIRE_OK)
+            if (m.hdr.version != KF_WIRE_VERSION) {
+                failed++;
+                kf_error("worker rank %d speaks MPI wire format %u, this gateway %u: run one kfarm "
+                         "build on every node",
+                         source, m.hdr.version, KF_WIRE_VERSION);
+            } else if (m.hdr.status == KF_WIRE_OK)
                 kf_doorbell_peer_open(&g->workers[source], m.payload, m.payload_len);
             else {
                 failed++;
@@ -611,8 +712,9 @@ static void serve(struct kf_gateway *g)
         int work = drain_requests(g);
         work += drain_broadcasts(g);
         work += poll_workers(g);
-        int sending = kf_sendq_progress(g->sendq);
         dispatch_pending(g);
+        flush_batches(g);
+        int sending = kf_sendq_progress(g->sendq);
         kf_heap_trim_note(&g->trim, work);
         kf_heap_trim_maybe(&g->trim, now_ns());
         if (got_signal && !g->stopping)
@@ -656,6 +758,9 @@ static void free_gateway(struct kf_gateway *g)
     for (int r = 1; r <= g->n_workers; r++)
         kf_doorbell_peer_close(&g->workers[r]);
     free(g->workers);
+    for (int r = 0; r <= g->n_workers; r++)
+        kf_wire_batch_fini(&g->batches[r]);
+    free(g->batches);
     kf_doorbell_close(&g->doorbell);
     close(signal_pipe[0]);
     close(signal_pipe[1]);

@@ -153,6 +153,15 @@ static void check_wire(const uint8_t *data, size_t size)
         const char *end = (const char *)data + size;
         if (m.kind + m.hdr.kind_len > end || (const char *)m.payload + m.payload_len != end)
             abort();
+        /* every record of a batch lies inside it, and the walk moves forward */
+        struct kf_wire_msg rec;
+        size_t off = 0, prev = 0;
+        while (m.hdr.type == KF_WIRE_BATCH && kf_wire_batch_next(&m, &off, &rec) == 1) {
+            if (off <= prev || off > m.payload_len || rec.kind < (const char *)m.payload ||
+                (const char *)rec.payload + rec.payload_len > end || rec.hdr.type == KF_WIRE_BATCH)
+                abort();
+            prev = off;
+        }
     }
 }
 

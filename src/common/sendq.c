@@ -1,4 +1,5 @@
-/* MPI_Isend bookkeeping with shared, reference-counted buffers (one buffer per broadcast). */
+/* MPI_Isend bookkeeping with shared, reference-counted buffers (one buffer per broadcast): the
+ * gateway never blocks on a send, and a worker does not wait in MPI_Send for a busy gateway. */
 #include <mpi.h>
 #include <stdlib.h>
 #include <time.h>
@@ -54,7 +55,6 @@ int kf_sendq_post(struct kf_sendq *q, void *buf, size_t len, const int *ranks, i
     struct shared_buf *sb = malloc(sizeof(*sb));
     if (!sb || reserve(q, n)) {
         free(sb);
-        free(buf);
         return -1;
     }
     sb->data = buf;
