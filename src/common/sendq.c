@@ -9,7 +9,9 @@
 
 struct shared_buf {
     void *data;
+    size_t len;
     int refs;
+    size_t *bytes; /* the queue's count, decreased by len when the last send completes */
 };
 
 struct kf_sendq {
@@ -17,6 +19,7 @@ struct kf_sendq {
     struct shared_buf **bufs;
     int *done; /* scratch for MPI_Testsome */
     int n, cap;
+    size_t bytes; /* kf_sendq_bytes */
 };
 
 struct kf_sendq *kf_sendq_new(void)
@@ -57,23 +60,33 @@ int kf_sendq_post(struct kf_sendq *q, void *buf, size_t len, const int *ranks, i
         free(sb);
         return -1;
     }
+    if (n <= 0) {
+        free(buf);
+        free(sb);
+        return 0;
+    }
     sb->data = buf;
+    sb->len = len;
     sb->refs = n;
+    sb->bytes = &q->bytes;
+    q->bytes += len;
     for (int i = 0; i < n; i++) {
         MPI_Isend(buf, (int)len, MPI_BYTE, ranks[i], KF_WIRE_TAG, MPI_COMM_WORLD, &q->reqs[q->n]);
         q->bufs[q->n] = sb;
         q->n++;
     }
-    if (n <= 0) {
-        free(buf);
-        free(sb);
-    }
     return 0;
+}
+
+size_t kf_sendq_bytes(const struct kf_sendq *q)
+{
+    return q->bytes;
 }
 
 static void release(struct shared_buf *sb)
 {
     if (--sb->refs == 0) {
+        *sb->bytes -= sb->len;
         free(sb->data);
         free(sb);
     }

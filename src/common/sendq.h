@@ -14,6 +14,9 @@ void kf_sendq_free(struct kf_sendq *q, double timeout_s);
 /* Sends buf to each of n ranks and takes ownership of buf (freed when the last send completes).
  * Returns 0, or -1 when out of memory (buf stays the caller's, nothing was sent). */
 int kf_sendq_post(struct kf_sendq *q, void *buf, size_t len, const int *ranks, int n);
+/* Bytes of the buffers not yet sent to every rank they were posted to (a broadcast's buffer
+ * counts once): O(1), for the gateway-wide bound --max-pending-bytes. */
+size_t kf_sendq_bytes(const struct kf_sendq *q);
 /* Completes what it can; returns the number of sends still outstanding. */
 int kf_sendq_progress(struct kf_sendq *q);
 

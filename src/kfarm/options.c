@@ -37,6 +37,7 @@ enum {
     OPT_CURVE_ALLOWED_KEYS,
     OPT_CURVE_SERVER_KEY,
     OPT_MAX_CLIENT_INFLIGHT,
+    OPT_MAX_PENDING_BYTES,
     OPT_MQTT_SECURITY, /* + KF_MQTT_OPT_*: --mqtt-username ... --mqtt-key */
 };
 
@@ -70,6 +71,7 @@ static const struct option long_options[] = {
     {"curve-allowed-keys", required_argument, NULL, OPT_CURVE_ALLOWED_KEYS},
     {"curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY},
     {"max-client-inflight", required_argument, NULL, OPT_MAX_CLIENT_INFLIGHT},
+    {"max-pending-bytes", required_argument, NULL, OPT_MAX_PENDING_BYTES},
     KF_MQTT_SECURITY_LONG_OPTIONS(OPT_MQTT_SECURITY),
     {NULL, 0, NULL, 0},
 };
@@ -105,6 +107,10 @@ void kf_options_usage(FILE *out)
           "  --max-message-bytes B          largest request accepted (default 16777216)\n"
           "  --max-client-inflight N        bind mode: requests one client may have in flight;\n"
           "                                 more get an error reply (default 4096)\n"
+          "  --max-pending-bytes B          bytes of requests the gateway holds for all clients\n"
+          "                                 together (waiting for a worker, being sent); a\n"
+          "                                 request over it gets an error reply (default\n"
+          "                                 1073741824)\n"
           "\n"
           "Variants and tuning (kernels with an accelerator variant):\n"
           "  --variant auto|cpu|accel       auto (default): the tuner chooses per rank and kind;\n"
@@ -207,6 +213,9 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
     o->max_inflight = 16;
     o->max_client_inflight = 4096;
     o->max_message_bytes = 16u << 20;
+    /* 64 requests of the largest size: far more than the workers' slots need to stay busy, and
+     * a small part of a compute node's memory (docs/security.md). */
+    o->max_pending_bytes = (size_t)1 << 30;
     o->log_level = KF_LOG_INFO;
     o->connect_timeout_s = 30;
     o->drain_timeout_s = 5;
@@ -272,6 +281,12 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
                             "--max-client-inflight %s: expected an integer from 1 to %s", optarg,
                             "1048576");
             o->max_client_inflight = (int)v;
+            break;
+        case OPT_MAX_PENDING_BYTES:
+            if (parse_long(optarg, 64, 1L << 40, &v))
+                return fail(err, errlen, "--max-pending-bytes %s: expected bytes from 64 to %s",
+                            optarg, "1099511627776");
+            o->max_pending_bytes = (size_t)v;
             break;
         case OPT_MAX_MESSAGE_BYTES:
             if (parse_long(optarg, 64, 1L << 31, &v))

@@ -49,6 +49,7 @@ struct kf_options {
     int max_inflight;
     int max_client_inflight; /* bind mode: requests one client may have in flight */
     size_t max_message_bytes;
+    size_t max_pending_bytes; /* requests (and broadcasts) the gateway holds, all clients together */
     enum kf_log_level log_level;
     int help;
     int version;

@@ -58,6 +58,7 @@ struct kf_gateway {
     struct kf_doorbell_peer *workers; /* indexed by rank; rung when a worker may be asleep */
     struct kf_sleepflags *flags;
     struct kf_wire_batch *batches; /* indexed by rank: requests not yet sent */
+    size_t batched_bytes;          /* sum of batches[].len, for --max-pending-bytes */
     struct kf_heap_trim trim; /* gives freed message buffers back (heap_trim.c) */
 };
 
@@ -232,6 +233,7 @@ static void flush_batch(struct kf_gateway *g, int rank)
     unsigned char *buf = kf_wire_batch_take(&g->batches[rank], &len);
     if (!buf)
         return;
+    g->batched_bytes -= len; /* what send_to_worker added; the sendq counts it from here on */
     if (count == 1) {
         /* One request (one at a time): as a plain REQUEST, the worker's shortest path. */
         size_t skip = sizeof(struct kf_wire_hdr) + sizeof(uint32_t);
@@ -259,20 +261,23 @@ static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
     if (r->packed_len <= BATCH_MAX_RECORD) {
         if (b->count && b->len + 4 + r->packed_len > BATCH_MAX_BYTES)
             flush_batch(g, rank);
+        size_t before = b->len;
         if (kf_wire_batch_add_packed(b, r->packed, r->packed_len) == 0) {
-            free(r->packed);
-            r->packed = NULL;
+            g->batched_bytes += b->len - before;
+            free(kf_inflight_take_packed(g->inflight, r));
             return;
         }
     }
     /* Large (or no memory to batch it): alone, after what is batched for this worker. */
     flush_batch(g, rank);
-    if (kf_sendq_post(g->sendq, r->packed, r->packed_len, &rank, 1)) {
+    size_t len = r->packed_len;
+    void *buf = kf_inflight_take_packed(g->inflight, r);
+    if (kf_sendq_post(g->sendq, buf, len, &rank, 1)) {
+        free(buf);
         kf_dispatch_finished(g->dispatch, rank, 0);
         fail_request(g, r, "gateway out of memory; request not run");
         return;
     }
-    r->packed = NULL;
     ring_if_asleep(g, rank);
 }
 
@@ -314,6 +319,34 @@ static void strip_topic(const struct kf_gateway *g, const char **kind, size_t *k
 
 /* ---- from clients ---- */
 
+/* Bytes of requests and broadcasts the gateway holds: waiting for a worker slot, batched for a
+ * worker, or posted to MPI and not yet received by every worker. Each part is a counter kept where
+ * the bytes are stored and released, so this is O(1). */
+static size_t held_bytes(const struct kf_gateway *g)
+{
+    return kf_inflight_packed_bytes(g->inflight) + g->batched_bytes + kf_sendq_bytes(g->sendq);
+}
+
+/* Gateway-wide bound (--max-pending-bytes): many clients together cannot make the gateway hold
+ * more than it. A message of `need` bytes is refused with an error reply when the bytes held plus
+ * it would exceed the bound; it is always taken when nothing is held, so a bound below one large
+ * request does not make that request impossible. */
+static int pending_over_limit(struct kf_gateway *g, const void *route, size_t route_len,
+                              const struct kf_request_view *v, size_t need)
+{
+    size_t held = held_bytes(g);
+    if (held == 0 || held + need <= g->o->max_pending_bytes)
+        return 0;
+    char err[200];
+    snprintf(err, sizeof(err),
+             "gateway busy: %zu bytes of requests waiting (kfarm --max-pending-bytes %zu); retry "
+             "later",
+             held, g->o->max_pending_bytes);
+    kf_stats_client_error(g->stats);
+    reply_error(g, route, route_len, v->id, v->id_len, err);
+    return 1;
+}
+
 static void handle_control(struct kf_gateway *g, const void *route, size_t route_len,
                            const struct kf_request_view *v)
 {
@@ -322,6 +355,9 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
         const char *kind = v->kind + plen;
         size_t kind_len = v->kind_len - plen;
         strip_topic(g, &kind, &kind_len);
+        if (pending_over_limit(g, route, route_len, v,
+                               sizeof(struct kf_wire_hdr) + kind_len + v->payload_len))
+            return;
         if (broadcast_to_workers(g, kind, kind_len, v->payload, v->payload_len))
             reply_error(g, route, route_len, v->id, v->id_len, "gateway out of memory");
         else
@@ -374,14 +410,17 @@ static void accept_request(struct kf_gateway *g, const void *route, size_t route
                     "kfarm is shutting down; the request was not run");
         return;
     }
-    if (client_over_limit(g, route, route_len, v))
+    if (client_over_limit(g, route, route_len, v) ||
+        pending_over_limit(g, route, route_len, v,
+                           sizeof(struct kf_wire_hdr) + v->kind_len + v->payload_len))
         return;
     struct kf_request *r = kf_inflight_add(g->inflight, route, route_len, v->id, v->id_len);
     struct kf_wire_hdr h = {.type = KF_WIRE_REQUEST};
     if (r) {
+        size_t len;
         h.seq = r->seq;
-        r->packed = kf_wire_pack(&h, v->kind, v->kind_len, v->payload, v->payload_len,
-                                 &r->packed_len);
+        void *buf = kf_wire_pack(&h, v->kind, v->kind_len, v->payload, v->payload_len, &len);
+        kf_inflight_set_packed(g->inflight, r, buf, len);
     }
     if (!r || !r->packed) {
         if (r)

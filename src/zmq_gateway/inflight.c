@@ -1,6 +1,7 @@
 /* Slot table of in-flight requests: seq = generation << 32 | slot, so a stale or duplicated
  * reply (wrong generation) is recognised instead of answering a request twice; and a count of
- * requests per client routing id, for the per-client in-flight limit. */
+ * requests per client routing id, for the per-client in-flight limit; and the bytes of the request
+ * messages held, for the gateway-wide bound. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ struct kf_inflight {
     uint32_t n_slots, free_head, count;
     struct kf_request *pending_head, *pending_tail;
     size_t n_pending;
+    size_t packed_bytes; /* sum of packed_len over requests whose packed is set */
 };
 
 #define NO_SLOT UINT32_MAX
@@ -166,8 +168,30 @@ void kf_inflight_remove(struct kf_inflight *t, struct kf_request *r)
     t->free_head = i;
     t->count--;
     route_adjust(t, r->route, r->route_len, -1);
-    free(r->packed);
+    free(kf_inflight_take_packed(t, r));
     free(r);
+}
+
+void kf_inflight_set_packed(struct kf_inflight *t, struct kf_request *r, void *buf, size_t len)
+{
+    free(kf_inflight_take_packed(t, r));
+    r->packed = buf;
+    r->packed_len = buf ? len : 0;
+    t->packed_bytes += r->packed_len;
+}
+
+void *kf_inflight_take_packed(struct kf_inflight *t, struct kf_request *r)
+{
+    void *buf = r->packed;
+    if (buf)
+        t->packed_bytes -= r->packed_len;
+    r->packed = NULL;
+    return buf;
+}
+
+size_t kf_inflight_packed_bytes(const struct kf_inflight *t)
+{
+    return t->packed_bytes;
 }
 
 size_t kf_inflight_count(const struct kf_inflight *t)

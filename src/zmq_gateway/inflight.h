@@ -11,7 +11,7 @@ struct kf_request {
     int worker;        /* rank it runs on; 0 while pending */
     uint64_t t_start;  /* when the gateway received it (ns, monotonic) */
     uint16_t trace_kind; /* the kind's number in the --trace file */
-    void *packed;      /* MPI message, while pending */
+    void *packed;      /* MPI message, while pending (set and taken through kf_inflight_*_packed) */
     size_t packed_len;
     struct kf_request *next_pending;
     size_t route_len, id_len;
@@ -34,6 +34,14 @@ size_t kf_inflight_count(const struct kf_inflight *t);
 /* Requests in flight (pending or running) from the client with this routing id: what the
  * per-client limit (--max-client-inflight) is checked against. */
 size_t kf_inflight_route_count(const struct kf_inflight *t, const void *route, size_t route_len);
+
+/* Attaches the request's MPI message (owned by the request from now on) and counts its bytes. */
+void kf_inflight_set_packed(struct kf_inflight *t, struct kf_request *r, void *buf, size_t len);
+/* Detaches the message (the caller owns it now, or NULL) and stops counting it. */
+void *kf_inflight_take_packed(struct kf_inflight *t, struct kf_request *r);
+/* Bytes of the messages requests hold (set, not yet taken or removed): O(1), for the
+ * gateway-wide bound --max-pending-bytes. */
+size_t kf_inflight_packed_bytes(const struct kf_inflight *t);
 
 void kf_inflight_push_pending(struct kf_inflight *t, struct kf_request *r);
 struct kf_request *kf_inflight_pop_pending(struct kf_inflight *t);
