@@ -122,6 +122,34 @@ static void test_mqtt_security_options(void **state)
                  "--mqtt", "ws://b:1");
 }
 
+static void test_max_pending_bytes(void **state)
+{
+    (void)state;
+    struct kf_options o;
+    char err[512] = "";
+    /* default in both modes: 1 GiB, 64 requests of the default --max-message-bytes */
+    assert_int_equal(parse(&o, err, 2, "--connect", "tcp://h:1"), 0);
+    assert_int_equal(o.max_pending_bytes, (size_t)1 << 30);
+    assert_int_equal(o.max_pending_bytes / o.max_message_bytes, 64);
+    kf_options_fini(&o);
+    assert_int_equal(parse(&o, err, 4, "--bind", "tcp://*:1", "--max-pending-bytes", "20000"), 0);
+    assert_int_equal(o.max_pending_bytes, 20000);
+    kf_options_fini(&o);
+    assert_int_equal(parse(&o, err, 4, "--connect", "tcp://h:1", "--max-pending-bytes",
+                           "1099511627776"),
+                     0);
+    assert_int_equal(o.max_pending_bytes, (size_t)1 << 40);
+    kf_options_fini(&o);
+    expect_error("--max-pending-bytes 0: expected bytes from 64 to 1099511627776", 4, "--bind",
+                 "tcp://*:1", "--max-pending-bytes", "0");
+    expect_error("--max-pending-bytes 1G: expected bytes", 4, "--bind", "tcp://*:1",
+                 "--max-pending-bytes", "1G");
+    expect_error("--max-pending-bytes 1099511627777", 4, "--bind", "tcp://*:1",
+                 "--max-pending-bytes", "1099511627777");
+    expect_error("--max-pending-bytes needs a value", 3, "--bind", "tcp://*:1",
+                 "--max-pending-bytes", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_bad_options_say_what_is_wrong),
         cmocka_unit_test(test_adapter_arg_without_equals),
         cmocka_unit_test(test_mqtt_security_options),
+        cmocka_unit_test(test_max_pending_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
