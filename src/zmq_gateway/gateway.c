@@ -365,7 +365,8 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
         return;
     }
     if (v->kind_len == 6 && memcmp(v->kind, "$stats", 6) == 0) {
-        char *json = kf_snapshot_json(g->stats, g->dispatch, g->inflight, g->s.bind_mode);
+        char *json = kf_snapshot_json(g->stats, g->dispatch, g->inflight, g->s.bind_mode,
+                                      held_bytes(g));
         if (json)
             reply_ok(g, route, route_len, v->id, v->id_len, json, strlen(json));
         else
@@ -737,7 +738,8 @@ static void publish_metrics(struct kf_gateway *g)
 {
     if (!g->metrics || !kf_metrics_http_wanted(g->metrics))
         return;
-    char *json = kf_snapshot_json(g->stats, g->dispatch, g->inflight, g->s.bind_mode);
+    char *json = kf_snapshot_json(g->stats, g->dispatch, g->inflight, g->s.bind_mode,
+                                  held_bytes(g));
     char *text = json ? kf_snapshot_prometheus(json) : NULL;
     kf_metrics_http_publish(g->metrics, json, text);
     free(json);

@@ -84,11 +84,12 @@ static int add_clients(cJSON *root, struct kf_inflight *inflight, int bind_mode)
 }
 
 char *kf_snapshot_json(const struct kf_stats *s, const struct kf_dispatch *d,
-                       struct kf_inflight *inflight, int bind_mode)
+                       struct kf_inflight *inflight, int bind_mode, size_t held_bytes)
 {
     cJSON *root = kf_stats_to_cjson(s, d, kf_inflight_pending(inflight));
     char *out = NULL;
-    if (root && add_clients(root, inflight, bind_mode) == 0)
+    if (root && cJSON_AddNumberToObject(root, "pending_bytes", (double)held_bytes) &&
+        add_clients(root, inflight, bind_mode) == 0)
         out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return out;
@@ -165,10 +166,13 @@ char *kf_snapshot_prometheus(const char *json)
     family(&b, "kfarm_broadcasts_total", "counter", "Broadcasts forwarded to the workers.");
     put(&b, "kfarm_broadcasts_total %.0f\n", num(root, "broadcasts"));
     family(&b, "kfarm_gateway_errors_total", "counter",
-           "Requests the gateway answered with an error itself (bad frames, shutdown).");
+           "Requests the gateway answered with an error itself (bad frames, limits, shutdown).");
     put(&b, "kfarm_gateway_errors_total %.0f\n", num(root, "gateway_errors"));
     family(&b, "kfarm_pending_requests", "gauge", "Requests waiting for a free worker slot.");
     put(&b, "kfarm_pending_requests %.0f\n", num(root, "pending"));
+    family(&b, "kfarm_pending_bytes", "gauge",
+           "Bytes of requests and broadcasts the gateway holds (bounded by --max-pending-bytes).");
+    put(&b, "kfarm_pending_bytes %.0f\n", num(root, "pending_bytes"));
     family(&b, "kfarm_latency_seconds", "gauge",
            "End-to-end request latency seen by the gateway, by quantile.");
     put(&b, "kfarm_latency_seconds{quantile=\"0.5\"} %g\n", num(root, "latency_p50_us") / 1e6);

@@ -40,7 +40,7 @@ static void test_clients_counted_by_route_running_and_waiting(void **state)
     kf_stats_request(s);
     kf_stats_reply(s, 2, &h, 2000000);
 
-    char *json = kf_snapshot_json(s, d, t, 1);
+    char *json = kf_snapshot_json(s, d, t, 1, 12345);
     assert_non_null(json);
     cJSON *root = cJSON_Parse(json);
     cJSON *clients = cJSON_GetObjectItem(root, "clients");
@@ -58,11 +58,13 @@ static void test_clients_counted_by_route_running_and_waiting(void **state)
     assert_string_equal(cJSON_GetObjectItem(c1, "client")->valuestring, "0009");
     assert_int_equal(cJSON_GetObjectItem(c1, "inflight")->valueint, 1);
     assert_int_equal(cJSON_GetObjectItem(root, "pending")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(root, "pending_bytes")->valueint, 12345);
     cJSON_Delete(root);
 
     char *text = kf_snapshot_prometheus(json);
     assert_non_null(text);
     assert_non_null(strstr(text, "# TYPE kfarm_requests_total counter\nkfarm_requests_total 1\n"));
+    assert_non_null(strstr(text, "# TYPE kfarm_pending_bytes gauge\nkfarm_pending_bytes 12345\n"));
     assert_non_null(strstr(text, "kfarm_worker_requests_total{rank=\"2\"} 1\n"));
     assert_non_null(strstr(text, "kfarm_worker_errors_total{rank=\"2\"} 1\n"));
     assert_non_null(strstr(text, "kfarm_worker_inflight{rank=\"1\"} 1\n"));
@@ -83,7 +85,7 @@ static void test_clients_counted_by_route_running_and_waiting(void **state)
     assert_null(kf_snapshot_prometheus("{\"not\": \"stats\"}"));
 
     /* connect mode: one peer, named evkit */
-    json = kf_snapshot_json(s, d, t, 0);
+    json = kf_snapshot_json(s, d, t, 0, 0);
     assert_non_null(strstr(json, "\"client\":\"evkit\",\"inflight\":3"));
     free(json);
     kf_inflight_free(t);

@@ -9,7 +9,7 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from kfarm_harness import Job, check  # noqa: E402
+from kfarm_harness import Job, check, stats, wait_until  # noqa: E402
 
 BOUND = 20000  # about 4 of the requests below
 SLEEP_MS = 1500
@@ -88,7 +88,9 @@ with Job(3, ["--max-pending-bytes", str(BOUND), "--max-inflight", "1"]) as job:
     print("%d requests: %d run, %d refused at once (first refusal after %.2f s)"
           % (total, len(ok), len(refused), min(early[r][2] for r in refused)))
 
-    # Drained: the gateway takes requests and broadcasts again, from every client.
+    # Drained: every byte counted was released (the count is exact), and the gateway takes
+    # requests and broadcasts again, from every client.
+    wait_until(lambda: stats(job.endpoint)["pending_bytes"] == 0, 10, "pending_bytes back to 0")
     big.send_multipart([b"bc2", b"$broadcast:set-state", b"y" * (BOUND - 3000)])
     check(big.poll(10000) and big.recv_multipart()[:2] == [b"bc2", b"ok"],
           "broadcast refused after the queue drained")
@@ -100,6 +102,7 @@ with Job(3, ["--max-pending-bytes", str(BOUND), "--max-inflight", "1"]) as job:
         m = s.recv_multipart()
         check(m[:2] == [b"after-%d" % c, b"ok"], "client %d refused after the drain: %r"
               % (c, m[:2]))
+    wait_until(lambda: stats(job.endpoint)["pending_bytes"] == 0, 10, "pending_bytes back to 0")
     for s in clients:
         s.close()
     check(job.stop() == 0, "kfarm exited non-zero after SIGTERM:\n" + job.output())
