@@ -52,7 +52,7 @@ static void check_inflight(struct kfz_cursor *c)
 {
     struct kf_inflight *t = kf_inflight_new();
     static struct shadow live[MAX_LIVE];
-    size_t n_live = 0, n_pending = 0;
+    size_t n_live = 0, n_pending = 0, held = 0; /* held: bytes of pending messages */
     uint64_t retired[64] = {0};
     size_t n_retired = 0;
     while (c->left) {
@@ -108,7 +108,9 @@ static void check_inflight(struct kfz_cursor *c)
             for (size_t i = 0; i < n_live; i++)
                 if (!live[i].pending) {
                     live[i].pending = 1;
-                    live[i].r->packed = malloc(1 + kfz_u8(c));
+                    size_t len = 1 + kfz_u8(c);
+                    kf_inflight_set_packed(t, live[i].r, malloc(len), len);
+                    held += live[i].r->packed ? len : 0;
                     kf_inflight_push_pending(t, live[i].r);
                     n_pending++;
                     break;
@@ -126,12 +128,13 @@ static void check_inflight(struct kfz_cursor *c)
             for (size_t i = 0; i < n_live; i++)
                 if (live[i].r == r)
                     live[i].pending = 0;
-            free(r->packed);
-            r->packed = NULL;
+            held -= r->packed ? r->packed_len : 0;
+            free(kf_inflight_take_packed(t, r));
             break;
         }
         }
-        if (kf_inflight_count(t) != n_live || kf_inflight_pending(t) != n_pending)
+        if (kf_inflight_count(t) != n_live || kf_inflight_pending(t) != n_pending ||
+            kf_inflight_packed_bytes(t) != held) /* --max-pending-bytes' count */
             abort();
         if (n_live) { /* the per-client count of one live request's route */
             const struct kf_request *r = live[op % n_live].r;
