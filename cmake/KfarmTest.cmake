@@ -17,8 +17,9 @@ function(kfarm_script_test name label)
     set(T_TIMEOUT 300)
   endif()
   add_test(NAME ${name} COMMAND ${T_COMMAND})
+  # PYTHONUNBUFFERED: what a Python test printed before ctest kills it at its TIMEOUT is shown.
   set_tests_properties(${name} PROPERTIES LABELS "${label}" TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "KFARM_BUILD_DIR=${CMAKE_BINARY_DIR};KFARM_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+    ENVIRONMENT "KFARM_BUILD_DIR=${CMAKE_BINARY_DIR};KFARM_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHONUNBUFFERED=1")
 endfunction()
 
 # kfarm_slurm_test(NAME LABEL COMMAND... [TIMEOUT s]): an integration test that runs jobs on the
