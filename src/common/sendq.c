@@ -11,7 +11,6 @@ struct shared_buf {
     void *data;
     size_t len;
     int refs;
-    size_t *bytes; /* the queue's count, decreased by len when the last send completes */
 };
 
 struct kf_sendq {
@@ -68,7 +67,6 @@ int kf_sendq_post(struct kf_sendq *q, void *buf, size_t len, const int *ranks, i
     sb->data = buf;
     sb->len = len;
     sb->refs = n;
-    sb->bytes = &q->bytes;
     q->bytes += len;
     for (int i = 0; i < n; i++) {
         MPI_Isend(buf, (int)len, MPI_BYTE, ranks[i], KF_WIRE_TAG, MPI_COMM_WORLD, &q->reqs[q->n]);
@@ -83,10 +81,11 @@ size_t kf_sendq_bytes(const struct kf_sendq *q)
     return q->bytes;
 }
 
-static void release(struct shared_buf *sb)
+/* One send of sb completed or was cancelled; the last one frees it and uncounts its bytes. */
+static void release(struct kf_sendq *q, struct shared_buf *sb)
 {
     if (--sb->refs == 0) {
-        *sb->bytes -= sb->len;
+        q->bytes -= sb->len;
         free(sb->data);
         free(sb);
     }
@@ -101,7 +100,7 @@ int kf_sendq_progress(struct kf_sendq *q)
     if (outcount <= 0 || outcount == MPI_UNDEFINED)
         return q->n;
     for (int i = 0; i < outcount; i++)
-        release(q->bufs[q->done[i]]);
+        release(q, q->bufs[q->done[i]]);
     /* Completed requests became MPI_REQUEST_NULL: compact the arrays. */
     int k = 0;
     for (int i = 0; i < q->n; i++) {
@@ -131,7 +130,7 @@ void kf_sendq_free(struct kf_sendq *q, double timeout_s)
     for (int i = 0; i < q->n; i++) {
         MPI_Cancel(&q->reqs[i]);
         MPI_Request_free(&q->reqs[i]);
-        release(q->bufs[i]);
+        release(q, q->bufs[i]);
     }
     free(q->reqs);
     free(q->bufs);

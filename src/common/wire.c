@@ -4,6 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Writes one message (header with kind_len and version set, kind, payload) at p. */
+static void write_msg(unsigned char *p, const struct kf_wire_hdr *hdr, const char *kind,
+                      size_t kind_len, const void *payload, size_t payload_len)
+{
+    struct kf_wire_hdr h = *hdr;
+    h.kind_len = (uint32_t)kind_len;
+    h.version = KF_WIRE_VERSION;
+    memcpy(p, &h, sizeof(h));
+    if (kind_len)
+        memcpy(p + sizeof(h), kind, kind_len);
+    if (payload_len)
+        memcpy(p + sizeof(h) + kind_len, payload, payload_len);
+}
+
 void *kf_wire_pack(const struct kf_wire_hdr *hdr, const char *kind, size_t kind_len,
                    const void *payload, size_t payload_len, size_t *out_len)
 {
@@ -11,14 +25,7 @@ void *kf_wire_pack(const struct kf_wire_hdr *hdr, const char *kind, size_t kind_
     unsigned char *buf = malloc(len);
     if (!buf)
         return NULL;
-    struct kf_wire_hdr h = *hdr;
-    h.kind_len = (uint32_t)kind_len;
-    h.version = KF_WIRE_VERSION;
-    memcpy(buf, &h, sizeof(h));
-    if (kind_len)
-        memcpy(buf + sizeof(h), kind, kind_len);
-    if (payload_len)
-        memcpy(buf + sizeof(h) + kind_len, payload, payload_len);
+    write_msg(buf, hdr, kind, kind_len, payload, payload_len);
     *out_len = len;
     return buf;
 }
@@ -66,15 +73,7 @@ int kf_wire_batch_add(struct kf_wire_batch *b, const struct kf_wire_hdr *hdr, co
     unsigned char *p = b->buf + b->len;
     uint32_t rec32 = (uint32_t)rec;
     memcpy(p, &rec32, sizeof(rec32));
-    p += sizeof(rec32);
-    struct kf_wire_hdr h = *hdr;
-    h.kind_len = (uint32_t)kind_len;
-    h.version = KF_WIRE_VERSION;
-    memcpy(p, &h, sizeof(h));
-    if (kind_len)
-        memcpy(p + sizeof(h), kind, kind_len);
-    if (payload_len)
-        memcpy(p + sizeof(h) + kind_len, payload, payload_len);
+    write_msg(p + sizeof(rec32), hdr, kind, kind_len, payload, payload_len);
     b->len += sizeof(rec32) + rec;
     b->count++;
     return 0;
@@ -104,6 +103,11 @@ void *kf_wire_batch_take(struct kf_wire_batch *b, size_t *out_len)
     *out_len = b->len;
     *b = (struct kf_wire_batch){0};
     return out;
+}
+
+int kf_wire_batch_full(const struct kf_wire_batch *b, size_t len)
+{
+    return b->count && b->len + sizeof(uint32_t) + len > KF_WIRE_BATCH_MAX_BYTES;
 }
 
 void kf_wire_batch_fini(struct kf_wire_batch *b)

@@ -71,6 +71,16 @@ void *kf_wire_pack(const struct kf_wire_hdr *hdr, const char *kind, size_t kind_
 /* Points msg into buf; returns 0, or -1 when buf is too short for what its header says. */
 int kf_wire_unpack(const void *buf, size_t len, struct kf_wire_msg *msg);
 
+/* What goes into a BATCH, on both sides: a message larger than KF_WIRE_BATCH_MAX_RECORD travels
+ * alone (no copy into a batch), and a batch stays within KF_WIRE_BATCH_MAX_BYTES, under the eager
+ * limit of Open MPI's TCP transport (64 KiB), so that it never needs the sender's progress to
+ * arrive at a rank on another node. */
+#define KF_WIRE_BATCH_MAX_RECORD 16384
+#define KF_WIRE_BATCH_MAX_BYTES 32768
+/* Where the one record of a one-record BATCH starts (after the batch header and the record's
+ * length): sent from there, it is the plain message. */
+#define KF_WIRE_BATCH_FIRST_RECORD (sizeof(struct kf_wire_hdr) + sizeof(uint32_t))
+
 /* A BATCH being built: a growing buffer that starts with its header. */
 struct kf_wire_batch {
     unsigned char *buf;
@@ -87,6 +97,9 @@ int kf_wire_batch_add_packed(struct kf_wire_batch *b, const void *msg, size_t le
 /* Hands over the finished BATCH message (malloc()ed; NULL when empty) and starts a new batch. */
 void *kf_wire_batch_take(struct kf_wire_batch *b, size_t *out_len);
 void kf_wire_batch_fini(struct kf_wire_batch *b);
+/* Whether b holds records and one more message of len bytes would take it past
+ * KF_WIRE_BATCH_MAX_BYTES (then send b first). */
+int kf_wire_batch_full(const struct kf_wire_batch *b, size_t len);
 
 /* Walks the records of a BATCH: *off starts at 0. Returns 1 with rec pointing at the next record,
  * 0 after the last, -1 when the record at *off is malformed (its length runs past the batch, it is

@@ -36,12 +36,8 @@ struct worker {
 
 /* Replies are batched like requests (one MPI message and at most one wake-up of the gateway for
  * several), but a reply is held only while the worker has more work at hand, kernels are short
- * (last one under HOLD_NS) and the oldest held reply is younger than HOLD_NS. A reply larger than
- * BATCH_MAX_RECORD goes alone; a batch stays within BATCH_MAX_BYTES, under the eager limit of
- * Open MPI's TCP transport (64 KiB), so that it never needs this rank's progress to arrive. */
+ * (last one under HOLD_NS) and the oldest held reply is younger than HOLD_NS. Size rules: wire.h. */
 #define HOLD_NS 50000u
-#define BATCH_MAX_RECORD 16384
-#define BATCH_MAX_BYTES 32768
 /* Open MPI's shared-memory transport sends up to 256 bytes inline, its match header included. */
 #define INLINE_BYTES 200
 
@@ -86,7 +82,7 @@ static void flush_replies(struct worker *w)
     unsigned char *buf = kf_wire_batch_take(&w->replies, &n);
     if (!buf)
         return;
-    size_t skip = sizeof(struct kf_wire_hdr) + sizeof(uint32_t);
+    size_t skip = KF_WIRE_BATCH_FIRST_RECORD;
     if (count == 1 && n - skip <= INLINE_BYTES) {
         /* One small reply (one request at a time): as a plain REPLY with a blocking send, which
          * Open MPI completes at once (inline), as before batches. */
@@ -109,8 +105,8 @@ static void maybe_flush_replies(struct worker *w)
 static void send_to_gateway(struct worker *w, const struct kf_wire_hdr *hdr, const void *payload,
                             size_t len)
 {
-    if (hdr->type == KF_WIRE_REPLY && len <= BATCH_MAX_RECORD) {
-        if (w->replies.count && w->replies.len + 4 + sizeof(*hdr) + len > BATCH_MAX_BYTES)
+    if (hdr->type == KF_WIRE_REPLY && len <= KF_WIRE_BATCH_MAX_RECORD) {
+        if (kf_wire_batch_full(&w->replies, sizeof(*hdr) + len))
             flush_replies(w);
         if (kf_wire_batch_add(&w->replies, hdr, NULL, 0, payload, len) == 0) {
             if (w->replies.count == 1)
@@ -231,7 +227,6 @@ static int wait_for_gateway(struct worker *w, uint64_t ns)
 }
 
 /* Receives the next message from the gateway if one is there. Returns its buffer or NULL. */
-
 static void *poll_gateway(int *len)
 {
     int flag = 0;

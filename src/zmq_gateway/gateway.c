@@ -34,11 +34,7 @@
 #define BROADCAST_PREFIX "$broadcast:"
 #define HEAP_TRIM_INTERVAL_NS 5000000000u /* at most one malloc_trim per 5 s (heap_trim.c) */
 /* Requests for one worker that become ready in one loop turn travel in one BATCH message: one MPI
- * match and at most one wake-up for all of them. A request larger than BATCH_MAX_RECORD goes alone
- * (no copy into the batch); a batch stays within BATCH_MAX_BYTES (under the eager limit of Open
- * MPI's TCP transport, 64 KiB, as workers on other nodes are reached over TCP). */
-#define BATCH_MAX_RECORD 16384
-#define BATCH_MAX_BYTES 32768
+ * match and at most one wake-up for all of them (size rules in wire.h). */
 
 struct kf_gateway {
     const struct kf_options *o;
@@ -236,9 +232,8 @@ static void flush_batch(struct kf_gateway *g, int rank)
     g->batched_bytes -= len; /* what send_to_worker added; the sendq counts it from here on */
     if (count == 1) {
         /* One request (one at a time): as a plain REQUEST, the worker's shortest path. */
-        size_t skip = sizeof(struct kf_wire_hdr) + sizeof(uint32_t);
-        len -= skip;
-        memmove(buf, buf + skip, len);
+        len -= KF_WIRE_BATCH_FIRST_RECORD;
+        memmove(buf, buf + KF_WIRE_BATCH_FIRST_RECORD, len);
     }
     if (kf_sendq_post(g->sendq, buf, len, &rank, 1)) {
         fail_batch(g, rank, buf, len);
@@ -258,8 +253,8 @@ static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
     r->worker = rank;
     kf_dispatch_started(g->dispatch, rank);
     struct kf_wire_batch *b = &g->batches[rank];
-    if (r->packed_len <= BATCH_MAX_RECORD) {
-        if (b->count && b->len + 4 + r->packed_len > BATCH_MAX_BYTES)
+    if (r->packed_len <= KF_WIRE_BATCH_MAX_RECORD) {
+        if (kf_wire_batch_full(b, r->packed_len))
             flush_batch(g, rank);
         size_t before = b->len;
         if (kf_wire_batch_add_packed(b, r->packed, r->packed_len) == 0) {
