@@ -76,39 +76,84 @@ wait_for 10 "selector: ESFM (user esfm) says the accelerator is active" \
   is "$tmp/a.json" "j['accel_available']" 1
 
 # --- 2. refused: each next to an allowed control -------------------------------------------------
+# No fixed waits for a message that must not come: a reader subscribes (ready once a probe from
+# an allowed user reaches it), the refused message is published, then an allowed one. The broker
+# handles them in that order and delivers to one subscriber in order, so once the reader has the
+# allowed message, the refused one would be there before it had the broker let it through.
+# reader_ready USER TOPIC PROBER OUT: starts USER's subscriber on TOPIC (payloads, one a line) and
+# returns once a probe PROBER publishes there arrives; its pid is in $reader.
+reader_ready() {
+  local u=$1 t=$2 prober=$3 out=$4 i=0 deadline=$((SECONDS + 10))
+  mosquitto_sub -h 127.0.0.1 -p "$port" --cafile "$ca" -u "$u" -P "$(cat "$tmp/$u.pw")" \
+    -t "$t" >"$out" 2>"$out.err" &
+  reader=$!
+  pids+=("$reader")
+  until grep -qF '{"probe":' "$out"; do
+    ((SECONDS < deadline)) || fail "user $u's subscriber on $t got no probe in 10 s: $(cat "$out.err")"
+    i=$((i + 1))
+    pub "$prober" "$t" "{\"probe\":$i}"
+    sleep 0.1
+  done
+}
+has_line() { grep -qxF -- "$2" "$1"; } # has_line FILE LINE
+
 # Knowledge first, while nothing changes (an accelerator state change makes the observer ask for
-# relearning, and new knowledge follows). A valid ops.json, so that the selector would take it.
-/usr/bin/python3 -c "import json,sys
+# relearning, and new knowledge follows). Valid ops.json files, so that the selector would take
+# them; the tuner's and the learner's differ so that the reader can tell them apart.
+for f in 3 5; do
+  /usr/bin/python3 -c "import json,sys
 k=json.load(open(sys.argv[1]))
-for op in k['mc']: op['metrics']['time'][0] *= 3
-print(json.dumps(k))" "$tmp/test.mc.json" >"$tmp/faked.json"
+for op in k['mc']: op['metrics']['time'][0] *= $f
+print(json.dumps(k))" "$tmp/test.mc.json" >"$tmp/faked-$f.json"
+done
 n=$(json "$tmp/a.json" "j['predictions']")
-pub tuner margot/test.mc/prediction "$(cat "$tmp/faked.json")"
-pub tuner "margot/test.mc/$cid/explore" '{"knobs":{"variant":"cpu"}}'
-sleep 2 # the selector takes knowledge within a status period
-is "$tmp/a.json" "j['predictions']" "$n" || fail "user tuner's faked knowledge reached the selector"
-echo "ok: user tuner cannot send knowledge (the selector took none)"
-pub learner margot/test.mc/prediction "$(cat "$tmp/faked.json")"
-wait_for 10 "control: the same knowledge from user learner is taken" \
+reader_ready observer margot/test.mc/prediction learner "$tmp/pred.txt"
+pub tuner margot/test.mc/prediction "$(cat "$tmp/faked-3.json")"
+pub learner margot/test.mc/prediction "$(cat "$tmp/faked-5.json")"
+wait_for 10 "control: knowledge from user learner reaches a reader" \
+  has_line "$tmp/pred.txt" "$(cat "$tmp/faked-5.json")"
+! has_line "$tmp/pred.txt" "$(cat "$tmp/faked-3.json")" || fail "user tuner's faked knowledge was delivered"
+wait_for 10 "control: the selector takes the learner's knowledge" \
   is "$tmp/a.json" "j['predictions']" "$((n + 1))"
+echo "ok: user tuner cannot send knowledge (the reader got only the learner's; the selector took one)"
+kill "$reader"
+reader_ready tuner "margot/test.mc/$cid/explore" learner "$tmp/explore.txt"
+pub tuner "margot/test.mc/$cid/explore" '{"knobs":{"variant":"cpu"},"from":"tuner"}'
+pub learner "margot/test.mc/$cid/explore" '{}'
+wait_for 10 "control: an explore command from user learner arrives" has_line "$tmp/explore.txt" '{}'
+! grep -qF '"from":"tuner"' "$tmp/explore.txt" || fail "user tuner's explore command was delivered"
+echo "ok: user tuner cannot send explore commands"
+kill "$reader"
 
 accel=kfarm/accel/$node/$vf
-pub tuner "$accel" '{"state":"paused"}' -r
-sleep 2
-is "$tmp/a.json" "j['accel_available']" 1 || fail "user tuner faked an accelerator state"
+faked='{"state":"paused","from":"tuner"}'
+reader_ready tuner "$accel" esfm "$tmp/accel.txt"
+pub tuner "$accel" "$faked" -r
 sub tuner "$accel" 5 "$tmp/retained.txt" -C 1
 [[ "$(cat "$tmp/retained.txt")" == "$accel {\"state\":\"active\"}" ]] ||
   fail "the retained state is not ESFM's: $(cat "$tmp/retained.txt")"
-echo "ok: user tuner cannot fake an accelerator state (selector and retained state unchanged)"
 pub esfm "$accel" '{"state":"paused"}' -r
-wait_for 10 "control: the same message from user esfm reaches the selector" \
+wait_for 10 "control: user esfm's state reaches a reader" has_line "$tmp/accel.txt" '{"state":"paused"}'
+! has_line "$tmp/accel.txt" "$faked" || fail "user tuner faked an accelerator state"
+echo "ok: user tuner cannot fake an accelerator state (not delivered, retained state unchanged)"
+wait_for 10 "control: the same state from user esfm reaches the selector" \
   is "$tmp/a.json" "j['accel_available']" 0
+kill "$reader"
 
-sub observer 'margot/+/observation/+' 3 "$tmp/obs-observer.txt"
-grep -q "^margot/test.mc/observation/$cid " "$tmp/obs-observer.txt" ||
-  fail "control: user observer read no observation in 3 s: $(head -c 300 "$tmp/obs-observer.txt")"
+# Observations: user tuner subscribes (ready once a probe on a topic it may read arrives, in the
+# same SUBSCRIBE), then user observer reads 20 of the selector's observations; tuner got none.
+mosquitto_sub -h 127.0.0.1 -p "$port" --cafile "$ca" -u tuner -P "$(cat "$tmp/tuner.pw")" \
+  -v -t 'margot/+/observation/+' -t margot/test.mc/prediction >"$tmp/obs-tuner.txt" \
+  2>"$tmp/obs-tuner.txt.err" &
+reader=$!
+pids+=("$reader")
+probe() { pub learner margot/test.mc/prediction '{"probe":0}'; grep -qF '{"probe":' "$tmp/obs-tuner.txt"; }
+wait_for 10 "user tuner's subscriber is ready" probe
+sub observer 'margot/+/observation/+' 10 "$tmp/obs-observer.txt" -C 20
+(($(grep -c "^margot/test.mc/observation/$cid " "$tmp/obs-observer.txt") == 20)) ||
+  fail "control: user observer read fewer than 20 observations in 10 s: $(head -c 300 "$tmp/obs-observer.txt")"
 echo "ok: control: user observer reads the selector's observations"
-sub tuner 'margot/+/observation/+' 3 "$tmp/obs-tuner.txt"
-! grep -q "^margot/" "$tmp/obs-tuner.txt" || fail "user tuner read other clients' observations"
-echo "ok: user tuner cannot read observations ($(head -n 1 "$tmp/obs-tuner.txt.err"))"
+kill "$reader"
+! grep -q "^margot/test.mc/observation/" "$tmp/obs-tuner.txt" || fail "user tuner read other clients' observations"
+echo "ok: user tuner cannot read observations (none while observer read 20)"
 echo PASS
