@@ -13,8 +13,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
-from kfarm_harness import (BUILD, CLIENT, KFARM, SOURCE, StoppedOnExit, check, client, fail,  # noqa
-                           free_port, read_endpoints, stats, wait_until)
+from kfarm_harness import (BUILD, CLIENT, KFARM, SOURCE, StoppedOnExit, all_workers, check, client,  # noqa
+                           fail, free_port, read_endpoints, stats, wait_until)
 
 HARNESS = os.path.join(SOURCE, "tests", "harness", "slurm-multinode")
 JOB_SCRIPT = os.path.join(SOURCE, "jobs", "scale.sbatch")
@@ -37,15 +37,18 @@ SUBNET = os.environ["KFARM_SCALE_SUBNET"]
 HOST_ADDR = os.environ["KFARM_SCALE_HOST_ADDR"]  # the bridge: the root namespace, seen from nodes
 
 
-def start_sleep_load(endpoint, inflight, client_timeout, settle):
+def start_sleep_load(endpoint, inflight, client_timeout, timeout=30):
     """kfarm-client keeping INFLIGHT 20 ms sleep requests in flight until it is stopped or times
-    out (CLIENT_TIMEOUT s without a reply), with a --json summary; fails the test unless it still
-    runs SETTLE seconds later, when the load is on every worker."""
+    out (CLIENT_TIMEOUT s without a reply), with a --json summary; returns once every worker has
+    requests in flight ($stats), and fails the test if the client ends first or that takes more
+    than TIMEOUT s."""
     load = subprocess.Popen([CLIENT, "--connect", endpoint, "-n", "1000000", "--inflight",
                              str(inflight), "--kind", "sleep", "--data", '{"ms": 20}',
                              "--timeout", str(client_timeout), "--json", "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(settle)
+    wait_until(lambda: load.poll() is not None or
+               all_workers(endpoint, lambda w: w["inflight"] > 0), timeout,
+               "the load to reach every worker")
     if load.poll() is not None:
         check(False, "the load client ended early: %r" % (load.communicate(),))
     return load

@@ -12,7 +12,7 @@ CLIENT_TIMEOUT = 60  # far above the heartbeat time-out (6 s): a pass cannot com
 with ScaleJob(3, "1,1", ["--max-inflight", "2"]) as job:
     try:
         check(len(stats(job.endpoint)["workers"]) == 2, "expected 2 workers")
-        load = start_sleep_load(job.endpoint, 4, CLIENT_TIMEOUT, settle=1.5)
+        load = start_sleep_load(job.endpoint, 4, CLIENT_TIMEOUT)
         subprocess.run([HARNESS, "isolate-node", CLUSTER, "node1"], check=True)
         silent_at = time.monotonic()
         try:

@@ -16,7 +16,7 @@ try:
         first = job.endpoint
         check(len(stats(first)["workers"]) == 7, "expected 7 workers on 3 worker nodes")
         # A steady load on every worker: 20 ms requests, 14 in flight (all slots).
-        load = start_sleep_load(first, 14, CLIENT_TIMEOUT, settle=2)
+        load = start_sleep_load(first, 14, CLIENT_TIMEOUT)
         subprocess.run([HARNESS, "kill-node", CLUSTER, "node4"], check=True)
         killed_at = time.monotonic()
         try:
