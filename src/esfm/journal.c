@@ -1,6 +1,6 @@
 /* Write-ahead journal: an intent file per multi-step operation in <state-dir>/journal/, written
  * and fsync'd before the first change, flock'd while its process lives, removed when done. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,8 +49,8 @@ int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_jo
              ts.tv_nsec, (int)getpid(), s);
     j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (j->fd < 0)
-        return esfm_fail(err, errlen, -ENOLCK, "cannot create journal entry %s: %s", j->path,
-                         strerror(errno));
+        return kf_errf(err, errlen, -ENOLCK, "cannot create journal entry %s: %s", j->path,
+                       strerror(errno));
     /* Held until the entry is removed: a reconciler that can take it knows we are dead. */
     flock(j->fd, LOCK_EX);
     char *text = cJSON_PrintUnformatted(intent);
@@ -62,8 +62,8 @@ int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_jo
         unlink(j->path);
         close(j->fd);
         j->fd = -1;
-        return esfm_fail(err, errlen, -ENOLCK, "cannot write journal entry %s: %s", j->path,
-                         strerror(-rc));
+        return kf_errf(err, errlen, -ENOLCK, "cannot write journal entry %s: %s", j->path,
+                       strerror(-rc));
     }
     esfm_step(ctx, "journal intent written");
     return 0;
@@ -76,8 +76,8 @@ int esfm_journal_update(struct esfm_ctx *ctx, struct esfm_journal *j, const cJSO
     int rc = text ? write_all_at0(j->fd, text) : -ENOMEM;
     free(text);
     if (rc)
-        return esfm_fail(err, errlen, -ENOLCK, "cannot update journal entry %s: %s", j->path,
-                         strerror(-rc));
+        return kf_errf(err, errlen, -ENOLCK, "cannot update journal entry %s: %s", j->path,
+                       strerror(-rc));
     esfm_step(ctx, "journal updated");
     return 0;
 }

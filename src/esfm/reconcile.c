@@ -1,7 +1,7 @@
 /* Repairs what a crashed run left in the journal (attach is rolled back, everything else rolled
  * forward), and lists pending entries for esfm status. Runs before every command. */
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,8 +12,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int esfm_job_attach_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 
 static const struct esfm_hostdev *find_in(struct esfm_ctx *ctx, struct esfm_hostdev **h, size_t *n,
                                           const char *vf, char *err, size_t errlen)
@@ -28,7 +26,7 @@ static int repair_vf(struct esfm_ctx *ctx, const char *op, cJSON *in, char *err,
     const char *vf = esfm_json_str(in, "vf"), *dom = esfm_json_str(in, "domain"),
                *alias = esfm_json_str(in, "alias");
     if (!vf || !dom || !alias)
-        return esfm_fail(err, errlen, -ENOLCK, "%s journal entry lacks vf/domain/alias", op);
+        return kf_errf(err, errlen, -ENOLCK, "%s journal entry lacks vf/domain/alias", op);
     int rc = esfm_need_hv(ctx, err, errlen);
     if (rc)
         return rc;
@@ -98,7 +96,7 @@ int esfm_repair(struct esfm_ctx *ctx, cJSON *in, char *err, size_t errlen)
 {
     const char *op = esfm_json_str(in, "op");
     if (!op)
-        return esfm_fail(err, errlen, -ENOLCK, "journal entry without an op");
+        return kf_errf(err, errlen, -ENOLCK, "journal entry without an op");
     if (!strcmp(op, "attach") || !strcmp(op, "detach") || !strcmp(op, "pause") ||
         !strcmp(op, "unpause"))
         return repair_vf(ctx, op, in, err, errlen);
@@ -135,7 +133,7 @@ int esfm_repair(struct esfm_ctx *ctx, cJSON *in, char *err, size_t errlen)
             esfm_logf(ctx, "repair: finished interrupted init of %s", esfm_json_str(in, "pf"));
         return rc;
     }
-    return esfm_fail(err, errlen, -ENOLCK, "journal entry with unknown op '%s'", op);
+    return kf_errf(err, errlen, -ENOLCK, "journal entry with unknown op '%s'", op);
 }
 
 static cJSON *read_entry(int fd)
@@ -176,7 +174,7 @@ int esfm_reconcile(struct esfm_ctx *ctx, int *repaired, char *err, size_t errlen
     size_t n;
     *repaired = 0;
     if (entry_names(ctx, &names, &n))
-        return esfm_fail(err, errlen, -ENOLCK, "cannot read %s/journal", ctx->state_dir);
+        return kf_errf(err, errlen, -ENOLCK, "cannot read %s/journal", ctx->state_dir);
     for (size_t i = 0; i < n; i++) {
         char path[600];
         snprintf(path, sizeof path, "%s/journal/%s", ctx->state_dir, names[i]);
@@ -221,7 +219,7 @@ int esfm_list_pending(struct esfm_ctx *ctx, struct esfm_pending **out, size_t *n
     *out = NULL;
     *n = 0;
     if (entry_names(ctx, &names, &k))
-        return esfm_fail(err, errlen, -ENOLCK, "cannot read %s/journal", ctx->state_dir);
+        return kf_errf(err, errlen, -ENOLCK, "cannot read %s/journal", ctx->state_dir);
     struct esfm_pending *v = calloc(k ? k : 1, sizeof *v);
     for (size_t i = 0; v && i < k; i++) {
         char path[600];
@@ -249,7 +247,7 @@ int esfm_list_pending(struct esfm_ctx *ctx, struct esfm_pending **out, size_t *n
         free(names[i]);
     free(names);
     if (!v)
-        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     *out = v;
     return 0;
 }

@@ -2,7 +2,7 @@
  * for every k until it completes; the next context's reconciliation must leave a consistent
  * state: no VF lost, leaked, half-bound or in two VMs, and an empty journal. */
 #include "esfm_test_env.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <setjmp.h>

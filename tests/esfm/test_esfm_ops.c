@@ -2,7 +2,7 @@
  * detach fallback, attach/detach/pause, busy counters, listings, and every bad input leaving
  * the tree and the VMs unchanged. */
 #include "esfm_test_env.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <setjmp.h>
