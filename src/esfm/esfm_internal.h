@@ -116,18 +116,25 @@ int esfm_pf_lock(struct esfm_ctx *ctx, const char *pf, char *err, size_t errlen)
 /* Reads and parses a JSON file: 0, -ENOENT/-errno, or -EINVAL when it is not JSON. */
 int esfm_read_json(const char *path, cJSON **out);
 
-/* journal.c: write-ahead intents in <state>/journal/. */
+/* journal.c: write-ahead intents in <state>/journal/: <id>.json (replaced atomically) and
+ * <id>.lock (flock'd by the living owner). */
 struct esfm_journal {
-    int fd;
-    char path[512];
+    int fd;         /* of the lock file */
+    char path[512]; /* the intent, <id>.json */
 };
 int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_journal *j, char *err,
                        size_t errlen);
+/* Replaces the intent whole; on failure the previous intent stays (-ENOLCK). */
 int esfm_journal_update(struct esfm_ctx *ctx, struct esfm_journal *j, const cJSON *intent,
                         char *err, size_t errlen);
 void esfm_journal_end(struct esfm_ctx *ctx, struct esfm_journal *j);
 /* Leaves the entry for the next run's repair (closing it releases its lock). */
 void esfm_journal_keep(struct esfm_journal *j);
+/* Removes an entry (intent, then lock) whose lock the caller holds. */
+void esfm_journal_remove(const char *json_path);
+/* Takes the lock of the entry <id>.json without waiting: the lock's fd, -EWOULDBLOCK while its
+ * owner lives, -ENOENT when another process removed it meanwhile, or -errno. */
+int esfm_journal_try_lock(const char *json_path, bool shared);
 /* True when a hypervisor call just failed because the connection was lost (libvirtd restarted):
  * then whether the call took effect is unknown, and the journal entry must stay for repair. */
 bool esfm_hv_lost(struct esfm_ctx *ctx);
