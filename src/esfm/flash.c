@@ -1,6 +1,6 @@
-/* Runs the policy's flash_command with execve and an argv built from its template: {pf},
+/* Runs the policy's flash_command with execve, an argv built from its template ({pf},
  * {bitstream} (canonical path), {bitstream_fd} (/proc/self/fd/N of the descriptor the sha256 was
- * read from), {name}, {sha256} are substituted per argument; no shell is involved. */
+ * read from), {name}, {sha256} substituted per argument; no shell) and a fixed environment. */
 #include "esfm_internal.h"
 
 #include <errno.h>
@@ -65,7 +65,6 @@ int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const ch
             goto out;
         }
     }
-    extern char **environ;
     pid_t pid = fork();
     if (pid < 0) {
         rc = kf_errf(err, errlen, -ENOEXEC, "fork for flash_command failed: %s", strerror(errno));
@@ -75,7 +74,10 @@ int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const ch
         /* Only the checked bitstream descriptor crosses the exec (the rest are O_CLOEXEC). */
         if (fd >= 0)
             fcntl(fd, F_SETFD, 0);
-        execve(argv[0], argv, environ);
+        /* A fixed environment, not the caller's: the flasher runs as root and must not be
+         * steered by LD_PRELOAD, IFS, a user's PATH or anything else the caller had set. */
+        static char *const clean_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", NULL};
+        execve(argv[0], argv, clean_env);
         _exit(127);
     }
     int st;

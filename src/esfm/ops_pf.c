@@ -1,6 +1,7 @@
 /* PF operations: init (detach VFs, optional verified flash, remove/rescan, autoprobe off, QDMA
  * queue budget, VF count) and reconf (pause or detach VMs' VFs, 0 then N, resume survivors). */
 #include "hv.h"
+#include "clock.h"
 #include "esfm_internal.h"
 #include "policy.h"
 
@@ -96,9 +97,7 @@ static int bind_vfs(struct esfm_ctx *ctx, const char *pf, const char *driver, ch
 
 static double mono_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+    return (double)kf_now_ns() / 1e6;
 }
 
 static int set_numvfs(struct esfm_ctx *ctx, const char *pf, unsigned to, bool cycle, char *err,
@@ -265,23 +264,119 @@ static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf
     return 0;
 }
 
-static void forget_removed(struct esfm_ctx *ctx, struct pf_vf *v, size_t n)
+/* Forgets the VFs removed from their VMs for good, in one state write: all or none of them. */
+static int forget_removed(struct esfm_ctx *ctx, struct pf_vf *v, size_t n, char *err, size_t errlen)
 {
-    char e[ESFM_ERR_LEN];
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].survive)
-            continue;
-        esfm_forget_vf(ctx, v[i].vf, e, sizeof e);
-        esfm_logf(ctx, "%s no longer exists; it was removed from VM %s", v[i].vf, v[i].domain);
-    }
+    int fd = esfm_state_lock(ctx, err, errlen);
+    if (fd < 0)
+        return fd;
+    cJSON *st = esfm_state_read(ctx, err, errlen);
+    int rc = st ? 0 : -ENOLCK;
+    for (size_t i = 0; st && i < n; i++)
+        if (!v[i].survive)
+            esfm_state_vf_del(st, v[i].vf);
+    if (st)
+        rc = esfm_state_write(ctx, st, err, errlen);
+    cJSON_Delete(st);
+    esfm_state_unlock(fd);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!v[i].survive)
+            esfm_logf(ctx, "%s no longer exists; it was removed from VM %s", v[i].vf, v[i].domain);
+    return rc;
 }
 
-/* The part of reconf after the intent is journaled; the repair of a crashed reconf runs it
- * again from the journal (every step is idempotent). */
-static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct pf_vf *v, size_t n,
-                      struct esfm_journal *j, cJSON *intent, bool repair, char *err, size_t errlen)
+/* Puts back what park_one moved while the PF has not changed yet: paused VFs are unpaused, the
+ * ones detached (for good or by the pause fallback) are attached again. Appends to err what could
+ * not be put back and returns -1 then (the journal must stay for the repair), else 0. */
+static int restore_parked(struct esfm_ctx *ctx, struct pf_vf *v, size_t n, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < n; k++) {
+        bool parked = v[k].rc == 0 && v[k].attached;
+        if (parked && !v[k].survive) /* detached for good: the VF stays, re-attach */
+            snprintf(v[k].method, sizeof v[k].method, "detach");
+        v[k].survive = parked;
+        v[k].rc = 0;
+    }
+    struct pf_run run = {.ctx = ctx, .v = v};
+    esfm_run_parallel(ctx->parallel, n, resume_one, &run);
+    int rc = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (!v[k].survive || !v[k].rc)
+            continue;
+        size_t l = strnlen(err, errlen);
+        if (l + 1 < errlen)
+            snprintf(err + l, errlen - l, "; %s could not return to %s (%s)", v[k].vf, v[k].domain,
+                     v[k].err);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Park: moves the VMs' VFs out of the way (survivors paused, the others detached). Outside a
+ * repair, a failure puts back what moved (*keep says whether that failed). */
+static int reconf_park(struct esfm_ctx *ctx, const char *pf, struct pf_vf *v, size_t n, bool repair,
+                       bool *keep, char *err, size_t errlen)
 {
     struct pf_run run = {.ctx = ctx, .v = v};
+    esfm_run_parallel(ctx->parallel, n, park_one, &run);
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].rc)
+            continue;
+        if (repair) {
+            esfm_logf(ctx, "repair: %s: %s", v[i].vf, v[i].err);
+            continue;
+        }
+        /* Nothing changed on the PF yet: put back what was parked and give up. */
+        int rc = kf_errf(err, errlen, v[i].rc, "reconf %s: moving %s out of %s: %s", pf, v[i].vf,
+                         v[i].domain, v[i].err);
+        *keep = restore_parked(ctx, v, n, err, errlen) != 0;
+        return rc;
+    }
+    /* The removed VFs are forgotten before the count changes; when that cannot be written (a
+     * full disk) nothing has changed on the PF yet either: put everything back. */
+    int rc = forget_removed(ctx, v, n, err, errlen);
+    if (rc && !repair)
+        *keep = restore_parked(ctx, v, n, err, errlen) != 0;
+    return rc;
+}
+
+/* Resume: survivors back in their VMs, recorded as they are. A VF that cannot return stays
+ * recorded as paused so that esfm unpause can retry; a record that cannot be written sets *keep. */
+static int reconf_resume(struct esfm_ctx *ctx, const char *pf, unsigned to, struct pf_vf *v,
+                         size_t n, bool *keep, char *err, size_t errlen)
+{
+    struct pf_run run = {.ctx = ctx, .v = v};
+    esfm_run_parallel(ctx->parallel, n, resume_one, &run);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char e2[ESFM_ERR_LEN];
+        if (!v[i].survive)
+            continue;
+        const char *paused = v[i].rc ? (v[i].method[0] ? v[i].method : "qmp") : NULL;
+        int wrc = esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL, paused, false, e2,
+                                 sizeof e2);
+        if (v[i].rc && !rc)
+            rc = kf_errf(err, errlen, v[i].rc,
+                         "reconf %s: VF count is %u but %s could not return to %s: %s; "
+                         "retry with esfm unpause %s",
+                         pf, to, v[i].vf, v[i].domain, v[i].err, v[i].vf);
+        if (wrc) {
+            *keep = true;
+            if (!rc)
+                rc = kf_errf(err, errlen, wrc, "reconf %s: %s", pf, e2);
+        }
+    }
+    return rc;
+}
+
+/* The part of reconf after the intent is journaled (with the plan, before any VF moves); the
+ * repair of a crashed reconf runs it again from the journal (every step is idempotent). *keep is
+ * set when the journal entry must stay for the repair: the PF changed (or parked VFs could not
+ * be put back) and the reconf did not finish. */
+static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct pf_vf *v, size_t n,
+                      bool repair, bool *keep, char *err, size_t errlen)
+{
+    *keep = false;
     int rc = esfm_pci_rescan(ctx, err, errlen);
     esfm_step(ctx, "rescan");
     if (rc)
@@ -300,54 +395,15 @@ static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct 
         }
         free(h);
     }
-    esfm_run_parallel(ctx->parallel, n, park_one, &run);
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].rc)
-            continue;
-        if (!repair) {
-            /* Nothing changed on the PF yet: put back what was parked and give up. */
-            rc = kf_errf(err, errlen, v[i].rc, "reconf %s: moving %s out of %s: %s", pf, v[i].vf,
-                         v[i].domain, v[i].err);
-            for (size_t k = 0; k < n; k++) {
-                bool parked = v[k].rc == 0 && v[k].attached;
-                if (parked && !v[k].survive) /* detached for good: the VF stays, re-attach */
-                    snprintf(v[k].method, sizeof v[k].method, "detach");
-                v[k].survive = parked;
-            }
-            esfm_run_parallel(ctx->parallel, n, resume_one, &run);
-            return rc;
-        }
-        esfm_logf(ctx, "repair: %s: %s", v[i].vf, v[i].err);
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(intent, "vfs");
-    cJSON_AddItemToObject(intent, "vfs", plan_json(v, n));
-    if (j && (rc = esfm_journal_update(ctx, j, intent, err, errlen)))
+    if ((rc = reconf_park(ctx, pf, v, n, repair, keep, err, errlen)))
         return rc;
-    forget_removed(ctx, v, n);
+    *keep = true; /* from here on the PF changes */
     if ((rc = set_numvfs(ctx, pf, to, true, err, errlen)))
         return rc;
-    const char *drv = ctx->policy->vf_driver;
-    if ((rc = bind_vfs(ctx, pf, drv, err, errlen)))
+    if ((rc = bind_vfs(ctx, pf, ctx->policy->vf_driver, err, errlen)))
         return rc;
-    esfm_run_parallel(ctx->parallel, n, resume_one, &run);
-    for (size_t i = 0; i < n; i++) {
-        char e2[ESFM_ERR_LEN];
-        if (!v[i].survive)
-            continue;
-        if (v[i].rc) {
-            /* Keep it reserved as paused so that "esfm unpause" can retry. */
-            esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL,
-                           v[i].method[0] ? v[i].method : "qmp", false, e2, sizeof e2);
-            if (!rc)
-                rc = kf_errf(err, errlen, v[i].rc,
-                             "reconf %s: VF count is %u but %s could not return to %s: %s; "
-                             "retry with esfm unpause %s",
-                             pf, to, v[i].vf, v[i].domain, v[i].err, v[i].vf);
-        } else {
-            esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL, NULL, false, e2, sizeof e2);
-        }
-    }
-    return rc;
+    *keep = false;
+    return reconf_resume(ctx, pf, to, v, n, keep, err, errlen);
 }
 
 int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen)
@@ -364,9 +420,9 @@ int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t er
     struct pf_vf *v;
     size_t n = plan_from_json(cJSON_GetObjectItemCaseSensitive(intent, "vfs"), &v);
     int lock = esfm_pf_lock(ctx, pf, err, errlen);
+    bool keep;
     int rc = lock < 0 ? lock
-                      : reconf_run(ctx, pf, (unsigned)to->valueint, v, n, NULL, intent, true, err,
-                                   errlen);
+                      : reconf_run(ctx, pf, (unsigned)to->valueint, v, n, true, &keep, err, errlen);
     if (lock >= 0)
         close(lock);
     free(v);
@@ -408,16 +464,27 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
     cJSON_AddItemToObject(intent, "vfs", plan_json(v, n));
     if ((rc = esfm_journal_begin(ctx, intent, &j, err, errlen)))
         goto out;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = reconf_run(ctx, pf, (unsigned)nvfs, v, n, &j, intent, false, err, errlen);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double t0 = mono_ms();
+    bool keep;
+    rc = reconf_run(ctx, pf, (unsigned)nvfs, v, n, false, &keep, err, errlen);
+    double ms = mono_ms() - t0;
     if (rc && esfm_hv_lost(ctx)) {
         /* libvirtd went away while VFs were moving: which VM still holds which VF is unknown,
          * and putting them back needs a new connection. The journal keeps the reconf and the
          * next command finishes it (reconf's repair re-reads the VMs and rolls forward). */
         esfm_journal_keep(&j);
         rc = esfm_hv_lost_note(rc, "reconf", err, errlen);
+        goto out;
+    }
+    if (rc && keep) {
+        /* The PF changed, or parked VFs could not be put back: the next command finishes the
+         * reconf from the journal (rolls it forward). */
+        esfm_journal_keep(&j);
+        size_t l = strnlen(err, errlen);
+        if (l + 1 < errlen)
+            snprintf(err + l, errlen - l,
+                     "; the journal keeps the reconf and the next esfm command (e.g. esfm "
+                     "reconcile) finishes it");
         goto out;
     }
     esfm_journal_end(ctx, &j);
@@ -428,9 +495,7 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
         esfm_logf(ctx,
                   "reconf %s: %u -> %d VFs in %.0f ms; %zu VF(s) resumed in their VM, "
                   "%zu removed from VMs",
-                  pf, cur, nvfs,
-                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-                  moved, gone);
+                  pf, cur, nvfs, ms, moved, gone);
     }
 out:
     cJSON_Delete(intent);
@@ -502,7 +567,7 @@ static int init_park(struct esfm_ctx *ctx, const char *pf, cJSON *intent, char *
                 rc = kf_errf(err, errlen, v[i].rc, "init %s: detaching %s from %s: %s", pf, v[i].vf,
                              v[i].domain, v[i].err);
         if (!rc)
-            forget_removed(ctx, v, n);
+            rc = forget_removed(ctx, v, n, err, errlen);
     }
     free(v);
     return rc ? rc : set_numvfs(ctx, pf, 0, false, err, errlen);
