@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "sendq.h"
 #include "wire.h"
 
@@ -118,11 +119,9 @@ void kf_sendq_free(struct kf_sendq *q, double timeout_s)
 {
     if (!q)
         return;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = kf_now_ns();
     while (kf_sendq_progress(q) > 0) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > timeout_s)
+        if ((double)(kf_now_ns() - t0) / 1e9 > timeout_s)
             break;
         struct timespec nap = {0, 200000};
         nanosleep(&nap, NULL);
