@@ -1,5 +1,6 @@
 /* MPI_Isend bookkeeping with shared, reference-counted buffers (one buffer per broadcast): the
  * gateway never blocks on a send, and a worker does not wait in MPI_Send for a busy gateway. */
+#include <errno.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <time.h>
@@ -48,7 +49,7 @@ static int reserve(struct kf_sendq *q, int extra)
     if (d)
         q->done = d;
     if (!r || !b || !d)
-        return -1;
+        return -ENOMEM;
     q->cap = cap;
     return 0;
 }
@@ -58,7 +59,7 @@ int kf_sendq_post(struct kf_sendq *q, void *buf, size_t len, const int *ranks, i
     struct shared_buf *sb = malloc(sizeof(*sb));
     if (!sb || reserve(q, n)) {
         free(sb);
-        return -1;
+        return -ENOMEM;
     }
     if (n <= 0) {
         free(buf);
