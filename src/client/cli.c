@@ -13,6 +13,7 @@
 
 #include <kfarm/client.h>
 
+#include "clock.h"
 #include "errbuf.h"
 #include "stats_view.h"
 
@@ -84,9 +85,7 @@ static void usage(FILE *out)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)kf_now_ns() / 1e9;
 }
 
 static int cmp_double(const void *a, const void *b)

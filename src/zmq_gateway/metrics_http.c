@@ -15,6 +15,7 @@
 
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "errbuf.h"
 #include "metrics_http.h"
 
@@ -31,18 +32,11 @@ struct kf_metrics_http {
     char *json, *text;
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Returns a copy of the wanted document, refreshed if stale; NULL before the first snapshot. */
 static char *snapshot_copy(struct kf_metrics_http *m, int want_json)
 {
     pthread_mutex_lock(&m->lock);
-    if (mono_ns() - m->published_ns > REFRESH_NS) {
+    if (kf_now_ns() - m->published_ns > REFRESH_NS) {
         uint64_t gen = m->generation, one = 1;
         if (write(m->efd, &one, sizeof(one)) < 0) {
             /* counter saturated: a wake-up is pending anyway */
@@ -216,7 +210,7 @@ void kf_metrics_http_publish(struct kf_metrics_http *m, const char *json, const 
         m->text = t;
         j = t = NULL;
     }
-    m->published_ns = mono_ns();
+    m->published_ns = kf_now_ns();
     m->generation++;
     pthread_cond_broadcast(&m->fresh);
     pthread_mutex_unlock(&m->lock);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "errbuf.h"
 #include "trace.h"
 
@@ -15,7 +16,7 @@
 
 struct kf_trace {
     FILE *f;
-    struct timespec t0;
+    uint64_t t0_ns;
     uint64_t last_flush;
     int n_workers;
     signed char *accel; /* per rank: -1 unknown, 0 unavailable, 1 available */
@@ -25,10 +26,7 @@ struct kf_trace {
 
 static uint64_t since_start_ns(const struct kf_trace *t)
 {
-    struct timespec n;
-    clock_gettime(CLOCK_MONOTONIC, &n);
-    return (uint64_t)(n.tv_sec - t->t0.tv_sec) * 1000000000ull + (uint64_t)n.tv_nsec -
-           (uint64_t)t->t0.tv_nsec;
+    return kf_now_ns() - t->t0_ns;
 }
 
 int kf_trace_open(struct kf_trace **out, const char *path, int n_workers, char *err, size_t errlen)
@@ -53,7 +51,7 @@ int kf_trace_open(struct kf_trace **out, const char *path, int n_workers, char *
                     path, strerror(e));
         goto fail;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t->t0);
+    t->t0_ns = kf_now_ns();
     fprintf(t->f, "# kfarm trace 1 started %lld (unix s) workers %d\n", (long long)time(NULL),
             n_workers);
     fputs("# time_s\trank\tkind\tvariant\twhy\taccel\tservice_us\tstatus\n", t->f);
