@@ -133,7 +133,8 @@ void esfm_journal_keep(struct esfm_journal *j);
 /* Removes an entry (intent, then lock) whose lock the caller holds. */
 void esfm_journal_remove(const char *json_path);
 /* Takes the lock of the entry <id>.json without waiting: the lock's fd, -EWOULDBLOCK while its
- * owner lives, -ENOENT when another process removed it meanwhile, or -errno. */
+ * owner lives, -ENOENT when another process removed it meanwhile (or, shared, it has no lock
+ * file), or -errno. Exclusive creates a missing lock file. */
 int esfm_journal_try_lock(const char *json_path, bool shared);
 /* True when a hypervisor call just failed because the connection was lost (libvirtd restarted):
  * then whether the call took effect is unknown, and the journal entry must stay for repair. */

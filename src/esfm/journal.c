@@ -128,9 +128,9 @@ int esfm_journal_try_lock(const char *json_path, bool shared)
 {
     char lock[600];
     lock_path_of(json_path, lock, sizeof lock);
-    /* Created when missing: the owner makes it before the intent, so a missing one means the
-     * owner is gone (or the entry was written by an older esfm). */
-    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* Created when missing (not for a shared look): the owner makes it before the intent, so a
+     * missing one means the owner is gone (or the entry was written by an older esfm). */
+    int fd = open(lock, shared ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
     struct stat st;

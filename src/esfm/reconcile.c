@@ -218,7 +218,8 @@ static int reconcile_entry(struct esfm_ctx *ctx, const char *name)
         return 0; /* its process is alive, or someone else repaired it */
     cJSON *in = NULL;
     int rc = esfm_read_json(path, &in);
-    if (rc == -ENOENT) { /* repaired and removed by another process before we locked */
+    if (rc == -ENOENT) {           /* finished, or repaired by another process, before we locked */
+        esfm_journal_remove(path); /* the lock we may have made again */
         close(fd);
         return 0;
     }
