@@ -2,6 +2,7 @@
  * for admins or a scheduler — command line, connection and the message loop. */
 #include "number_arg.h"
 #include "observer.h"
+#include "clock.h"
 
 #include <getopt.h>
 #include <kfarm/mqtt_security.h>
@@ -14,7 +15,7 @@
 
 /* getopt values of the shared --mqtt-* security options */
 #define OPT_MQTT_SECURITY 1000
-#define P "kfarm-observer"
+#define P                 "kfarm-observer"
 
 static volatile sig_atomic_t stop;
 
@@ -41,18 +42,13 @@ static void usage(FILE *f)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)kf_now_ns() * 1e-9;
 }
 
-int main(int argc, char **argv)
+/* Fills o and sec from the command line: -1 to go on, else the exit status (0 after --help, 2
+ * on a bad option). */
+static int parse_args(int argc, char **argv, struct observer_opts *o, struct kf_mqtt_security *sec)
 {
-    struct observer ob;
-    memset(&ob, 0, sizeof(ob));
-    ob.o.threshold = 0.3;
-    ob.o.samples = 5;
-    struct kf_mqtt_security sec = {0};
     static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
                                          {"hints", required_argument, 0, 'o'},
                                          {"threshold", required_argument, 0, 't'},
@@ -66,41 +62,54 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            ob.o.broker = optarg;
+            o->broker = optarg;
             break;
         case 'o':
-            ob.o.hints_path = optarg;
+            o->hints_path = optarg;
             break;
         case 't':
-            if (tuner_arg_positive(P, "--threshold", optarg, 1e9, &ob.o.threshold))
+            if (tuner_arg_positive(P, "--threshold", optarg, 1e9, &o->threshold))
                 return 2;
             break;
         case 'm':
-            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &ob.o.samples))
+            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &o->samples))
                 return 2;
             break;
         case 'k':
-            ob.o.knowledge_dir = optarg;
+            o->knowledge_dir = optarg;
             break;
         case 'i':
-            ob.o.client_id = optarg;
+            o->client_id = optarg;
             break;
         case 'h':
             usage(stdout);
             return 0;
         default:
             if (c >= OPT_MQTT_SECURITY && c < OPT_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
-                kf_mqtt_security_set(&sec, c - OPT_MQTT_SECURITY, optarg);
+                kf_mqtt_security_set(sec, c - OPT_MQTT_SECURITY, optarg);
                 break;
             }
             usage(stderr);
             return 2;
         }
     }
-    if (!ob.o.broker || !ob.o.hints_path || !(ob.o.threshold > 0) || ob.o.samples == 0) {
+    if (!o->broker || !o->hints_path || !(o->threshold > 0) || o->samples == 0) {
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct observer ob;
+    memset(&ob, 0, sizeof(ob));
+    ob.o.threshold = 0.3;
+    ob.o.samples = 5;
+    struct kf_mqtt_security sec = {0};
+    int rc = parse_args(argc, argv, &ob.o, &sec);
+    if (rc >= 0)
+        return rc;
     char cid[64], err[256];
     snprintf(cid, sizeof(cid), "kfarm-observer-%ld", (long)getpid());
     ob.mq = mqtt_link_new(ob.o.broker, &sec, ob.o.client_id ? ob.o.client_id : cid, NULL, NULL,

@@ -15,7 +15,7 @@
 
 /* getopt values of the shared --mqtt-* security options */
 #define OPT_MQTT_SECURITY 1000
-#define P "kfarm-learner"
+#define P                 "kfarm-learner"
 
 static volatile sig_atomic_t stop;
 
@@ -50,15 +50,10 @@ static void on_connected(void *arg)
     fprintf(stderr, "kfarm-learner: connected\n");
 }
 
-int main(int argc, char **argv)
+/* Fills o and sec from the command line: -1 to go on, else the exit status (0 after --help, 2
+ * on a bad option). */
+static int parse_args(int argc, char **argv, struct learner_opts *o, struct kf_mqtt_security *sec)
 {
-    struct learner l;
-    memset(&l, 0, sizeof(l));
-    l.o.max_full = 64;
-    l.o.samples = 16;
-    l.o.seed = 1;
-    struct kf_mqtt_security sec = {0};
-    size_t n;
     static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
                                          {"state", required_argument, 0, 's'},
                                          {"knowledge-dir", required_argument, 0, 'k'},
@@ -71,57 +66,72 @@ int main(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          KF_MQTT_SECURITY_LONG_OPTIONS(OPT_MQTT_SECURITY),
                                          {0, 0, 0, 0}};
+    size_t n;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            l.o.broker = optarg;
+            o->broker = optarg;
             break;
         case 's':
-            l.o.state_path = optarg;
+            o->state_path = optarg;
             break;
         case 'k':
-            l.o.knowledge_dir = optarg;
+            o->knowledge_dir = optarg;
             break;
         case 'n':
-            if (tuner_arg_size(P, "--observations", optarg, 1, 1000000, &l.o.observations))
+            if (tuner_arg_size(P, "--observations", optarg, 1, 1000000, &o->observations))
                 return 2;
             break;
         case 'f':
-            if (tuner_arg_size(P, "--max-full", optarg, 0, 1000000, &l.o.max_full))
+            if (tuner_arg_size(P, "--max-full", optarg, 0, 1000000, &o->max_full))
                 return 2;
             break;
         case 'r':
-            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &l.o.samples))
+            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &o->samples))
                 return 2;
             break;
         case 'e':
             if (tuner_arg_size(P, "--seed", optarg, 0, UINT_MAX, &n))
                 return 2;
-            l.o.seed = (unsigned)n;
+            o->seed = (unsigned)n;
             break;
         case 'i':
-            l.o.client_id = optarg;
+            o->client_id = optarg;
             break;
         case 'v':
-            l.o.verbose = 1;
+            o->verbose = 1;
             break;
         case 'h':
             usage(stdout);
             return 0;
         default:
             if (c >= OPT_MQTT_SECURITY && c < OPT_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
-                kf_mqtt_security_set(&sec, c - OPT_MQTT_SECURITY, optarg);
+                kf_mqtt_security_set(sec, c - OPT_MQTT_SECURITY, optarg);
                 break;
             }
             usage(stderr);
             return 2;
         }
     }
-    if (!l.o.broker || l.o.samples == 0) {
+    if (!o->broker || o->samples == 0) {
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct learner l;
+    memset(&l, 0, sizeof(l));
+    l.o.max_full = 64;
+    l.o.samples = 16;
+    l.o.seed = 1;
+    struct kf_mqtt_security sec = {0};
+    int rc = parse_args(argc, argv, &l.o, &sec);
+    if (rc >= 0)
+        return rc;
     char cid[64];
     snprintf(cid, sizeof(cid), "kfarm-learner-%ld", (long)getpid());
     char err[256];
