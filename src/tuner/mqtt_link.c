@@ -1,6 +1,7 @@
 /* Background MQTT connection for the tuner's selector, learner and observer: paho MQTTAsync (the
  * OpenSSL build) with user/password and TLS, automatic reconnect, and a mutex-protected inbox. */
 #include "mqtt_link.h"
+#include "clock.h"
 #include "tuner_private.h"
 
 #include <MQTTAsync.h>
@@ -50,9 +51,7 @@ struct mqtt_link {
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)kf_now_ns() * 1e-9;
 }
 
 void mqtt_topic_level(char *s)

@@ -2,12 +2,12 @@
  * and the message loop; the learning logic is in learner.c. */
 #include "learner.h"
 #include "number_arg.h"
+#include "server_loop.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <kfarm/mqtt_security.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +16,6 @@
 /* getopt values of the shared --mqtt-* security options */
 #define OPT_MQTT_SECURITY 1000
 #define P                 "kfarm-learner"
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -121,6 +113,18 @@ static int parse_args(int argc, char **argv, struct learner_opts *o, struct kf_m
     return -1;
 }
 
+static void handle(void *server, const char *topic, const char *payload)
+{
+    learner_handle(server, topic, payload);
+}
+
+static void idle(void *server, int last)
+{
+    struct learner *l = server;
+    if (l->dirty || last)
+        learner_write_state(l);
+}
+
 int main(int argc, char **argv)
 {
     struct learner l;
@@ -144,26 +148,9 @@ int main(int argc, char **argv)
     const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
                                   "margot/+/relearn"};
     mqtt_link_subscribe_all(l.mq, topics, sizeof(topics) / sizeof(topics[0]));
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    static const struct server_loop_ops ops = {handle, idle};
     l.dirty = 1;
-    unsigned errors_seen = 0;
-    while (!stop) {
-        mqtt_link_poll(l.mq);
-        mqtt_link_log_error(l.mq, "kfarm-learner", &errors_seen);
-        struct mqtt_message m;
-        while (!stop && mqtt_link_next(l.mq, &m)) {
-            learner_handle(&l, m.topic, m.payload);
-            mqtt_message_fini(&m);
-        }
-        if (l.dirty)
-            learner_write_state(&l);
-        mqtt_link_wait(l.mq, 200);
-    }
-    learner_write_state(&l);
+    server_loop_run(l.mq, "kfarm-learner", &ops, &l);
     mqtt_link_free(l.mq, NULL, NULL);
     learner_fini(&l);
     return 0;

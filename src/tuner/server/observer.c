@@ -2,6 +2,7 @@
  * observations from the knowledge and hardware-feature changes, asks for relearning, and
  * computes resource hints (happiness, gain with other resources). */
 #include "observer.h"
+#include "clock.h"
 #include "atomic_file.h"
 #include "text_file.h"
 
@@ -18,9 +19,7 @@
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)kf_now_ns() * 1e-9;
 }
 
 static int same_vec(const double *a, const double *b, size_t n)

@@ -2,11 +2,11 @@
  * for admins or a scheduler — command line, connection and the message loop. */
 #include "number_arg.h"
 #include "observer.h"
+#include "server_loop.h"
 #include "clock.h"
 
 #include <getopt.h>
 #include <kfarm/mqtt_security.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +16,6 @@
 /* getopt values of the shared --mqtt-* security options */
 #define OPT_MQTT_SECURITY 1000
 #define P                 "kfarm-observer"
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -100,6 +92,22 @@ static int parse_args(int argc, char **argv, struct observer_opts *o, struct kf_
     return -1;
 }
 
+static void handle(void *server, const char *topic, const char *payload)
+{
+    observer_handle(server, topic, payload);
+}
+
+static void idle(void *server, int last)
+{
+    static double last_write;
+    struct observer *ob = server;
+    /* hints follow observations; twice a second is plenty for a resource manager */
+    if (last || (ob->dirty && now_s() - last_write >= 0.5)) {
+        observer_write_hints(ob);
+        last_write = now_s();
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct observer ob;
@@ -121,30 +129,9 @@ int main(int argc, char **argv)
     const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
                                   "margot/+/prediction"};
     mqtt_link_subscribe_all(ob.mq, topics, sizeof(topics) / sizeof(topics[0]));
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    double last_write = 0;
+    static const struct server_loop_ops ops = {handle, idle};
     ob.dirty = 1;
-    unsigned errors_seen = 0;
-    while (!stop) {
-        mqtt_link_poll(ob.mq);
-        mqtt_link_log_error(ob.mq, "kfarm-observer", &errors_seen);
-        struct mqtt_message m;
-        while (!stop && mqtt_link_next(ob.mq, &m)) {
-            observer_handle(&ob, m.topic, m.payload);
-            mqtt_message_fini(&m);
-        }
-        /* hints follow observations; twice a second is plenty for a resource manager */
-        if (ob.dirty && now_s() - last_write >= 0.5) {
-            observer_write_hints(&ob);
-            last_write = now_s();
-        }
-        mqtt_link_wait(ob.mq, 200);
-    }
-    observer_write_hints(&ob);
+    server_loop_run(ob.mq, "kfarm-observer", &ops, &ob);
     mqtt_link_free(ob.mq, NULL, NULL);
     observer_fini(&ob);
     return 0;
