@@ -136,18 +136,12 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &l.o, &sec);
     if (rc >= 0)
         return rc;
-    char cid[64];
-    snprintf(cid, sizeof(cid), "kfarm-learner-%ld", (long)getpid());
-    char err[256];
-    l.mq = mqtt_link_new(l.o.broker, &sec, l.o.client_id ? l.o.client_id : cid, NULL, NULL,
-                         on_connected, &l, err, sizeof(err));
-    if (!l.mq) {
-        fprintf(stderr, "kfarm-learner: %s\n", err);
-        return 1;
-    }
     const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
                                   "margot/+/relearn"};
-    mqtt_link_subscribe_all(l.mq, topics, sizeof(topics) / sizeof(topics[0]));
+    l.mq = server_connect("kfarm-learner", l.o.broker, &sec, l.o.client_id, topics,
+                          sizeof(topics) / sizeof(topics[0]), on_connected, &l);
+    if (!l.mq)
+        return 1;
     static const struct server_loop_ops ops = {handle, idle};
     l.dirty = 1;
     server_loop_run(l.mq, "kfarm-learner", &ops, &l);

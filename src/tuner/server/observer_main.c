@@ -118,17 +118,12 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &ob.o, &sec);
     if (rc >= 0)
         return rc;
-    char cid[64], err[256];
-    snprintf(cid, sizeof(cid), "kfarm-observer-%ld", (long)getpid());
-    ob.mq = mqtt_link_new(ob.o.broker, &sec, ob.o.client_id ? ob.o.client_id : cid, NULL, NULL,
-                          NULL, NULL, err, sizeof(err));
-    if (!ob.mq) {
-        fprintf(stderr, "kfarm-observer: %s\n", err);
-        return 1;
-    }
     const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
                                   "margot/+/prediction"};
-    mqtt_link_subscribe_all(ob.mq, topics, sizeof(topics) / sizeof(topics[0]));
+    ob.mq = server_connect("kfarm-observer", ob.o.broker, &sec, ob.o.client_id, topics,
+                           sizeof(topics) / sizeof(topics[0]), NULL, NULL);
+    if (!ob.mq)
+        return 1;
     static const struct server_loop_ops ops = {handle, idle};
     ob.dirty = 1;
     server_loop_run(ob.mq, "kfarm-observer", &ops, &ob);
