@@ -1,231 +1,244 @@
-"""Python client for kfarm (and any EvKit worker), built on Debian's python3-zmq.
+"""The blocking client, for scripts and existing EvKit clients (the traffic simulator's zeromq
+client): compute() a batch, request() one, broadcast(), stats(), and submit() returning
+concurrent.futures Futures for code that wants to overlap work with requests.
 
-Drop-in for existing EvKit clients (the traffic simulator's zeromq client):
+    from kfarm import Client, Message, as_completed
+    with Client.from_endpoint_file("endpoints") as c:        # bind topology (kfarm --bind)
+        replies = c.compute([Message("monte-carlo", req) for req in requests])
+        futures = [c.submit("monte-carlo", req) for req in requests]
+        for f in as_completed(futures):
+            print(f.id, f.result())
 
-    from kfarm_client import Client, Message
-    client = Client(port, broadcast_port)          # binds DEALER + PUB; kfarm --connect to it
-    replies = client.compute([Message("monte-carlo", request), ...])
-    client.broadcast(Message("load-profiles", profiles))
-
-and for a gateway that bound its sockets (kfarm --bind, many clients):
-
-    client = Client.connect("tcp://node:5555", "tcp://node:5556")
-    client = Client.from_endpoint_file("endpoints")  # written by kfarm --endpoint-file
-
-Beyond EvKit: `broadcast(..., ordered=True)` sends `$broadcast:<kind>` on the request socket
-(applied on every worker before any later request, acknowledged); a time-out raises `Timeout`
-naming the ids still missing; an error reply raises `RequestError` naming the request; `stats()`
-returns the gateway's `$stats`.
+    client = Client(port, broadcast_port)   # EvKit topology: binds DEALER + PUB, kfarm --connect
 """
-import json
+import concurrent.futures
+import itertools
+import threading
 import time
+from typing import Any, Iterable, Iterator, List, Optional, Sequence
 
 import zmq
 
-__all__ = ["Client", "Message", "KfarmError", "Timeout", "RequestError", "TOPIC"]
+from ._io import IOThread, RequestFuture
+from .endpoints import Curve, Endpoints, read_endpoint_file
+from .errors import KfarmError, RequestError, Timeout, TopicMismatch
+from .message import Message, as_message
 
-TOPIC = "traffic-sim:"  # the subscription prefix EvKit clients put before broadcast kinds
+__all__ = ["Client", "RequestFuture", "as_completed", "TOPIC", "EVKIT_TOPIC"]
 
-
-class Message:
-    """A request or broadcast: `kind` names the kernel, `data` is JSON-encoded as the payload
-    (pass `raw=True` to send bytes/str as they are)."""
-
-    def __init__(self, kind, data, raw=False):
-        self.kind = kind
-        self.data = data
-        self.raw = raw
-
-    def payload(self):
-        if self.raw:
-            return self.data if isinstance(self.data, bytes) else str(self.data).encode()
-        return json.dumps(self.data).encode()
+TOPIC = ""  # kfarm's default --topic: broadcast kinds go out bare
+EVKIT_TOPIC = "traffic-sim:"  # what EvKit clients put before kinds (run kfarm --topic traffic-sim:)
 
 
-class KfarmError(Exception):
-    """Base class of this module's errors."""
+def as_completed(futures: Iterable[RequestFuture],
+                 timeout: Optional[float] = None) -> Iterator[RequestFuture]:
+    """Yields the futures as their replies come (concurrent.futures.as_completed); raises Timeout
+    naming the requests still unanswered when `timeout` seconds pass first."""
+    futures = list(futures)
+    try:
+        for f in concurrent.futures.as_completed(futures, timeout):
+            yield f  # type: ignore[misc]
+    except concurrent.futures.TimeoutError:
+        left = [f for f in futures if not f.done()]
+        raise Timeout(int((timeout or 0) * 1000), [f.id for f in left],
+                      [futures.index(f) for f in left]) from None
 
 
-class Timeout(KfarmError):
-    """No reply came within the time-out. `missing` lists the request ids still unanswered and
-    `indices` their positions in the compute() call."""
-
-    def __init__(self, timeout_ms, missing, indices):
-        self.missing = missing
-        self.indices = indices
-        super().__init__("no reply within %d ms; %d requests unanswered (ids %s)"
-                         % (timeout_ms, len(missing), _abbrev(missing)))
-
-
-class RequestError(KfarmError):
-    """The gateway or a worker answered a request with an error. Names the first failed request
-    (`id`, `index` in the compute() call, `kind`, `message`); `errors` lists all of the batch as
-    (index, id, kind, message), and `results` holds the batch's replies (None where failed)."""
-
-    def __init__(self, errors, results):
-        self.errors = errors
-        self.results = results
-        self.index, self.id, self.kind, self.message = errors[0]
-        more = " (and %d more failed)" % (len(errors) - 1) if len(errors) > 1 else ""
-        super().__init__("request %s (#%d, kind %r) failed: %s%s"
-                         % (self.id, self.index, self.kind, self.message, more))
-
-
-def _abbrev(ids, n=10):
-    s = ", ".join(ids[:n])
-    return s + (", ..." if len(ids) > n else "")
-
-
-def read_endpoint_file(path, timeout=30.0):
-    """Reads KFARM_ENDPOINT / KFARM_BROADCAST_ENDPOINT from `kfarm --endpoint-file`, waiting up to
-    timeout seconds for it to appear (the job writes it once every worker is up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with open(path) as f:
-                values = dict(line.strip().split("=", 1) for line in f if "=" in line)
-            if "KFARM_ENDPOINT" in values:
-                return values["KFARM_ENDPOINT"], values.get("KFARM_BROADCAST_ENDPOINT")
-        except FileNotFoundError:
-            pass
-        if time.monotonic() > deadline:
-            raise Timeout(int(timeout * 1000), [], [])
-        time.sleep(0.05)
+def check_topic(info: Optional[dict], topic: str) -> None:
+    """Refuses a gateway that subscribes with another topic than this client sends with (from its
+    $info; gateways without $info are not checked)."""
+    if info is None or "topic" not in info or info["topic"] == topic:
+        return
+    raise TopicMismatch("the gateway's broadcast topic is %r but this client sends with %r: its "
+                        "broadcasts would be dropped; pass topic=%r (or start kfarm with --topic "
+                        "%r)" % (info["topic"], topic, info["topic"], topic))
 
 
 class Client:
     """EvKit topology by default: binds a DEALER on `port` and a PUB on `broadcast_port` (on
     `host`, all interfaces by default) and waits `settle` seconds for gateways to connect and
-    subscribe, as EvKit clients do. See Client.connect for the bind topology."""
+    subscribe, as EvKit clients do. See Client.connect and Client.from_endpoint_file for the bind
+    topology. `window` bounds the requests in flight in compute(); `timeout_ms` is how long
+    compute() waits for any reply before it raises Timeout; `topic` is put before broadcast kinds
+    and must equal kfarm's --topic (default none). `curve` turns on ZeroMQ CURVE."""
 
-    def __init__(self, port=None, broadcast_port=None, host="*", window=64, timeout_ms=30000,
-                 topic=TOPIC, settle=1.0, _endpoints=None):
-        self.context = zmq.Context()
-        self.socket = self.context.socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.broadcast_socket = None
+    def __init__(self, port: Optional[int] = None, broadcast_port: Optional[int] = None,
+                 host: str = "*", window: int = 64, timeout_ms: int = 30000, topic: str = TOPIC,
+                 settle: float = 1.0, curve: Optional[Curve] = None, _endpoints: Any = None):
+        # One ZeroMQ context per process (its I/O threads are shared by every client).
+        self.context = zmq.Context.instance()
         self.window = window
         self.timeout_ms = timeout_ms
         self.topic = topic
-        self._next_id = 0
-        if _endpoints is None:
-            self.socket.bind("tcp://%s:%d" % (host, port))
-            if broadcast_port is not None:
-                self.broadcast_socket = self.context.socket(zmq.PUB)
-                self.broadcast_socket.setsockopt(zmq.LINGER, 0)
-                self.broadcast_socket.bind("tcp://%s:%d" % (host, broadcast_port))
-        else:
-            endpoint, broadcast_endpoint = _endpoints
-            self.socket.connect(endpoint)
-            if broadcast_endpoint:
-                self.broadcast_socket = self.context.socket(zmq.PUB)
-                self.broadcast_socket.setsockopt(zmq.LINGER, 0)
-                self.broadcast_socket.connect(broadcast_endpoint)
+        self._ids = itertools.count()
+        self._id_lock = threading.Lock()
+        binds = _endpoints is None
+        if binds and port is None:
+            raise KfarmError("Client(port, broadcast_port) binds (EvKit topology); to reach a "
+                             "gateway that binds, use Client.connect or Client.from_endpoint_file")
+        req = self._socket(zmq.DEALER, curve, binds)
+        pub = None
+        try:
+            if binds:
+                req.bind("tcp://%s:%d" % (host, port))
+                if broadcast_port is not None:
+                    pub = self._socket(zmq.PUB, curve, binds)
+                    pub.bind("tcp://%s:%d" % (host, broadcast_port))
+            else:
+                endpoint, broadcast_endpoint = _endpoints
+                req.connect(endpoint)
+                if broadcast_endpoint:
+                    pub = self._socket(zmq.PUB, curve, binds)
+                    pub.connect(broadcast_endpoint)
+        except zmq.ZMQError as e:
+            req.close(0)
+            if pub is not None:
+                pub.close(0)
+            raise KfarmError("cannot set up the client's sockets: %s" % e) from None
+        self._has_pub = pub is not None
+        self._io = IOThread(self.context, req, pub)
+        self._io.start()
+        self._closed = False
         if settle:
             time.sleep(settle)  # PUB/SUB slow joiner: broadcasts before subscription are lost
 
+    def _socket(self, kind: int, curve: Optional[Curve], binds: bool) -> zmq.Socket:
+        s = self.context.socket(kind)
+        s.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(s, binds)
+        return s
+
     @classmethod
-    def connect(cls, endpoint, broadcast_endpoint=None, **kw):
-        """Bind topology: connect to a gateway started with kfarm --bind."""
+    def connect(cls, endpoint: str, broadcast_endpoint: Optional[str] = None,
+                check: bool = True, **kw: Any) -> "Client":
+        """Bind topology: connects to a gateway started with kfarm --bind. With check=True, asks
+        the gateway's $info and refuses a topic mismatch (TopicMismatch)."""
         kw.setdefault("settle", 0.3 if broadcast_endpoint else 0)
-        return cls(_endpoints=(endpoint, broadcast_endpoint), **kw)
+        c = cls(_endpoints=(endpoint, broadcast_endpoint), **kw)
+        if check:
+            try:
+                check_topic(c.info(), c.topic)
+            except BaseException:
+                c.close()
+                raise
+        return c
 
     @classmethod
-    def from_endpoint_file(cls, path, wait=30.0, **kw):
-        """Bind topology, endpoints read from the file kfarm --endpoint-file wrote."""
-        endpoint, broadcast_endpoint = read_endpoint_file(path, wait)
-        return cls.connect(endpoint, broadcast_endpoint, **kw)
+    def from_endpoint_file(cls, path: str, wait: float = 30.0, curve: Optional[Curve] = None,
+                           **kw: Any) -> "Client":
+        """Bind topology, endpoints read from the file kfarm --endpoint-file wrote (waiting up to
+        `wait` seconds for it). A KFARM_CURVE_SERVER_KEY line there gives CURVE's server key
+        when `curve` has none."""
+        ep: Endpoints = read_endpoint_file(path, wait)
+        if curve is not None and curve.server_key is None and ep.server_key is not None:
+            curve.server_key = ep.server_key
+        return cls.connect(ep.endpoint, ep.broadcast_endpoint, curve=curve, **kw)
 
-    def _new_id(self):
-        i = self._next_id
-        self._next_id += 1
-        return str(i)
+    # ---- futures ----
+    def _new_id(self) -> str:
+        with self._id_lock:
+            return str(next(self._ids))
 
-    def _send(self, rid, kind, payload):
-        self.socket.send_multipart([rid.encode(), kind.encode(), payload])
+    def submit(self, kind: Any, data: Any = None, raw: bool = False,
+               decode: bool = False) -> RequestFuture:
+        """Sends one request now and returns its Future (concurrent.futures): result() is the reply
+        payload (bytes; JSON-decoded with decode=True), or raises RequestError for an error
+        reply. `kind` may also be a Message. Wait for several with as_completed()."""
+        if self._closed:
+            raise KfarmError("the client is closed")
+        m = kind if isinstance(kind, Message) else Message(kind, data, raw)
+        fut = RequestFuture(self._new_id(), m.kind, decode)
+        self._io.send_request(fut, m.kind, m.payload())
+        return fut
 
-    def _recv(self, timeout_ms):
-        """One reply as (id, ok, payload-or-message), or None on time-out."""
-        if not self.socket.poll(timeout_ms, zmq.POLLIN):
-            return None
-        frames = self.socket.recv_multipart()
-        rid = frames[0].decode(errors="replace")
-        if len(frames) == 3 and frames[1] == b"ok":
-            return rid, True, frames[2]
-        if len(frames) == 2:
-            return rid, False, frames[1].decode(errors="replace")
-        return rid, False, "reply of unexpected shape (%d frames)" % len(frames)
-
-    def compute(self, messages, timeout_ms=None, decode=False):
+    # ---- blocking calls ----
+    def compute(self, messages: Sequence[Any], timeout_ms: Optional[int] = None,
+                decode: bool = False) -> List[Any]:
         """Sends every message (at most `window` outstanding) and returns the reply payloads in
         request order (bytes; JSON-decoded with decode=True, an empty payload as None). Raises
         Timeout when no reply comes (or no gateway takes a request) for timeout_ms, RequestError
         when any request failed (after the batch completes, so no stale reply is left behind)."""
         timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
-        n = len(messages)
-        results = [None] * n
-        index_of = {}
+        msgs = [as_message(m) for m in messages]
+        n = len(msgs)
+        futs: List[RequestFuture] = []
+        inflight = set()
+        while len(futs) < n or inflight:
+            while len(futs) < n and len(inflight) < self.window:
+                f = self.submit(msgs[len(futs)], decode=decode)
+                futs.append(f)
+                inflight.add(f)
+            done, inflight = concurrent.futures.wait(
+                inflight, timeout_ms / 1000.0, concurrent.futures.FIRST_COMPLETED)
+            if not done:
+                self._io.forget(list(inflight))
+                missing = sorted(inflight, key=futs.index)
+                sent = [f for f in missing if f.sent]
+                unsent = [futs.index(f) for f in missing if not f.sent] + list(range(len(futs), n))
+                raise Timeout(timeout_ms, [f.id for f in sent] + ["(unsent #%d)" % i for i in unsent],
+                              [futs.index(f) for f in sent] + unsent)
+        results: List[Any] = []
         errors = []
-        sent = 0
-        while sent < n or index_of:
-            while sent < n and len(index_of) < self.window:
-                # A DEALER with no gateway connected blocks on send: bound that wait too.
-                if not self.socket.poll(timeout_ms, zmq.POLLOUT):
-                    unsent = [str(i) for i in range(sent, n)]
-                    missing = sorted(index_of, key=index_of.get)
-                    raise Timeout(timeout_ms, missing + ["(unsent #%s)" % i for i in unsent],
-                                  [index_of[m] for m in missing] + list(range(sent, n)))
-                rid = self._new_id()
-                index_of[rid] = sent
-                self._send(rid, messages[sent].kind, messages[sent].payload())
-                sent += 1
-            reply = self._recv(timeout_ms)
-            if reply is None:
-                missing = sorted(index_of, key=index_of.get)
-                raise Timeout(timeout_ms, missing, [index_of[m] for m in missing])
-            rid, ok, data = reply
-            i = index_of.pop(rid, None)
-            if i is None:
-                continue  # an answer to an earlier call that timed out
-            if ok:
-                results[i] = (json.loads(data) if data else None) if decode else data
+        for i, f in enumerate(futs):
+            e = f.exception()
+            if e is None:
+                results.append(f.result())
             else:
-                errors.append((i, rid, messages[i].kind, data))
+                results.append(None)
+                msg = e.message if isinstance(e, RequestError) else str(e)
+                errors.append((i, f.id, f.kind, msg))
         if errors:
-            errors.sort()
             raise RequestError(errors, results)
         return results
 
-    def request(self, kind, data, timeout_ms=None, raw=False):
-        """One request; returns its reply payload (bytes)."""
-        return self.compute([Message(kind, data, raw)], timeout_ms)[0]
+    def request(self, kind: str, data: Any, timeout_ms: Optional[int] = None,
+                raw: bool = False, decode: bool = False) -> Any:
+        """One request; returns its reply payload (bytes, or decoded with decode=True)."""
+        return self.compute([Message(kind, data, raw)], timeout_ms, decode)[0]
 
-    def broadcast(self, message, ordered=False, timeout_ms=None):
+    def broadcast(self, message: Message, ordered: bool = False,
+                  timeout_ms: Optional[int] = None) -> None:
         """Fire-and-forget on the PUB socket, as EvKit does: [topic + kind, payload]. With
         ordered=True it goes on the request socket as $broadcast:<topic+kind> instead, and returns
-        once the gateway has queued it to every worker (so every later request sees it)."""
+        once the gateway has queued it to every worker, so every later request sees it."""
         if not ordered:
-            if self.broadcast_socket is None:
+            if not self._has_pub:
                 raise KfarmError("no broadcast socket: give broadcast_port / broadcast_endpoint, "
                                  "or use broadcast(..., ordered=True)")
-            self.broadcast_socket.send_multipart([(self.topic + message.kind).encode(),
-                                                  message.payload()])
+            self._io.publish([(self.topic + message.kind).encode(), message.payload()])
             return
         kind = "$broadcast:" + self.topic + message.kind
         self.compute([Message(kind, message.payload(), raw=True)], timeout_ms)
 
-    def stats(self, timeout_ms=None):
+    def stats(self, timeout_ms: Optional[int] = None) -> dict:
         """The gateway's $stats document (per rank and per client counters) as a dict."""
-        return json.loads(self.compute([Message("$stats", b"", raw=True)], timeout_ms)[0])
+        return self.compute([Message("$stats", b"", raw=True)], timeout_ms, decode=True)[0]
 
-    def close(self):
-        self.socket.close()
-        if self.broadcast_socket is not None:
-            self.broadcast_socket.close()
-        self.context.term()
+    def info(self, timeout_ms: Optional[int] = None) -> Optional[dict]:
+        """The gateway's $info (protocol version, kinds, topic, workers), or None from a gateway
+        that does not know $info yet."""
+        try:
+            return self.compute([Message("$info", b"", raw=True)], timeout_ms, decode=True)[0]
+        except RequestError as e:
+            if "unknown gateway command" in e.message:
+                return None
+            raise
 
-    def __enter__(self):
+    def close(self) -> None:
+        """Closes the sockets (the shared ZeroMQ context stays). Requests in flight are dropped."""
+        if not self._closed:
+            self._closed = True
+            self._io.stop()
+
+    def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
