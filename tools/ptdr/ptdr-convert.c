@@ -36,10 +36,18 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case OPT_INFO: info = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case OPT_VERSION: printf("ptdr-convert %s\n", KFARM_VERSION); return 0;
-        default: fprintf(stderr, "ptdr-convert: see ptdr-convert --help\n"); return 2;
+        case OPT_INFO:
+            info = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("ptdr-convert %s\n", KFARM_VERSION);
+            return 0;
+        default:
+            fprintf(stderr, "ptdr-convert: see ptdr-convert --help\n");
+            return 2;
         }
     }
     int rest = argc - optind;

@@ -132,20 +132,19 @@ static int gen_routes(FILE *out, uint32_t n_seg, uint64_t seed, uint32_t request
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ptdr-gen profiles --segments N [--seed S] [--max-bins B] [-o FILE]\n"
-            "       ptdr-gen routes --segments N [--seed S] [--requests K] [--alternatives A]\n"
-            "                       [--length L] [-o FILE]\n"
-            "Same arguments, same output. Segment ids are OSM<a>T<b>, the same for both modes.\n"
-            "  --segments N       segments in the map, 1..50000000 (required)\n"
-            "  --seed S           random seed, 0..2^64-1 (default 1)\n"
-            "  --max-bins B       profiles: levels of service per slot, 2..64 (default 5)\n"
-            "  --requests K       routes: requests, one a line, 1..100000000 (default 10)\n"
-            "  --alternatives A   routes: routes per request, 1..10000 (default 3)\n"
-            "  --length L         routes: segments per route, 1..1000000 (default 50)\n"
-            "  -o, --output FILE  write there instead of standard output\n"
-            "  -h, --help         this help;  --version  the version\n"
-            "Exit status: 0 written, 1 cannot write, 2 bad usage.\n");
+    fprintf(f, "usage: ptdr-gen profiles --segments N [--seed S] [--max-bins B] [-o FILE]\n"
+               "       ptdr-gen routes --segments N [--seed S] [--requests K] [--alternatives A]\n"
+               "                       [--length L] [-o FILE]\n"
+               "Same arguments, same output. Segment ids are OSM<a>T<b>, the same for both modes.\n"
+               "  --segments N       segments in the map, 1..50000000 (required)\n"
+               "  --seed S           random seed, 0..2^64-1 (default 1)\n"
+               "  --max-bins B       profiles: levels of service per slot, 2..64 (default 5)\n"
+               "  --requests K       routes: requests, one a line, 1..100000000 (default 10)\n"
+               "  --alternatives A   routes: routes per request, 1..10000 (default 3)\n"
+               "  --length L         routes: segments per route, 1..1000000 (default 50)\n"
+               "  -o, --output FILE  write there instead of standard output\n"
+               "  -h, --help         this help;  --version  the version\n"
+               "Exit status: 0 written, 1 cannot write, 2 bad usage.\n");
 }
 
 /* Parses an unsigned number in [lo, hi]; on failure names the option and the range (exit 2). */
@@ -156,8 +155,7 @@ static int num(const char *opt, const char *s, unsigned long long lo, unsigned l
     errno = 0;
     *v = strtoull(s, &end, 0);
     if (errno || end == s || *end || s[0] == '-' || *v < lo || *v > hi) {
-        fprintf(stderr, "ptdr-gen: %s %s: give a whole number from %llu to %llu\n", opt, s, lo,
-                hi);
+        fprintf(stderr, "ptdr-gen: %s %s: give a whole number from %llu to %llu\n", opt, s, lo, hi);
         return -1;
     }
     return 0;
@@ -165,8 +163,15 @@ static int num(const char *opt, const char *s, unsigned long long lo, unsigned l
 
 int main(int argc, char **argv)
 {
-    enum { OPT_SEGMENTS = 256, OPT_SEED, OPT_MAX_BINS, OPT_REQUESTS, OPT_ALTERNATIVES, OPT_LENGTH,
-           OPT_VERSION };
+    enum {
+        OPT_SEGMENTS = 256,
+        OPT_SEED,
+        OPT_MAX_BINS,
+        OPT_REQUESTS,
+        OPT_ALTERNATIVES,
+        OPT_LENGTH,
+        OPT_VERSION
+    };
     static const struct option longopts[] = {
         {"segments", required_argument, NULL, OPT_SEGMENTS},
         {"seed", required_argument, NULL, OPT_SEED},
@@ -185,23 +190,44 @@ int main(int argc, char **argv)
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (c) {
-        case OPT_SEGMENTS: bad = num("--segments", optarg, 1, 50000000, &n_seg); break;
-        case OPT_SEED: bad = num("--seed", optarg, 0, UINT64_MAX, &seed); break;
-        case OPT_MAX_BINS: bad = num("--max-bins", optarg, 2, 64, &max_bins); break;
-        case OPT_REQUESTS: bad = num("--requests", optarg, 1, 100000000, &requests); break;
-        case OPT_ALTERNATIVES: bad = num("--alternatives", optarg, 1, 10000, &alternatives); break;
-        case OPT_LENGTH: bad = num("--length", optarg, 1, 1000000, &length); break;
-        case 'o': path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case OPT_VERSION: printf("ptdr-gen %s\n", KFARM_VERSION); return 0;
-        default: bad = 1; break; /* getopt_long named the option */
+        case OPT_SEGMENTS:
+            bad = num("--segments", optarg, 1, 50000000, &n_seg);
+            break;
+        case OPT_SEED:
+            bad = num("--seed", optarg, 0, UINT64_MAX, &seed);
+            break;
+        case OPT_MAX_BINS:
+            bad = num("--max-bins", optarg, 2, 64, &max_bins);
+            break;
+        case OPT_REQUESTS:
+            bad = num("--requests", optarg, 1, 100000000, &requests);
+            break;
+        case OPT_ALTERNATIVES:
+            bad = num("--alternatives", optarg, 1, 10000, &alternatives);
+            break;
+        case OPT_LENGTH:
+            bad = num("--length", optarg, 1, 1000000, &length);
+            break;
+        case 'o':
+            path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("ptdr-gen %s\n", KFARM_VERSION);
+            return 0;
+        default:
+            bad = 1;
+            break; /* getopt_long named the option */
         }
     }
     if (bad) {
         fprintf(stderr, "ptdr-gen: see ptdr-gen --help\n");
         return 2;
     }
-    if (optind != argc - 1 || (strcmp(argv[optind], "profiles") && strcmp(argv[optind], "routes"))) {
+    if (optind != argc - 1 ||
+        (strcmp(argv[optind], "profiles") && strcmp(argv[optind], "routes"))) {
         fprintf(stderr, "ptdr-gen: give one mode, profiles or routes%s%s\n",
                 optind < argc ? "; got " : "", optind < argc ? argv[optind] : "");
         usage(stderr);
@@ -216,10 +242,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ptdr-gen: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
-    int rc = argv[optind][0] == 'p'
-                 ? gen_profiles(out, (uint32_t)n_seg, seed, (int)max_bins)
-                 : gen_routes(out, (uint32_t)n_seg, seed, (uint32_t)requests,
-                              (uint32_t)alternatives, (uint32_t)length);
+    int rc = argv[optind][0] == 'p' ? gen_profiles(out, (uint32_t)n_seg, seed, (int)max_bins)
+                                    : gen_routes(out, (uint32_t)n_seg, seed, (uint32_t)requests,
+                                                 (uint32_t)alternatives, (uint32_t)length);
     if ((path && fclose(out) != 0) || rc) {
         fprintf(stderr, "ptdr-gen: write error on %s\n", path ? path : "stdout");
         return 1;

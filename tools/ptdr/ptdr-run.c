@@ -14,19 +14,22 @@ extern const struct kf_adapter kf_adapter_ptdr;
 static void usage(FILE *f)
 {
     const struct kf_adapter *a = &kf_adapter_ptdr;
-    fprintf(f, "usage: ptdr-run [--kind KIND] [--variant cpu|accel] [key=value...] < requests.jsonl\n"
-               "e.g.   ptdr-run profiles=map.bin seed=1 samples=1000 < routes.jsonl\n"
-               "  --kind KIND        the kernel:");
+    fprintf(f,
+            "usage: ptdr-run [--kind KIND] [--variant cpu|accel] [key=value...] < requests.jsonl\n"
+            "e.g.   ptdr-run profiles=map.bin seed=1 samples=1000 < routes.jsonl\n"
+            "  --kind KIND        the kernel:");
     for (size_t i = 0; i < a->n_kernels; i++)
         fprintf(f, "%s %s", i ? "," : "", a->kernels[i].kind);
-    fprintf(f, " (default monte-carlo)\n"
-               "  --variant V        cpu or accel (OpenCL; the CPU answers when no device is there)\n"
-               "  key=value          adapter arguments (profiles=FILE, seed=, samples=, ...), at most %d\n"
-               "  -h, --help         this help;  --version  the version\n"
-               "One reply per request line; a request that fails prints `error: MESSAGE` on its line.\n"
-               "Exit status: 0 every request answered, 1 a request failed or the adapter did not\n"
-               "start, 2 bad usage.\n",
-            MAX_ARGS);
+    fprintf(
+        f,
+        " (default monte-carlo)\n"
+        "  --variant V        cpu or accel (OpenCL; the CPU answers when no device is there)\n"
+        "  key=value          adapter arguments (profiles=FILE, seed=, samples=, ...), at most %d\n"
+        "  -h, --help         this help;  --version  the version\n"
+        "One reply per request line; a request that fails prints `error: MESSAGE` on its line.\n"
+        "Exit status: 0 every request answered, 1 a request failed or the adapter did not\n"
+        "start, 2 bad usage.\n",
+        MAX_ARGS);
 }
 
 static const struct kf_kernel *find_kernel(const char *kind)
@@ -90,9 +93,15 @@ int main(int argc, char **argv)
             }
             accel = strcmp(optarg, "accel") == 0;
             break;
-        case 'h': usage(stdout); return 0;
-        case OPT_VERSION: printf("ptdr-run %s\n", KFARM_VERSION); return 0;
-        default: fprintf(stderr, "ptdr-run: see ptdr-run --help\n"); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("ptdr-run %s\n", KFARM_VERSION);
+            return 0;
+        default:
+            fprintf(stderr, "ptdr-run: see ptdr-run --help\n");
+            return 2;
         }
     }
     const struct kf_kernel *k = find_kernel(kind);
