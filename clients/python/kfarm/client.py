@@ -13,6 +13,7 @@ concurrent.futures Futures for code that wants to overlap work with requests.
 """
 import concurrent.futures
 import itertools
+import sys
 import threading
 import time
 from typing import Any, Iterable, Iterator, List, Optional, Sequence
@@ -238,6 +239,9 @@ class Client:
         self.close()
 
     def __del__(self) -> None:
+        # At interpreter exit the I/O thread (a daemon) may be frozen: joining it would hang.
+        if sys.is_finalizing():
+            return
         try:
             self.close()
         except Exception:
