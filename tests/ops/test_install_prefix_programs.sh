@@ -32,7 +32,7 @@ for prog in "$prefix"/bin/* "$prefix"/sbin/*; do
   ((rc == 0)) || lacks "$name" "--help exits $rc (want 0)"
   rc=0; out=$(timeout 20 "$prog" --version 2>&1) || rc=$?
   if ((rc != 0)); then
-    lacks "$name" "--version exits $rc (want 0): $(head -c 120 <<<"$out")"
+    lacks "$name" "--version exits $rc (want 0): $(head -1 <<<"$out" | cut -c1-100)"
   elif [[ $(head -1 <<<"$out") != "$name $version" ]]; then
     lacks "$name" "--version prints '$(head -1 <<<"$out")' (want '$name $version')"
   fi
