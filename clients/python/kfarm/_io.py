@@ -3,9 +3,10 @@ thread-safe), sends what callers queue, and resolves each request's Future from 
 sleeps in zmq_poll until there is something to do, so an idle client costs no CPU."""
 import collections
 import itertools
+import json
 import threading
 from concurrent.futures import Future
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 import zmq
 
@@ -25,6 +26,62 @@ class RequestFuture(Future):  # type: ignore[type-arg]
         self.decode = decode
         self.sent = False
 
+    # The I/O thread's side (the same three calls as Batch's, with key None).
+    def mark_sent(self, key: object) -> None:
+        self.sent = True
+
+    def dropped(self, key: object) -> bool:
+        return self.cancelled()
+
+    def resolve(self, key: object, rid: str, ok: bool, data: object) -> None:
+        if not self.set_running_or_notify_cancel():
+            return  # its caller gave up on it
+        if ok:
+            try:
+                self.set_result(decode_payload(data, self.decode))  # type: ignore[arg-type]
+            except ValueError as e:
+                self.set_exception(RequestError([(0, rid, self.kind, "reply is not JSON: %s"
+                                                  % e)], [None]))
+        else:
+            self.set_exception(RequestError([(0, rid, self.kind, str(data))], [None]))
+
+
+class Batch:
+    """The requests of one compute() call: cheaper than a Future per request. The I/O thread
+    fills in replies; the caller waits on `cond` for `done` to grow."""
+
+    def __init__(self, n: int, decode: bool) -> None:
+        self.cond = threading.Condition()
+        self.results: List[object] = [None] * n
+        self.failed: Dict[int, str] = {}  # index -> error message
+        self.sent = [False] * n
+        self.answered = [False] * n
+        self.done = 0
+        self.abandoned = False
+        self.decode = decode
+
+    def mark_sent(self, key: object) -> None:
+        self.sent[key] = True  # type: ignore[index]
+
+    def dropped(self, key: object) -> bool:
+        return self.abandoned
+
+    def resolve(self, key: object, rid: str, ok: bool, data: object) -> None:
+        i: int = key  # type: ignore[assignment]
+        with self.cond:
+            if self.abandoned:
+                return
+            if ok:
+                try:
+                    self.results[i] = decode_payload(data, self.decode)  # type: ignore[arg-type]
+                except ValueError as e:
+                    self.failed[i] = "reply is not JSON: %s" % e
+            else:
+                self.failed[i] = str(data)
+            self.answered[i] = True
+            self.done += 1
+            self.cond.notify()
+
 
 def parse_reply(frames: List[bytes]) -> Tuple[str, bool, object]:
     """(id, ok, payload-or-error-message) of a reply [id, "ok", payload] or [id, message]."""
@@ -37,7 +94,6 @@ def parse_reply(frames: List[bytes]) -> Tuple[str, bool, object]:
 
 
 def decode_payload(data: bytes, decode: bool) -> object:
-    import json
     if not decode:
         return data
     return json.loads(data) if data else None
@@ -54,30 +110,36 @@ class IOThread(threading.Thread):
         self.wake_tx = ctx.socket(zmq.PAIR)
         self.wake_tx.connect(addr)
         self.lock = threading.Lock()  # guards queue, pending and wake_tx
+        # queue: ("req", (handler, key, frames)) or ("pub", frames), taken by the I/O thread
         self.queue: Deque[Tuple[str, object]] = collections.deque()
-        self.pending: Dict[str, RequestFuture] = {}
-        self.outbox: Deque[Tuple[RequestFuture, List[bytes]]] = collections.deque()
+        self.pending: Dict[str, Tuple[Any, object]] = {}  # id -> (handler, key)
+        self.outbox: Deque[Tuple[Any, object, List[bytes]]] = collections.deque()
         self.stopping = False
 
     # ---- called from any thread ----
-    def send_request(self, fut: RequestFuture, kind: str, payload: bytes) -> None:
+    def send_requests(self, items: List[Tuple[Any, object, str, str, bytes]]) -> None:
+        """Queues requests (handler, key, id, kind, payload); the handler gets the reply."""
         with self.lock:
-            self.pending[fut.id] = fut
-            self.queue.append(("req", (fut, [fut.id.encode(), kind.encode(), payload])))
-            self._wake()
+            was_empty = not self.queue
+            for handler, key, rid, kind, payload in items:
+                self.pending[rid] = (handler, key)
+                self.queue.append(("req", (handler, key, [rid.encode(), kind.encode(), payload])))
+            if was_empty:  # else a wake-up is on its way and the thread takes the whole queue
+                self._wake()
 
     def publish(self, frames: List[bytes]) -> None:
         with self.lock:
+            was_empty = not self.queue
             self.queue.append(("pub", frames))
-            self._wake()
+            if was_empty:
+                self._wake()
 
-    def forget(self, futs: List[RequestFuture]) -> None:
-        """Drops requests a caller gave up on: a late reply is then ignored, and one not sent yet
-        is never sent."""
+    def forget(self, ids: List[str]) -> None:
+        """Drops requests a caller gave up on: a late reply is then ignored (and a request not
+        sent yet is never sent, as its handler says dropped)."""
         with self.lock:
-            for f in futs:
-                self.pending.pop(f.id, None)
-                f.cancel()
+            for rid in ids:
+                self.pending.pop(rid, None)
 
     def stop(self) -> None:
         with self.lock:
@@ -110,8 +172,9 @@ class IOThread(threading.Thread):
                     s.close(linger=0)
             with self.lock:
                 self.wake_tx.close(linger=0)
-                for f in self.pending.values():
-                    f.cancel()
+                for handler, _ in self.pending.values():
+                    if isinstance(handler, RequestFuture):
+                        handler.cancel()
 
     def _take_queue(self) -> bool:
         """Moves queued work to the sockets; True when the client is closing."""
@@ -134,15 +197,15 @@ class IOThread(threading.Thread):
     def _flush(self) -> None:
         # A DEALER with no gateway connected would block: send only what it takes now.
         while self.outbox:
-            fut, frames = self.outbox[0]
-            if fut.cancelled():
+            handler, key, frames = self.outbox[0]
+            if handler.dropped(key):
                 self.outbox.popleft()
                 continue
             try:
                 self.req.send_multipart(frames, zmq.NOBLOCK)
             except zmq.Again:
                 return
-            fut.sent = True
+            handler.mark_sent(key)
             self.outbox.popleft()
 
     def _receive(self) -> None:
@@ -153,14 +216,6 @@ class IOThread(threading.Thread):
                 return
             rid, ok, data = parse_reply(frames)
             with self.lock:
-                fut = self.pending.pop(rid, None)
-            if fut is None or not fut.set_running_or_notify_cancel():
-                continue  # the reply of a request its caller gave up on
-            if ok:
-                try:
-                    fut.set_result(decode_payload(data, fut.decode))  # type: ignore[arg-type]
-                except ValueError as e:
-                    fut.set_exception(RequestError([(0, rid, fut.kind, "reply is not JSON: %s"
-                                                     % e)], [None]))
-            else:
-                fut.set_exception(RequestError([(0, rid, fut.kind, str(data))], [None]))
+                target = self.pending.pop(rid, None)
+            if target is not None:  # else the reply of a request its caller gave up on
+                target[0].resolve(target[1], rid, ok, data)

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence
 
 import zmq
 
-from ._io import IOThread, RequestFuture
+from ._io import Batch, IOThread, RequestFuture
 from .endpoints import Curve, Endpoints, read_endpoint_file
 from .errors import KfarmError, RequestError, Timeout, TopicMismatch
 from .message import Message, as_message
@@ -150,7 +150,7 @@ class Client:
             raise KfarmError("the client is closed")
         m = kind if isinstance(kind, Message) else Message(kind, data, raw)
         fut = RequestFuture(self._new_id(), m.kind, decode)
-        self._io.send_request(fut, m.kind, m.payload())
+        self._io.send_requests([(fut, None, fut.id, m.kind, m.payload())])
         return fut
 
     # ---- blocking calls ----
@@ -161,37 +161,38 @@ class Client:
         Timeout when no reply comes (or no gateway takes a request) for timeout_ms, RequestError
         when any request failed (after the batch completes, so no stale reply is left behind)."""
         timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
+        if self._closed:
+            raise KfarmError("the client is closed")
         msgs = [as_message(m) for m in messages]
         n = len(msgs)
-        futs: List[RequestFuture] = []
-        inflight = set()
-        while len(futs) < n or inflight:
-            while len(futs) < n and len(inflight) < self.window:
-                f = self.submit(msgs[len(futs)], decode=decode)
-                futs.append(f)
-                inflight.add(f)
-            done, inflight = concurrent.futures.wait(
-                inflight, timeout_ms / 1000.0, concurrent.futures.FIRST_COMPLETED)
-            if not done:
-                self._io.forget(list(inflight))
-                missing = sorted(inflight, key=futs.index)
-                sent = [f for f in missing if f.sent]
-                unsent = [futs.index(f) for f in missing if not f.sent] + list(range(len(futs), n))
-                raise Timeout(timeout_ms, [f.id for f in sent] + ["(unsent #%d)" % i for i in unsent],
-                              [futs.index(f) for f in sent] + unsent)
-        results: List[Any] = []
-        errors = []
-        for i, f in enumerate(futs):
-            e = f.exception()
-            if e is None:
-                results.append(f.result())
-            else:
-                results.append(None)
-                msg = e.message if isinstance(e, RequestError) else str(e)
-                errors.append((i, f.id, f.kind, msg))
-        if errors:
-            raise RequestError(errors, results)
-        return results
+        batch = Batch(n, decode)  # one object for the call, not a Future per request
+        ids: List[str] = []
+        done = 0
+        while done < n:
+            room = min(self.window - (len(ids) - done), n - len(ids))
+            if room > 0:  # top up the window, in one hand-over to the I/O thread
+                items = []
+                for i in range(len(ids), len(ids) + room):
+                    ids.append(self._new_id())
+                    items.append((batch, i, ids[i], msgs[i].kind, msgs[i].payload()))
+                self._io.send_requests(items)
+            with batch.cond:
+                if not batch.cond.wait_for(lambda: batch.done > done, timeout_ms / 1000.0):
+                    batch.abandoned = True
+                    self._raise_timeout(batch, ids, n, timeout_ms)
+                done = batch.done
+        if batch.failed:
+            errors = [(i, ids[i], msgs[i].kind, batch.failed[i]) for i in sorted(batch.failed)]
+            raise RequestError(errors, batch.results)
+        return batch.results
+
+    def _raise_timeout(self, batch: Batch, ids: List[str], n: int, timeout_ms: int) -> None:
+        waiting = [i for i in range(len(ids)) if not batch.answered[i]]
+        self._io.forget([ids[i] for i in waiting])
+        sent = [i for i in waiting if batch.sent[i]]
+        unsent = [i for i in waiting if not batch.sent[i]] + list(range(len(ids), n))
+        raise Timeout(timeout_ms, [ids[i] for i in sent] + ["(unsent #%d)" % i for i in unsent],
+                      sent + unsent)
 
     def request(self, kind: str, data: Any, timeout_ms: Optional[int] = None,
                 raw: bool = False, decode: bool = False) -> Any:
