@@ -5,12 +5,11 @@
 #include <time.h>
 
 #include "profiles.h"
+#include "clock.h"
 
 static double now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
+    return (double)kf_now_ns() * 1e-9;
 }
 
 static void usage(FILE *f)
