@@ -2,6 +2,8 @@
  * password file (owner-only), and connection errors that say which option to fix. */
 #include <kfarm/mqtt_security.h>
 
+#include "errbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,12 +45,6 @@ int kf_mqtt_uri_tls(const char *uri)
     return -1;
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, const char *a, const char *b)
-{
-    snprintf(err, errlen, fmt, a, b);
-    return rc;
-}
-
 static int check_readable(const char *opt, const char *path, char *err, size_t errlen)
 {
     if (path && access(path, R_OK) != 0) {
@@ -66,35 +62,34 @@ int kf_mqtt_security_check(const char *uri, const struct kf_mqtt_security *s, ch
 {
     int tls = kf_mqtt_uri_tls(uri);
     if (tls < 0)
-        return fail(err, errlen, -EINVAL,
+        return kf_errf(err, errlen, -EINVAL,
                     "MQTT broker URI '%s': expected tcp://HOST:PORT, or ssl://HOST:PORT "
-                    "(mqtts://) for TLS%s",
-                    uri ? uri : "(none)", "");
+                    "(mqtts://) for TLS",
+                    uri ? uri : "(none)");
     if (!s)
         return 0;
     if (s->username && !*s->username)
-        return fail(err, errlen, -EINVAL, "--mqtt-username is empty%s%s", "", "");
+        return kf_errf(err, errlen, -EINVAL, "--mqtt-username is empty");
     if (s->username && !s->password_file)
-        return fail(err, errlen, -EINVAL,
+        return kf_errf(err, errlen, -EINVAL,
                     "--mqtt-username %s needs --mqtt-password-file FILE (a password is never "
-                    "taken on the command line, where ps shows it)%s",
-                    s->username, "");
+                    "taken on the command line, where ps shows it)",
+                    s->username);
     if (s->password_file && !s->username)
-        return fail(err, errlen, -EINVAL,
-                    "--mqtt-password-file %s needs --mqtt-username (whose password it is)%s",
-                    s->password_file, "");
+        return kf_errf(err, errlen, -EINVAL,
+                    "--mqtt-password-file %s needs --mqtt-username (whose password it is)",
+                    s->password_file);
     const char *tls_opt = s->cafile     ? "--mqtt-cafile"
                           : s->certfile ? "--mqtt-cert"
                           : s->keyfile  ? "--mqtt-key"
                                         : NULL;
     if (tls_opt && !tls)
-        return fail(err, errlen, -EINVAL,
+        return kf_errf(err, errlen, -EINVAL,
                     "%s is for TLS, but the broker URI %s is plain TCP: use ssl://HOST:PORT",
                     tls_opt, uri);
     if (s->keyfile && !s->certfile)
-        return fail(err, errlen, -EINVAL,
-                    "--mqtt-key %s needs --mqtt-cert (the certificate of that key)%s", s->keyfile,
-                    "");
+        return kf_errf(err, errlen, -EINVAL,
+                    "--mqtt-key %s needs --mqtt-cert (the certificate of that key)", s->keyfile);
     return 0;
 }
 
@@ -115,12 +110,12 @@ int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, si
 {
     char why[128];
     if (len < 2)
-        return fail(err, errlen, -EINVAL, "password buffer too small for %s%s", path, "");
+        return kf_errf(err, errlen, -EINVAL, "password buffer too small for %s", path);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         snprintf(why, sizeof(why), "%s", strerror(e));
-        return fail(err, errlen, -e, "--mqtt-password-file %s: %s", path, why);
+        return kf_errf(err, errlen, -e, "--mqtt-password-file %s: %s", path, why);
     }
     struct stat st;
     int rc = 0;
@@ -128,11 +123,11 @@ int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, si
     if (fstat(fd, &st) != 0) {
         rc = -errno;
         snprintf(why, sizeof(why), "%s", strerror(-rc));
-        fail(err, errlen, rc, "--mqtt-password-file %s: %s", path, why);
+        kf_errf(err, errlen, rc, "--mqtt-password-file %s: %s", path, why);
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = fail(err, errlen, -EINVAL, "--mqtt-password-file %s: not a regular file%s", path, "");
+        rc = kf_errf(err, errlen, -EINVAL, "--mqtt-password-file %s: not a regular file", path);
         goto out;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
@@ -152,7 +147,7 @@ int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, si
         if (r < 0) {
             rc = -errno;
             snprintf(why, sizeof(why), "%s", strerror(-rc));
-            fail(err, errlen, rc, "--mqtt-password-file %s: %s", path, why);
+            kf_errf(err, errlen, rc, "--mqtt-password-file %s: %s", path, why);
             goto out;
         }
         if (r == 0)
@@ -169,8 +164,8 @@ int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, si
     }
     buf[line] = 0;
     if (line == 0)
-        rc = fail(err, errlen, -EINVAL,
-                  "--mqtt-password-file %s: the first line (the password) is empty%s", path, "");
+        rc = kf_errf(err, errlen, -EINVAL,
+                     "--mqtt-password-file %s: the first line (the password) is empty", path);
 out:
     if (rc)
         explicit_bzero(buf, len);
