@@ -51,8 +51,7 @@ static int check_readable(const char *opt, const char *path, char *err, size_t e
         int e = errno;
         char why[128];
         snprintf(why, sizeof(why), "%s", strerror(e));
-        snprintf(err, errlen, "--%s %s: cannot read it: %s", opt, path, why);
-        return -e;
+        return kf_errf(err, errlen, -e, "--%s %s: cannot read it: %s", opt, path, why);
     }
     return 0;
 }
@@ -63,33 +62,33 @@ int kf_mqtt_security_check(const char *uri, const struct kf_mqtt_security *s, ch
     int tls = kf_mqtt_uri_tls(uri);
     if (tls < 0)
         return kf_errf(err, errlen, -EINVAL,
-                    "MQTT broker URI '%s': expected tcp://HOST:PORT, or ssl://HOST:PORT "
-                    "(mqtts://) for TLS",
-                    uri ? uri : "(none)");
+                       "MQTT broker URI '%s': expected tcp://HOST:PORT, or ssl://HOST:PORT "
+                       "(mqtts://) for TLS",
+                       uri ? uri : "(none)");
     if (!s)
         return 0;
     if (s->username && !*s->username)
         return kf_errf(err, errlen, -EINVAL, "--mqtt-username is empty");
     if (s->username && !s->password_file)
         return kf_errf(err, errlen, -EINVAL,
-                    "--mqtt-username %s needs --mqtt-password-file FILE (a password is never "
-                    "taken on the command line, where ps shows it)",
-                    s->username);
+                       "--mqtt-username %s needs --mqtt-password-file FILE (a password is never "
+                       "taken on the command line, where ps shows it)",
+                       s->username);
     if (s->password_file && !s->username)
         return kf_errf(err, errlen, -EINVAL,
-                    "--mqtt-password-file %s needs --mqtt-username (whose password it is)",
-                    s->password_file);
+                       "--mqtt-password-file %s needs --mqtt-username (whose password it is)",
+                       s->password_file);
     const char *tls_opt = s->cafile     ? "--mqtt-cafile"
                           : s->certfile ? "--mqtt-cert"
                           : s->keyfile  ? "--mqtt-key"
                                         : NULL;
     if (tls_opt && !tls)
         return kf_errf(err, errlen, -EINVAL,
-                    "%s is for TLS, but the broker URI %s is plain TCP: use ssl://HOST:PORT",
-                    tls_opt, uri);
+                       "%s is for TLS, but the broker URI %s is plain TCP: use ssl://HOST:PORT",
+                       tls_opt, uri);
     if (s->keyfile && !s->certfile)
         return kf_errf(err, errlen, -EINVAL,
-                    "--mqtt-key %s needs --mqtt-cert (the certificate of that key)", s->keyfile);
+                       "--mqtt-key %s needs --mqtt-cert (the certificate of that key)", s->keyfile);
     return 0;
 }
 
@@ -132,11 +131,10 @@ int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, si
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         snprintf(why, sizeof(why), "%04o", (unsigned)(st.st_mode & 07777));
-        snprintf(err, errlen,
-                 "--mqtt-password-file %s has mode %s: group or others may read it, so it is "
-                 "refused; make it owner-only with chmod 600 %s",
-                 path, why, path);
-        rc = -EPERM;
+        rc = kf_errf(err, errlen, -EPERM,
+                     "--mqtt-password-file %s has mode %s: group or others may read it, so it "
+                     "is refused; make it owner-only with chmod 600 %s",
+                     path, why, path);
         goto out;
     }
     size_t n = 0;
@@ -157,9 +155,9 @@ int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, si
     buf[n] = 0;
     size_t line = strcspn(buf, "\r\n");
     if (line == n && n == len - 1) {
-        snprintf(err, errlen, "--mqtt-password-file %s: the password is longer than %zu bytes",
-                 path, len - 2);
-        rc = -EINVAL;
+        rc = kf_errf(err, errlen, -EINVAL,
+                     "--mqtt-password-file %s: the password is longer than %zu bytes", path,
+                     len - 2);
         goto out;
     }
     buf[line] = 0;

@@ -67,7 +67,7 @@ static void test_password_file_readable_by_group_or_others_is_refused(void **sta
         char pw[KF_MQTT_PASSWORD_BUF], err[512], want[32];
         memset(pw, 'x', sizeof(pw));
         const char *p = write_file("open", "secret\n", modes[i]);
-        assert_int_not_equal(kf_mqtt_read_password(p, pw, sizeof(pw), err, sizeof(err)), 0);
+        assert_int_equal(kf_mqtt_read_password(p, pw, sizeof(pw), err, sizeof(err)), -EPERM);
         snprintf(want, sizeof(want), "has mode %04o", (unsigned)modes[i]);
         assert_non_null(strstr(err, want));
         assert_non_null(strstr(err, "chmod 600"));
@@ -80,15 +80,15 @@ static void test_bad_password_files_say_why(void **state)
     (void)state;
     char pw[KF_MQTT_PASSWORD_BUF], err[512], big[400];
     const char *p = write_file("empty", "\nsecret\n", 0600);
-    assert_int_not_equal(kf_mqtt_read_password(p, pw, sizeof(pw), err, sizeof(err)), 0);
+    assert_int_equal(kf_mqtt_read_password(p, pw, sizeof(pw), err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "is empty"));
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = 0;
     p = write_file("long", big, 0600);
-    assert_int_not_equal(kf_mqtt_read_password(p, pw, sizeof(pw), err, sizeof(err)), 0);
+    assert_int_equal(kf_mqtt_read_password(p, pw, sizeof(pw), err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "longer than 254 bytes"));
-    assert_int_not_equal(kf_mqtt_read_password("/nonexistent/pw", pw, sizeof(pw), err, sizeof(err)),
-                         0);
+    assert_int_equal(kf_mqtt_read_password("/nonexistent/pw", pw, sizeof(pw), err, sizeof(err)),
+                     -ENOENT);
     assert_non_null(strstr(err, "--mqtt-password-file /nonexistent/pw"));
     assert_int_not_equal(kf_mqtt_read_password(dir, pw, sizeof(pw), err, sizeof(err)), 0);
     assert_non_null(strstr(err, "not a regular file"));
