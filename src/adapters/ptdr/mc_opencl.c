@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic_file.h"
 #include "ptdr.h"
 #include "ptdr_sample.h"
 
@@ -331,7 +332,6 @@ int ptdr_cl_save_binary(struct ptdr_cl *cl, const char *path, char *err, size_t 
 {
     size_t len = 0;
     unsigned char *bin = NULL;
-    FILE *f = NULL;
     int rc = -EIO;
     if (clGetProgramInfo(cl->prog, CL_PROGRAM_BINARY_SIZES, sizeof(len), &len, NULL) !=
             CL_SUCCESS ||
@@ -342,15 +342,9 @@ int ptdr_cl_save_binary(struct ptdr_cl *cl, const char *path, char *err, size_t 
         FAIL("out of memory");
     if (clGetProgramInfo(cl->prog, CL_PROGRAM_BINARIES, sizeof(bin), &bin, NULL) != CL_SUCCESS)
         FAIL("%s: clGetProgramInfo(CL_PROGRAM_BINARIES) failed", cl->name);
-    f = fopen(path, "wb");
-    if (!f || fwrite(bin, 1, len, f) != len)
-        FAIL("%s: cannot write %s", cl->name, path);
-    rc = 0;
+    /* the one atomic writer: a crash never leaves a half binary for the next load to trip on */
+    rc = kf_atomic_write(path, bin, len, 0644, err, errlen);
 fail:
-    if (f && fclose(f) != 0 && rc == 0) {
-        snprintf(err, errlen, "%s: cannot write %s", cl->name, path);
-        rc = -EIO;
-    }
     free(bin);
     return rc;
 }
