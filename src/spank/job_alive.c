@@ -2,6 +2,8 @@
  * prolog can release what a job that ended without an epilog left. Unsure means alive. */
 #include "kfarm_spank.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -48,12 +50,9 @@ int ks_job_alive_squeue(const struct ks_config *cfg, uint32_t job_id)
     /* Bounded: a controller that does not answer must not hold the job's prolog for long. */
     size_t o = 0;
     bool timed_out = false;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const uint64_t t0 = kf_now_ns();
     for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = SQUEUE_TIMEOUT_MS -
-                    ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long left = SQUEUE_TIMEOUT_MS - (long)((kf_now_ns() - t0) / 1000000);
         struct pollfd p = {.fd = pfd[0], .events = POLLIN};
         if (left <= 0 || (poll(&p, 1, (int)left) < 0 && errno != EINTR)) {
             timed_out = true;
