@@ -16,11 +16,12 @@ TOPIC = "app:"
 
 
 def ask(s, rid, kind, payload=b""):
+    """(b"ok", output) or (b"error", message): a failure is the two frames [id, message]."""
     s.send_multipart([rid, kind, payload])
     check(s.poll(30000), "no reply to %r in 30 s" % kind)
     frames = s.recv_multipart()
-    check(len(frames) == 3 and frames[0] == rid, "reply to %r: %r" % (kind, frames))
-    return frames[1], frames[2]
+    check(len(frames) in (2, 3) and frames[0] == rid, "reply to %r: %r" % (kind, frames))
+    return (frames[1], frames[2]) if len(frames) == 3 else (b"error", frames[1])
 
 
 with Job(3, ["--topic", TOPIC]) as job:
