@@ -18,8 +18,10 @@ static struct {
 static int load_config(const struct ks_slurm *s, int ac, char **av)
 {
     char err[KS_ERR_LEN];
-    if (ks_config_parse(ac, av, &plugin.cfg, err, sizeof err) == 0)
+    if (ks_config_parse(ac, av, &plugin.cfg, err, sizeof err) == 0) {
+        ks_args_set_config(&plugin.cfg);
         return 0;
+    }
     ks_errorf(s, "kfarm: %s", err);
     return -1;
 }

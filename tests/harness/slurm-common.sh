@@ -90,3 +90,18 @@ stop_daemons() {
   # Job steps that outlived their slurmstepd (proctrack/linuxproc cannot always reap them).
   pkill -9 -f "slurmstepd.*$dir" 2>/dev/null || true
 }
+
+# write_gres_conf DIR NODE SPEC...: count-only GRES (NAME[:TYPE]:COUNT) of NODE in DIR/gres.conf
+# (appended) and GresTypes= in DIR/slurm.conf. Nothing without a SPEC.
+write_gres_conf() {
+  local dir=$1 node=$2 spec name type count names=(); shift 2
+  (($#)) || return 0
+  for spec in "$@"; do
+    IFS=: read -r name type count <<<"$spec"
+    [[ -n $count ]] || { count=$type; type=""; }
+    echo "NodeName=$node Name=$name${type:+ Type=$type} Count=$count" >>"$dir/gres.conf"
+    [[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
+  done
+  grep -q '^GresTypes=' "$dir/slurm.conf" 2>/dev/null ||
+    echo "GresTypes=$(IFS=,; echo "${names[*]}")" >>"$dir/slurm.conf"
+}

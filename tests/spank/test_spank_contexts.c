@@ -55,7 +55,7 @@ static int teardown(void **st)
 static void prolog(struct t *t, uint32_t job, uid_t uid, const char *vfs, const char *fallback)
 {
     fake_slurm_init(&t->f, KS_CTX_JOB_SCRIPT, job, uid);
-    memcpy(t->f.alive, t->alive, sizeof t->alive);
+    memcpy(t->f.alive, t->alive, sizeof t->f.alive);
     t->f.nalive = t->nalive;
     t->f.opts[KS_OPT_VFS] = vfs;
     t->f.opts[KS_OPT_FALLBACK] = fallback;
@@ -329,6 +329,73 @@ static void test_job_identity_ignores_the_environment(void **st)
     assert_int_equal(vfs_on(t, "vm1"), 0);
 }
 
+/* With gres=fpgavf the prolog attaches what Slurm allocated on the node (FAKE scontrol), not what
+ * --fpga-vfs said: --gres by hand works the same, no GRES means no VF, and a job that is not an
+ * FPGA job here leaves no record. */
+static void prolog_gres(struct t *t, uint32_t job, uid_t uid, const char *vfs, unsigned count)
+{
+    snprintf(t->cfg.gres, sizeof t->cfg.gres, "fpgavf");
+    fake_slurm_init(&t->f, KS_CTX_JOB_SCRIPT, job, uid);
+    memcpy(t->f.alive, t->alive, sizeof t->f.alive);
+    t->f.nalive = t->nalive;
+    t->f.opts[KS_OPT_VFS] = vfs;
+    t->f.gres = (struct ks_gres_alloc){.on_node = true, .count = count};
+    struct ks_request req = {0};
+    char err[KS_ERR_LEN];
+    assert_int_equal(ks_args_from_job(&t->f.s, &req, err, sizeof err), 0);
+    assert_int_equal(ks_prolog(&t->f.s, &t->cfg, &req), 0);
+}
+
+static void test_gres_count_is_what_slurm_allocated(void **st)
+{
+    struct t *t = *st;
+    prolog_gres(t, 10, 1000, "1", 2);
+    struct ks_record r = record(t, 10);
+    assert_true(r.accel);
+    assert_int_equal(r.nvfs, 2);
+    assert_int_equal(vfs_on(t, "vm1"), 2);
+    epilog(t, 10);
+    prolog_gres(t, 11, 1000, NULL, 1); /* --gres=fpgavf:1 by hand */
+    r = record(t, 11);
+    assert_true(r.accel);
+    assert_int_equal(vfs_on(t, "vm1"), 1);
+    struct ks_remote rm;
+    assert_int_equal(step(t, 11, 0, &rm), 0);
+    assert_string_equal(fake_slurm_env(&t->f, "KFARM_ACCEL"), "1");
+    epilog(t, 11);
+    prolog_gres(t, 12, 1000, "1", 0); /* --fpga-vfs without the GRES (no cli_filter) */
+    r = record(t, 12);
+    assert_false(r.accel);
+    assert_non_null(strstr(r.reason, "Slurm allocated it no fpgavf GRES on node 1"));
+    assert_string_equal(t->f.drained, "");
+    assert_int_equal(vfs_on(t, "vm1"), 0);
+    epilog(t, 12);
+    prolog_gres(t, 13, 1000, NULL, 0);
+    assert_false(has_record(t, 13));
+}
+
+/* ESFM has fewer free VFs than Slurm allocated: the node is drained with the reason; a policy
+ * refusal (the user's cap) is not the node's fault and drains nothing. */
+static void test_gres_mismatch_drains_the_node_policy_does_not(void **st)
+{
+    struct t *t = *st;
+    t->alive[0] = 20, t->alive[1] = 22, t->nalive = 2; /* the jobs holding VFs still run */
+    prolog_gres(t, 20, 1000, "2", 2);
+    assert_true(record(t, 20).accel);
+    prolog_gres(t, 21, 1000, "2", 2); /* per_user 3: refused by the policy */
+    struct ks_record r = record(t, 21);
+    assert_false(r.accel);
+    assert_string_equal(t->f.drained, "");
+    prolog_gres(t, 22, 1001, "2", 2);
+    assert_true(record(t, 22).accel);
+    prolog_gres(t, 23, 1002, "1", 1); /* Slurm thinks one is free; ESFM has none */
+    r = record(t, 23);
+    assert_false(r.accel);
+    assert_non_null(strstr(r.reason, "only 0 are free"));
+    assert_non_null(strstr(r.reason, "(node 1 drained)"));
+    assert_non_null(strstr(t->f.drained, "1: job 23 asks for 1 VFs but only 0 are free"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +408,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prolog_never_fails_and_tells_the_tasks_why, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_steps_without_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gres_count_is_what_slurm_allocated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gres_mismatch_drains_the_node_policy_does_not, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_job_identity_ignores_the_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_srun_sbatch_check_says_what_is_allowed, setup,
                                         teardown),
