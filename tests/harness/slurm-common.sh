@@ -78,7 +78,7 @@ stop_daemons() {
   export SLURM_CONF=$dir/slurm.conf
   scancel --full --cluster= -u root >/dev/null 2>&1 || scancel -u root >/dev/null 2>&1 || true
   # SIGTERM to every daemon first, then up to 5 s each for them to go: nodes stop in parallel.
-  for pf in "$dir"/slurmd.*.pid "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
+  for pf in "$dir"/slurmd.*.pid "$dir/slurmctld.pid" "$dir/slurmdbd.pid" "$dir/munge/munged.pid"; do
     [[ -s $pf ]] || continue
     pid=$(cat "$pf")
     kill "$pid" 2>/dev/null && pids+=("$pid")
