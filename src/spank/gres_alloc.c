@@ -2,6 +2,8 @@
  * -d ID` (slurmd gives a job prolog no GRES variables for a GRES other than gpu/mps/shard). */
 #include "kfarm_spank.h"
 
+#include <errbuf.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -117,17 +119,15 @@ int ks_gres_alloc_scontrol(const struct ks_config *cfg, uint32_t job_id, const c
     size_t outlen = 65536;
     char *out = malloc(outlen);
     int status = 0;
-    if (!out) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
+    if (!out)
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     int rc = ks_run_capture(argv, out, outlen, SCONTROL_TIMEOUT_MS, &status);
     if (rc || status) {
         out[strcspn(out, "\n")] = '\0';
-        snprintf(err, errlen,
-                 "cannot learn the %s GRES Slurm allocated to job %s: %s %s", cfg->gres, id,
-                 cfg->scontrol,
-                 rc == -ETIMEDOUT ? "did not answer in 15 s" : rc ? strerror(-rc) : out);
+        kf_errf(err, errlen, rc ? rc : -EIO,
+                "cannot learn the %s GRES Slurm allocated to job %s: %s %s", cfg->gres, id,
+                cfg->scontrol,
+                rc == -ETIMEDOUT ? "did not answer in 15 s" : rc ? strerror(-rc) : out);
         free(out);
         return rc ? rc : -EIO;
     }

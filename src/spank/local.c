@@ -2,6 +2,7 @@
  * policy before anything is queued, so that bad input fails there and never reaches a node. */
 #include "kfarm_spank.h"
 
+#include <errbuf.h>
 #include <errno.h>
 #include <kfarm/esfm.h>
 #include <stdio.h>
@@ -26,23 +27,18 @@ int ks_check_option(const struct ks_config *cfg, const struct ks_request *req, i
     case KS_OPT_VFS:
         /* The policy's message first: it names the site's own limit. */
         if (policy_readable(cfg) &&
-            esfm_policy_check_request(policy_path(cfg), req->nvfs, NULL, why, sizeof why)) {
-            snprintf(err, errlen, "--fpga-vfs=%u: %s", req->nvfs, why);
-            return -EACCES;
-        }
-        if (req->nvfs > KS_MAX_VFS) {
-            snprintf(err, errlen, "--fpga-vfs=%u: a job may ask for 1 to %d VFs per node",
-                     req->nvfs, KS_MAX_VFS);
-            return -EINVAL;
-        }
+            esfm_policy_check_request(policy_path(cfg), req->nvfs, NULL, why, sizeof why))
+            return kf_errf(err, errlen, -EACCES, "--fpga-vfs=%u: %s", req->nvfs, why);
+        if (req->nvfs > KS_MAX_VFS)
+            return kf_errf(err, errlen, -EINVAL,
+                           "--fpga-vfs=%u: a job may ask for 1 to %d VFs per node", req->nvfs,
+                           KS_MAX_VFS);
         return 0;
     case KS_OPT_BITSTREAM:
         /* One VF: the bitstream alone is checked; the count has its own option. */
         if (policy_readable(cfg) &&
-            esfm_policy_check_request(policy_path(cfg), 1, req->bitstream, why, sizeof why)) {
-            snprintf(err, errlen, "--fpga-bitstream=%s: %s", req->bitstream, why);
-            return -EACCES;
-        }
+            esfm_policy_check_request(policy_path(cfg), 1, req->bitstream, why, sizeof why))
+            return kf_errf(err, errlen, -EACCES, "--fpga-bitstream=%s: %s", req->bitstream, why);
         return 0;
     default:
         return 0;

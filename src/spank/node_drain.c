@@ -3,6 +3,8 @@
  * ESFM cannot be reached. Slurm then sends no new job there until an admin resumes the node. */
 #include "kfarm_spank.h"
 
+#include <errbuf.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +24,6 @@ int ks_drain_node_scontrol(const struct ks_config *cfg, const char *node, const 
     if (rc == 0 && status == 0)
         return 0;
     out[strcspn(out, "\n")] = '\0';
-    snprintf(err, errlen, "cannot drain node %s: %s %s", node, cfg->scontrol,
-             rc == -ETIMEDOUT ? "did not answer in 15 s" : rc ? strerror(-rc) : out);
-    return rc ? rc : -EIO;
+    return kf_errf(err, errlen, rc ? rc : -EIO, "cannot drain node %s: %s %s", node, cfg->scontrol,
+                   rc == -ETIMEDOUT ? "did not answer in 15 s" : rc ? strerror(-rc) : out);
 }
