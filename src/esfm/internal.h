@@ -167,4 +167,7 @@ int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errl
 
 /* cJSON small helpers */
 const char *esfm_json_str(const cJSON *o, const char *key);
+/* bitstream_record.c: remembers what init --bitstream flashed on pf. */
+int esfm_bitstream_record_write(struct esfm_ctx *ctx, const char *pf, const char *name,
+                                const char *sha256, char *err, size_t errlen);
 #endif

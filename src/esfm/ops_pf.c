@@ -645,6 +645,8 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
         if ((rc = esfm_bitstream_recheck(ctx->policy, bs, &bf, "during the flash", err, errlen)))
             goto end;
         esfm_step(ctx, "flash");
+        if ((rc = esfm_bitstream_record_write(ctx, pf, bs->name, sha, err, errlen)))
+            goto end;
         cJSON_ReplaceItemInObjectCaseSensitive(intent, "flashed", cJSON_CreateBool(true));
         if ((rc = esfm_journal_update(ctx, &j, intent, err, errlen)))
             goto end;

@@ -42,6 +42,7 @@ struct ks_config {
     char squeue[256];         /* asked whether a recorded job still runs */
     char scontrol[256];       /* asked which GRES a job has here; drains a node ESFM disagrees with */
     char gres[64];            /* "" = VFs are not a Slurm GRES (count from --fpga-vfs) */
+    char reflash[8];          /* "allow": the prolog may re-flash an idle PF; default "never" */
 };
 
 /* What Slurm allocated of the GRES cfg->gres to a job on one node (gres_alloc.c). */

@@ -101,6 +101,9 @@ static int attach(const struct ks_slurm *s, const struct ks_config *cfg, struct 
         rc = -ENOTCONN;
         goto fail;
     }
+    if (rec->bitstream[0] &&
+        (rc = ks_bitstream_ready(s, cfg, *ctx, rec->bitstream, err, sizeof err)))
+        goto fail;
     struct esfm_grant *g = calloc(rec->nvfs, sizeof *g);
     if (!g) {
         snprintf(err, sizeof err, "out of memory");
