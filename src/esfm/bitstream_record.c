@@ -32,8 +32,7 @@ int esfm_bitstream_record_write(struct esfm_ctx *ctx, const char *pf, const char
     int rc = kf_atomic_write_text(path, text, 0600, why, sizeof why);
     free(text);
     if (rc)
-        return esfm_fail(err, errlen, -ENOLCK, "cannot record the bitstream of PF %s: %s", pf,
-                         why);
+        return esfm_fail(err, errlen, -ENOLCK, "cannot record the bitstream of PF %s: %s", pf, why);
     return 0;
 }
 

@@ -127,7 +127,9 @@ int ks_gres_alloc_scontrol(const struct ks_config *cfg, uint32_t job_id, const c
         kf_errf(err, errlen, rc ? rc : -EIO,
                 "cannot learn the %s GRES Slurm allocated to job %s: %s %s", cfg->gres, id,
                 cfg->scontrol,
-                rc == -ETIMEDOUT ? "did not answer in 15 s" : rc ? strerror(-rc) : out);
+                rc == -ETIMEDOUT ? "did not answer in 15 s"
+                : rc             ? strerror(-rc)
+                                 : out);
         free(out);
         return rc ? rc : -EIO;
     }

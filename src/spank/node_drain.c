@@ -25,5 +25,7 @@ int ks_drain_node_scontrol(const struct ks_config *cfg, const char *node, const 
         return 0;
     out[strcspn(out, "\n")] = '\0';
     return kf_errf(err, errlen, rc ? rc : -EIO, "cannot drain node %s: %s %s", node, cfg->scontrol,
-                   rc == -ETIMEDOUT ? "did not answer in 15 s" : rc ? strerror(-rc) : out);
+                   rc == -ETIMEDOUT ? "did not answer in 15 s"
+                   : rc             ? strerror(-rc)
+                                    : out);
 }

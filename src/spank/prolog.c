@@ -141,6 +141,8 @@ static bool take_gres_count(const struct ks_slurm *s, const struct ks_config *cf
         if (!node)
             snprintf(err, sizeof err, "slurmd did not give this node's name (SLURMD_NODENAME)");
         snprintf(rec->reason, sizeof rec->reason, "%s", err);
+        /* A job with --gres by hand but no --fpga-vfs gets nothing here: say so in the log. */
+        ks_errorf(s, "kfarm: job %" PRIu32 ": %s", rec->job_id, err);
         return rec->nvfs > 0;
     }
     if (!a.count) {
@@ -191,7 +193,7 @@ int ks_prolog(const struct ks_slurm *s, const struct ks_config *cfg, const struc
     }
     snprintf(rec.bitstream, sizeof rec.bitstream, "%s", req->bitstream);
     bool fpga_job = cfg->gres[0] ? take_gres_count(s, cfg, &rec) : rec.nvfs > 0;
-    bool gres_known = !rec.reason[0];
+    bool gres_known = !rec.reason[0]; /* take_gres_count says why when it could not tell */
     /* Opened first when the job asks for VFs, so that the cleanup also sees jobs ESFM holds
      * VFs for without a record. */
     char open_err[ESFM_ERR_LEN] = "";

@@ -22,7 +22,8 @@ static long elapsed_ms(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* Reads fd into out until EOF or the deadline; the rest past outlen is drained. false: timed out. */
+/* Reads fd into out until EOF or the deadline; the rest past outlen is drained. false: timed out.
+ */
 static bool read_all(int fd, char *out, size_t outlen, int timeout_ms)
 {
     size_t o = 0;
