@@ -8,8 +8,9 @@
 #    gets one too; a job cancelled while pending leaves nothing;
 #  - ESFM has fewer free VFs than Slurm counts (an admin took some by hand): the job runs on CPU
 #    with the reason, the node is drained with it, the next job waits until the admin resumes;
-#  - ESFM unreachable (FAKE hypervisor state unreadable): the same, with its reason; once it is
-#    back and the node resumed, the next job gets its VF.
+#  - ESFM unreachable (FAKE hypervisor state unreadable): the node is drained with its reason, and
+#    a --fpga-fallback=fail job ends FAILED without running its task although the plugin is
+#    optional; once ESFM is back and the node resumed, the next job gets its VF.
 source "$(dirname "$0")/spank_lib.sh"
 SPANK_LISTING=optional
 SPANK_PLUGSTACK_EXTRA="gres=fpgavf scontrol=$(command -v scontrol)"
@@ -128,17 +129,19 @@ wait_until 60 "no VF on the VM" no_vfs_on_vm
 # --- ESFM unreachable ----------------------------------------------------------------------------
 cp "$T/hv.json" "$T/hv.json.good"
 echo 'not json' >"$T/hv.json"
-JG=$(submit G --fpga-vfs=1)
-wait_until 60 "job G running" running "$JG" G
-[[ $(accel_of G) == 0 ]] || fail "job G got VFs with ESFM unreachable: $(cat "$T/G.out")"
-grep -q "^KFARM_ACCEL_REASON=fake hypervisor.*not valid JSON (node kfnode1 drained)" "$T/G.out" ||
-  fail "job G's reason: $(cat "$T/G.out")"
+# --fpga-fallback=fail with the plugin optional: Slurm ignores an optional plugin's failing
+# task_init, so the plugin ends the task itself; the job must end FAILED without running.
+JG=$(sbatch --parsable -o "$T/G.slurm" --fpga-vfs=1 --fpga-fallback=fail \
+  --wrap "touch $T/G.ran; env | grep ^KFARM_ | sort >$T/G.out; exec sleep 300" | cut -d';' -f1)
+wait_until 60 "job G ended" job_done "$JG"
+[[ $(job_state "$JG") == FAILED && ! -e $T/G.ran ]] ||
+  fail "job G (fail, ESFM unreachable): $(job_state "$JG"), ran: $(ls "$T"/G.ran 2>&1)"
+grep -q "fpga-fallback=fail and got none: fake hypervisor.*not valid JSON (node kfnode1 drained)" \
+  "$T/G.slurm" || fail "job G's error output: $(cat "$T/G.slurm")"
 reason=$(scontrol show node kfnode1 | sed -n 's/^ *Reason=//p')
 [[ $reason == kfarm:*"not valid JSON"* && $(node_state) == *DRAIN* ]] ||
   fail "node after unreachable ESFM: $(node_state) $reason"
-pass "ESFM unreachable: job G runs on CPU with the reason, node drained ($reason)"
-scancel "$JG"
-wait_until 60 "G done" job_done "$JG"
+pass "ESFM unreachable: job G (--fpga-fallback=fail, plugin optional) FAILED without running its task, node drained ($reason)"
 cp "$T/hv.json.good" "$T/hv.json"
 scontrol update nodename=kfnode1 state=resume
 wait_until 30 "node idle after resume" node_idle
