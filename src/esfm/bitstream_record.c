@@ -2,7 +2,7 @@
  * (or `reconf --bitstream`) flashed there, in state_dir/bitstream.<pf>.json. A card cannot be
  * asked what it runs in a portable way (and the flasher here is a FAKE command), so ESFM keeps
  * what it flashed; the SPANK plugin matches a job's --fpga-bitstream against it. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <atomic_file.h>
 #include <errno.h>
