@@ -27,12 +27,12 @@ int esfm_bitstream_record_write(struct esfm_ctx *ctx, const char *pf, const char
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text)
-        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     char why[ESFM_ERR_LEN];
     int rc = kf_atomic_write_text(path, text, 0600, why, sizeof why);
     free(text);
     if (rc)
-        return esfm_fail(err, errlen, -ENOLCK, "cannot record the bitstream of PF %s: %s", pf, why);
+        return kf_errf(err, errlen, -ENOLCK, "cannot record the bitstream of PF %s: %s", pf, why);
     return 0;
 }
 
