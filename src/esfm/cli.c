@@ -33,7 +33,9 @@ static const char usage_text[] =
     "                     --mqtt-username U --mqtt-password-file FILE (owner-only file),\n"
     "                     --mqtt-cert FILE --mqtt-key FILE (client certificate)\n"
     "  --force            ignore busy VFs     --json          machine-readable listings\n"
-    "  --live | --config  hypervisor scope    --timeout MS    device-removed wait bound\n"
+    "  --live | --config  hypervisor scope    --timeout S     device-removed wait bound in\n"
+    "                                         seconds (500ms: milliseconds; default 10)\n"
+    "  --help             this text           --version       print the version\n"
     "exit codes: 0 ok, 1 internal, 2 usage/bad input, 3 policy refused, 4 not found,\n"
     "  5 busy, 6 hypervisor error, 7 sysfs error, 8 state/journal error, 9 flash failed\n";
 
@@ -231,6 +233,26 @@ int esfm_parse_uint(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
+/* --timeout: seconds like every kfarm time-out ("10", "2.5"), or milliseconds with "ms"
+ * ("500ms"). Before issue 23 a bare number meant milliseconds: "5000" is now over the 3600 s
+ * bound and refused rather than taken for 83 minutes. */
+static int parse_timeout_ms(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0))
+        return -1;
+    if (!strcmp(end, "ms"))
+        v /= 1000;
+    else if (*end && strcmp(end, "s"))
+        return -1;
+    if (v * 1000 < 1 || v > 3600)
+        return -1;
+    *out = (int)(v * 1000 + 0.5);
+    return 0;
+}
+
 static int parse_count(const char *s, int *out)
 {
     unsigned v;
@@ -352,6 +374,7 @@ enum {
     O_UID,
     O_PARTITION,
     O_HELP,
+    O_VERSION,
     O_MQTT_SECURITY /* + KF_MQTT_OPT_* */
 };
 
@@ -373,11 +396,13 @@ static const struct option long_options[] = {
     {"uid", 1, 0, O_UID},
     {"partition", 1, 0, O_PARTITION},
     {"help", 0, 0, O_HELP},
+    {"version", 0, 0, O_VERSION},
     KF_MQTT_SECURITY_LONG_OPTIONS(O_MQTT_SECURITY),
     {0, 0, 0, 0},
 };
 
-/* One option into c. Returns -1 when it is taken, else the exit code (0 after --help). */
+/* One option into c. Returns -1 when it is taken, else the exit code (0 after --help or
+ * --version). */
 static int take_option(struct cli *c, int opt, char **argv)
 {
     int v;
@@ -427,8 +452,10 @@ static int take_option(struct cli *c, int opt, char **argv)
             return usage_error("--vfs wants a VF count (0, 1, 2...), got '%s'", optarg);
         return -1;
     case O_TIMEOUT:
-        if (parse_count(optarg, &c->o.detach_timeout_ms) || c->o.detach_timeout_ms < 1)
-            return usage_error("--timeout wants milliseconds >= 1, got '%s'", optarg);
+        if (parse_timeout_ms(optarg, &c->o.detach_timeout_ms))
+            return usage_error("--timeout wants seconds up to 3600 (500ms for milliseconds), "
+                               "got '%s'",
+                               optarg);
         return -1;
     case O_UID:
         if (parse_count(optarg, &v))
@@ -438,6 +465,9 @@ static int take_option(struct cli *c, int opt, char **argv)
     case 'h':
     case O_HELP:
         fputs(usage_text, stdout);
+        return 0;
+    case O_VERSION:
+        printf("esfm %s\n", KFARM_VERSION);
         return 0;
     }
     if (opt >= O_MQTT_SECURITY && opt < O_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
