@@ -122,6 +122,11 @@ int esfm_policy_check_request(const char *policy_path, unsigned nvfs, const char
 int esfm_init(struct esfm_ctx *ctx, const char *pf, int nvfs, const char *bitstream,
               const char *vf_driver, char *err, size_t errlen);
 int esfm_reconf(struct esfm_ctx *ctx, const char *pf, int nvfs, char *err, size_t errlen);
+/* The bitstream ESFM last flashed on pf (init/reconf --bitstream): 0 with name and sha256, -ENOENT
+ * when ESFM never flashed it, -EINVAL for an unreadable record. */
+#define ESFM_BITSTREAM_NAME_LEN 64
+int esfm_pf_bitstream(struct esfm_ctx *ctx, const char *pf, char name[ESFM_BITSTREAM_NAME_LEN],
+                      char sha256[65]);
 /* vf may be NULL (first free VF); vf_out (ESFM_BDF_LEN) gets the VF used. */
 int esfm_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *vf_out, char *err,
                 size_t errlen);

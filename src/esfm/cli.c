@@ -14,6 +14,7 @@ static const char usage_text[] =
     "usage: esfm [options] COMMAND [args]\n"
     "commands:\n"
     "  init [PF] [--vfs N] [--bitstream NAME] [--vf-driver DRV]\n"
+    "  reconf PF N --bitstream NAME   re-flash PF (no VF busy), then N VFs\n"
     "  reconf PF N                 change the VF count; VMs' VFs are paused/resumed\n"
     "  attach [VF] VM              attach a VF (the first free one when none is named)\n"
     "  detach VF\n"
@@ -73,6 +74,19 @@ static void print_json(cJSON *j)
     cJSON_Delete(j);
 }
 
+/* "bitstream" and "bitstream_sha256" of the PF as ESFM flashed it; null when it never did. */
+static void add_bitstream(struct esfm_ctx *ctx, cJSON *o, const char *pf)
+{
+    char name[ESFM_BITSTREAM_NAME_LEN], sha[65];
+    if (esfm_pf_bitstream(ctx, pf, name, sha) == 0) {
+        cJSON_AddStringToObject(o, "bitstream", name);
+        cJSON_AddStringToObject(o, "bitstream_sha256", sha);
+    } else {
+        cJSON_AddNullToObject(o, "bitstream");
+        cJSON_AddNullToObject(o, "bitstream_sha256");
+    }
+}
+
 static int cmd_list_vfs(struct esfm_ctx *ctx, const struct cli *c, char *err)
 {
     const char *pf = c->na > 1 ? c->a[1] : NULL;
@@ -87,6 +101,7 @@ static int cmd_list_vfs(struct esfm_ctx *ctx, const struct cli *c, char *err)
         for (size_t i = 0; i < n; i++) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "pf", v[i].pf);
+            add_bitstream(ctx, o, v[i].pf);
             cJSON_AddStringToObject(o, "vf", v[i].bdf);
             cJSON_AddStringToObject(o, "driver", v[i].driver);
             cJSON_AddStringToObject(o, "state", esfm_vf_state_name(v[i].state));
@@ -164,6 +179,7 @@ static int cmd_status(struct esfm_ctx *ctx, const struct cli *c, char *err)
             cJSON_AddStringToObject(e, "driver", pf[i].driver);
             cJSON_AddNumberToObject(e, "numvfs", pf[i].numvfs);
             cJSON_AddNumberToObject(e, "totalvfs", pf[i].totalvfs);
+            add_bitstream(ctx, e, pf[i].bdf);
             cJSON_AddItemToArray(a, e);
         }
         cJSON *counts = cJSON_AddObjectToObject(o, "vfs");
@@ -180,9 +196,14 @@ static int cmd_status(struct esfm_ctx *ctx, const struct cli *c, char *err)
         }
         print_json(o);
     } else {
-        for (size_t i = 0; i < npf; i++)
-            printf("PF %s driver %s VFs %u/%u\n", pf[i].bdf,
-                   pf[i].driver[0] ? pf[i].driver : "none", pf[i].numvfs, pf[i].totalvfs);
+        for (size_t i = 0; i < npf; i++) {
+            char name[ESFM_BITSTREAM_NAME_LEN], sha[65];
+            bool known = esfm_pf_bitstream(ctx, pf[i].bdf, name, sha) == 0;
+            printf("PF %s driver %s VFs %u/%u bitstream %s%s%s%s\n", pf[i].bdf,
+                   pf[i].driver[0] ? pf[i].driver : "none", pf[i].numvfs, pf[i].totalvfs,
+                   known ? name : "unknown (not flashed by esfm)", known ? " (sha256 " : "",
+                   known ? sha : "", known ? ")" : "");
+        }
         printf("VFs: %zu free, %zu attached, %zu paused\n", count[0], count[1], count[2]);
         if (!np)
             printf("journal: clean\n");
@@ -249,6 +270,10 @@ static int cmd_init(struct esfm_ctx *ctx, const struct cli *c, char *err)
 
 static int cmd_reconf(struct esfm_ctx *ctx, const struct cli *c, char *err)
 {
+    /* Re-flashing re-creates the VFs (the seed ESFM's reconf with a bitstream): init's
+     * park-flash-restore, refused while a VF of the PF is busy. */
+    if (c->bitstream)
+        return esfm_init(ctx, c->a[1], c->n, c->bitstream, c->vf_driver, err, ESFM_ERR_LEN);
     return esfm_reconf(ctx, c->a[1], c->n, err, ESFM_ERR_LEN);
 }
 

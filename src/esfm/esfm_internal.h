@@ -179,4 +179,8 @@ int esfm_job_attach_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_
 int esfm_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
+
+/* bitstream_record.c: remembers what init --bitstream flashed on pf. */
+int esfm_bitstream_record_write(struct esfm_ctx *ctx, const char *pf, const char *name,
+                                const char *sha256, char *err, size_t errlen);
 #endif

@@ -730,6 +730,9 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
     if (bs && (rc = flash_bitstream(ctx, pf, bs, &bf, sha, err, errlen)))
         goto end;
     if (bs) {
+        /* What the card now runs, for status/list-vfs and the SPANK prolog's bitstream match. */
+        if ((rc = esfm_bitstream_record_write(ctx, pf, bs->name, sha, err, errlen)))
+            goto end;
         cJSON_ReplaceItemInObjectCaseSensitive(intent, "flashed", cJSON_CreateBool(true));
         if ((rc = esfm_journal_update(ctx, &j, intent, err, errlen)))
             goto end;

@@ -18,7 +18,8 @@ struct key {
 static const struct key keys[] = {
     KEY(policy),      KEY(hypervisor), KEY(domain),   KEY(state_dir),     KEY(esfm_state_dir),
     KEY(mqtt),        KEY(sysfs_root), KEY(squeue),   KEY(mqtt_username), KEY(mqtt_password_file),
-    KEY(mqtt_cafile), KEY(mqtt_cert),  KEY(mqtt_key),
+    KEY(mqtt_cafile), KEY(mqtt_cert),  KEY(mqtt_key),      KEY(scontrol),      KEY(gres),
+    KEY(reflash),
 };
 
 static void set_defaults(struct ks_config *cfg)
@@ -28,6 +29,8 @@ static void set_defaults(struct ks_config *cfg)
     snprintf(cfg->state_dir, sizeof cfg->state_dir, "/var/lib/kfarm/spank");
     snprintf(cfg->esfm_state_dir, sizeof cfg->esfm_state_dir, "/var/lib/esfm");
     snprintf(cfg->squeue, sizeof cfg->squeue, "/usr/bin/squeue");
+    snprintf(cfg->scontrol, sizeof cfg->scontrol, "/usr/bin/scontrol");
+    snprintf(cfg->reflash, sizeof cfg->reflash, "never");
 }
 
 int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, size_t errlen)
@@ -45,7 +48,7 @@ int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, siz
                      "plugstack.conf: unknown argument '%s' for spank_kfarm.so; use policy=, "
                      "hypervisor=, domain=, state_dir=, esfm_state_dir=, mqtt=, mqtt_username=, "
                      "mqtt_password_file=, mqtt_cafile=, mqtt_cert=, mqtt_key=, sysfs_root=, "
-                     "squeue= (see docs/spank.md)",
+                     "squeue=, scontrol=, gres=, reflash= (see docs/spank.md)",
                      argv[i]);
             return -EINVAL;
         }
@@ -55,6 +58,11 @@ int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, siz
             return -EINVAL;
         }
         snprintf((char *)cfg + k->off, k->len, "%s", eq + 1);
+    }
+    if (strcmp(cfg->reflash, "allow") != 0 && strcmp(cfg->reflash, "never") != 0) {
+        snprintf(err, errlen, "plugstack.conf: reflash=%s: use reflash=allow or reflash=never",
+                 cfg->reflash);
+        return -EINVAL;
     }
     if (!cfg->hypervisor[0]) {
         snprintf(err, errlen,
