@@ -104,6 +104,11 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
 /* Detaches every VF recorded for job_id and forgets the job. Idempotent: an unknown job is 0. */
 int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen);
 
+/* Whether domain runs: 0 with *running, -ENOENT when the hypervisor does not know it (then
+ * *running is false), or another negative code. */
+int esfm_domain_running(struct esfm_ctx *ctx, const char *domain, bool *running, char *err,
+                        size_t errlen);
+
 /* Checks a job's request against the policy without touching VFs or the state dir (the SPANK
  * plugin's check in srun/sbatch, before the job is queued): nvfs within the per-job cap and, when
  * bitstream is not NULL, an allow-listed name. -EACCES with what is allowed. policy_path NULL

@@ -24,6 +24,9 @@ struct esfm_hv_ops {
     /* false once the connection to the hypervisor is lost (libvirtd restarted or crashed): the
      * outcome of a call that failed then is unknown. NULL: never lost (the fake). */
     bool (*alive)(struct esfm_hv *hv);
+    /* 1 when the domain runs, 0 when it is defined but stopped, -ENOENT when unknown (a
+     * transient domain that stopped), -EREMOTEIO. esfmd releases a stopped domain's VFs. */
+    int (*domain_active)(struct esfm_hv *hv, const char *domain, char *err, size_t len);
 };
 
 struct esfm_hv {

@@ -128,6 +128,22 @@ static int fake_lookup(struct esfm_hv *hv, const char *domain, char *err, size_t
     return rc;
 }
 
+/* A domain runs unless its "running" is false: a test stops a FAKE VM by writing that (the
+ * FAKE "domain stopped" notification esfmd acts on). */
+static int fake_active(struct esfm_hv *hv, const char *domain, char *err, size_t len)
+{
+    struct hv_fake *f = (struct hv_fake *)hv;
+    int fd;
+    cJSON *st = load(f, &fd, err, len);
+    if (!st)
+        return -EREMOTEIO;
+    cJSON *dom = find_domain(st, domain);
+    int rc = !dom ? no_domain(f, domain, err, len)
+                  : !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(dom, "running"));
+    save_unlock(f, st, fd, false, NULL, 0);
+    return rc;
+}
+
 static int fake_attach(struct esfm_hv *hv, const char *domain, const char *bdf, const char *alias,
                        unsigned flags, char guest[ESFM_BDF_LEN], char *err, size_t len)
 {
@@ -315,6 +331,7 @@ static const struct esfm_hv_ops fake_ops = {
     .name = "fake",
     .close = fake_close,
     .domain_lookup = fake_lookup,
+    .domain_active = fake_active,
     .attach = fake_attach,
     .detach = fake_detach,
     .pause = fake_pause,

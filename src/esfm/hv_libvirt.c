@@ -150,6 +150,20 @@ static int guest_address(virDomainPtr dom, const char *domain, const char *alias
     return rc ? rc : found;
 }
 
+static int lv_active(struct esfm_hv *hv, const char *domain, char *err, size_t len)
+{
+    virDomainPtr dom;
+    int rc = lookup((struct hv_libvirt *)hv, domain, &dom, err, len);
+    if (rc)
+        return rc;
+    rc = virDomainIsActive(dom);
+    if (rc < 0)
+        rc = esfm_fail(err, len, -EREMOTEIO, "virDomainIsActive(%s): %s", domain,
+                       virGetLastErrorMessage());
+    virDomainFree(dom);
+    return rc;
+}
+
 static int lv_attach(struct esfm_hv *hv, const char *domain, const char *bdf, const char *alias,
                      unsigned flags, char guest[ESFM_BDF_LEN], char *err, size_t len)
 {
@@ -331,6 +345,7 @@ static const struct esfm_hv_ops libvirt_ops = {
     .name = "libvirt",
     .close = lv_close,
     .domain_lookup = lv_lookup,
+    .domain_active = lv_active,
     .attach = lv_attach,
     .detach = lv_detach,
     .pause = lv_pause,
