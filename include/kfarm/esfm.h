@@ -66,6 +66,11 @@ struct esfm_options {
     bool force;              /* ignore the busy counter */
     unsigned hv_flags;       /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */
     int detach_timeout_ms;   /* bound on the device-removed wait; 0 = 10000 */
+    /* Guest PCI buses reserved for VFs (pcie-root-ports with these indexes in every domain
+     * XML): job-attach pins each VF at 0000:BB:00.0 with BB the lowest free one of
+     * [guest_bus_first, guest_bus_first + guest_buses). 0 buses: the hypervisor chooses. Either
+     * way a VF keeps its address across a detach/attach pause fallback and unpause. */
+    unsigned guest_bus_first, guest_buses;
     bool skip_reconcile;     /* true: leave crashed runs' journal entries (esfm status) */
     const struct esfm_sysfs_ops *sysfs_ops; /* NULL = real kernel */
     esfm_log_fn log;                        /* NULL = silent */

@@ -179,11 +179,23 @@ static int fake_attach(struct esfm_hv *hv, const char *domain, const char *bdf, 
             }
         }
     }
-    cJSON *slot = cJSON_GetObjectItemCaseSensitive(dom, "next_bus");
-    int bus = cJSON_IsNumber(slot) ? slot->valueint : 7;
-    snprintf(guest, ESFM_BDF_LEN, "0000:%02x:00.0", bus & 0xff);
-    cJSON_DeleteItemFromObjectCaseSensitive(dom, "next_bus");
-    cJSON_AddNumberToObject(dom, "next_bus", bus + 1);
+    if (guest[0]) { /* pinned: like QEMU, refuse an address the domain already uses */
+        cJSON_ArrayForEach(e, hostdevs_of(dom))
+        {
+            const char *g = esfm_json_str(e, "guest");
+            if (g && strcmp(g, guest) == 0) {
+                rc = esfm_fail(err, len, -EBUSY, "guest PCI address %s of %s is in use", guest,
+                               domain);
+                goto out;
+            }
+        }
+    } else {
+        cJSON *slot = cJSON_GetObjectItemCaseSensitive(dom, "next_bus");
+        int bus = cJSON_IsNumber(slot) ? slot->valueint : 7;
+        snprintf(guest, ESFM_BDF_LEN, "0000:%02x:00.0", bus & 0xff);
+        cJSON_DeleteItemFromObjectCaseSensitive(dom, "next_bus");
+        cJSON_AddNumberToObject(dom, "next_bus", bus + 1);
+    }
     cJSON *h = cJSON_CreateObject();
     cJSON_AddStringToObject(h, "bdf", bdf);
     cJSON_AddStringToObject(h, "alias", alias);

@@ -173,7 +173,10 @@ static int lv_attach(struct esfm_hv *hv, const char *domain, const char *bdf, co
     if (rc)
         return rc;
     char xml[1024];
-    esfm_hostdev_xml(bdf, alias, xml, sizeof xml);
+    if (esfm_hostdev_xml(bdf, alias, guest, xml, sizeof xml)) {
+        virDomainFree(dom);
+        return esfm_fail(err, len, -EINVAL, "bad VF %s or guest address %s", bdf, guest);
+    }
     if (virDomainAttachDeviceFlags(dom, xml, affect_flags(dom, flags)) < 0) {
         rc = esfm_fail(err, len, -EREMOTEIO, "libvirt could not attach VF %s to VM %s: %s", bdf,
                        domain, last_error());
@@ -226,7 +229,7 @@ static int lv_detach(struct esfm_hv *hv, const char *domain, const char *bdf, co
         cb = virConnectDomainEventRegisterAny(h->conn, dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
                                               VIR_DOMAIN_EVENT_CALLBACK(removed_cb), &w, NULL);
     char xml[1024];
-    esfm_hostdev_xml(bdf, alias, xml, sizeof xml);
+    esfm_hostdev_xml(bdf, alias, NULL, xml, sizeof xml);
     if (virDomainDetachDeviceFlags(dom, xml, f) < 0) {
         rc = esfm_fail(
             err, len, virGetLastErrorCode() == VIR_ERR_DEVICE_MISSING ? -ENOENT : -EREMOTEIO,

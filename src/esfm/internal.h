@@ -20,6 +20,7 @@ struct esfm_ctx {
     bool force;
     unsigned hv_flags;
     int detach_timeout_ms;
+    unsigned guest_bus_first, guest_buses; /* reserved guest buses; 0 buses = not pinned */
     struct esfm_sysfs_ops sysfs;
     esfm_log_fn log;
     void *log_arg;
@@ -137,6 +138,7 @@ const struct esfm_hostdev *esfm_hostdev_find(const struct esfm_hostdev *h, size_
                                              const char *bdf);
 
 /* VF moves shared by the operations (vf_ops.c). */
+/* guest (ESFM_BDF_LEN, may be NULL): in, a pinned guest address or ""; out, the address used. */
 int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest, char *err,
                    size_t errlen);
 int esfm_vf_detach(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
@@ -144,8 +146,9 @@ int esfm_vf_detach(struct esfm_ctx *ctx, const char *vf, const char *domain, con
 /* Pauses through QMP, or detaches when QEMU lacks device_pause (*method = "qmp"/"detach"). */
 int esfm_vf_pause(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
                   const char **method, char *err, size_t errlen);
+/* guest: the address to re-attach at after a detach fallback (NULL/"": the hypervisor's choice). */
 int esfm_vf_unpause(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
-                    const char *method, char *err, size_t errlen);
+                    const char *method, const char *guest, char *err, size_t errlen);
 int esfm_check_not_busy(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
 int esfm_need_hv(struct esfm_ctx *ctx, char *err, size_t errlen);
 /* Resolves a PF argument (BDF, vendor:device, NULL = policy pf_ids). */
@@ -159,6 +162,12 @@ cJSON *esfm_intent_new(const char *op, const char *vf, const char *domain, const
 int esfm_record_vf(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
                    const char *guest, const char *paused, bool pending, char *err, size_t errlen);
 int esfm_forget_vf(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
+
+/* guest_addr.c: a free pinned guest address "0000:BB:00.0" for domain in the reserved buses,
+ * not used by its hostdevs (h), its records in st, nor taken[0..ntaken). -EBUSY when full. */
+int esfm_guest_pick(struct esfm_ctx *ctx, cJSON *st, const struct esfm_hostdev *h, size_t nh,
+                    const char *domain, char (*taken)[ESFM_BDF_LEN], size_t ntaken,
+                    char out[ESFM_BDF_LEN], char *err, size_t errlen);
 
 /* reconcile.c: repairs one journal intent (called with its lock held). */
 int esfm_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);

@@ -184,6 +184,28 @@ static size_t choose_vfs(struct esfm_ctx *ctx, cJSON *st, const struct esfm_host
     return k;
 }
 
+/* Pins fresh VFs at free addresses of the reserved guest buses (when the admin reserved some). */
+static int pin_guests(struct esfm_ctx *ctx, cJSON *st, const struct esfm_hostdev *h, size_t nh,
+                      const char *domain, struct job_vf *v, size_t k, char *err, size_t errlen)
+{
+    if (!ctx->guest_buses)
+        return 0;
+    char(*taken)[ESFM_BDF_LEN] = calloc(k, sizeof *taken);
+    if (!taken)
+        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+    size_t nt = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < k; i++) {
+        if (!v[i].fresh)
+            continue;
+        rc = esfm_guest_pick(ctx, st, h, nh, domain, taken, nt, v[i].guest, err, errlen);
+        if (!rc)
+            memcpy(taken[nt++], v[i].guest, ESFM_BDF_LEN);
+    }
+    free(taken);
+    return rc;
+}
+
 static cJSON *job_json(const struct esfm_job *job)
 {
     cJSON *e = cJSON_CreateObject();
@@ -266,6 +288,8 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
                        job->job_id, nvfs, k);
         goto unlock;
     }
+    if ((rc = pin_guests(ctx, st, h, nh, domain, v, k, err, errlen)))
+        goto unlock;
     intent = esfm_intent_new("job-attach", NULL, domain, NULL);
     cJSON_AddStringToObject(intent, "job", job->job_id);
     cJSON *arr = cJSON_AddArrayToObject(intent, "vfs");
@@ -278,6 +302,8 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
         if (v[i].fresh) {
             cJSON_AddStringToObject(rec, "domain", domain);
             cJSON_AddStringToObject(rec, "alias", v[i].alias);
+            if (v[i].guest[0]) /* reserved now, so that a concurrent attach picks another */
+                cJSON_AddStringToObject(rec, "guest", v[i].guest);
             cJSON_AddBoolToObject(rec, "pending", true);
         }
         cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(rec, "jobs"), job_json(job));

@@ -264,7 +264,7 @@ int esfm_detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errl
 int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_back, char *err,
                size_t errlen)
 {
-    char vf[ESFM_BDF_LEN], domain[128] = "", alias[64] = "", method[16] = "";
+    char vf[ESFM_BDF_LEN], domain[128] = "", alias[64] = "", method[16] = "", guest[ESFM_BDF_LEN] = "";
     if (fell_back)
         *fell_back = false;
     int rc = esfm_need_hv(ctx, err, errlen);
@@ -283,6 +283,8 @@ int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_
         snprintf(method, sizeof method, "%s", pm);
         snprintf(domain, sizeof domain, "%s", esfm_json_str(r, "domain"));
         snprintf(alias, sizeof alias, "%s", esfm_json_str(r, "alias"));
+        const char *g = esfm_json_str(r, "guest");
+        snprintf(guest, sizeof guest, "%s", g ? g : "");
     }
     cJSON_Delete(st);
     esfm_state_unlock(fd);
@@ -331,7 +333,7 @@ int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_
             rc = esfm_record_vf(ctx, vf, domain, alias, NULL, m, false, err, errlen);
         }
     } else {
-        rc = esfm_vf_unpause(ctx, vf, domain, alias, method, err, errlen);
+        rc = esfm_vf_unpause(ctx, vf, domain, alias, method, guest, err, errlen);
         if (!rc) {
             if (fell_back)
                 *fell_back = strcmp(method, "detach") == 0;

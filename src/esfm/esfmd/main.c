@@ -22,6 +22,8 @@ static const char usage_text[] =
     "  --max-vfs-per-vm N     most VFs one VM may hold (default: no cap beyond the policy)\n"
     "  --read-timeout MS      bound on one request line (default 2000)\n"
     "  --check-interval MS    how often stopped domains are looked for (default 1000)\n"
+    "  --guest-buses FIRST:N  pin VFs at 0000:BB:00.0 on the N guest buses from FIRST (the\n"
+    "                         domains' reserved pcie-root-ports; numbers may be 0x hex)\n"
     "  --connect URI --policy FILE --state-dir DIR --sysfs-root DIR --mqtt URI\n"
     "  --parallel N --timeout MS   as for esfm (docs/esfm.md)\n"
     "protocol and trust model: docs/esfmd.md\n";
@@ -99,6 +101,20 @@ static int parse_int(const char *s, const char *opt, int min, int *out)
     return 0;
 }
 
+static int parse_buses(const char *s, struct esfm_options *o)
+{
+    char *end, *end2;
+    unsigned long first = strtoul(s, &end, 0), n = *end == ':' ? strtoul(end + 1, &end2, 0) : 0;
+    if (*end != ':' || *end2 || n < 1 || first + n > 256) {
+        fprintf(stderr, "esfmd: --guest-buses FIRST:N within buses 0-255 (e.g. 0x10:16), not '%s'\n",
+                s);
+        return -EINVAL;
+    }
+    o->guest_bus_first = (unsigned)first;
+    o->guest_buses = (unsigned)n;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct esfmd_config *c, struct esfm_options *o)
 {
     static const struct option opts[] = {
@@ -106,7 +122,7 @@ static int parse_args(int argc, char **argv, struct esfmd_config *c, struct esfm
         {"read-timeout", 1, 0, 'r'}, {"check-interval", 1, 0, 'i'}, {"connect", 1, 0, 'c'},
         {"policy", 1, 0, 'p'},       {"state-dir", 1, 0, 'S'},      {"sysfs-root", 1, 0, 'y'},
         {"mqtt", 1, 0, 'q'},         {"parallel", 1, 0, 'P'},       {"timeout", 1, 0, 't'},
-        {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+        {"guest-buses", 1, 0, 'g'},  {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
     int ch, rc = 0;
     while (!rc && (ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
@@ -122,6 +138,7 @@ static int parse_args(int argc, char **argv, struct esfmd_config *c, struct esfm
         case 'q': o->mqtt_uri = optarg; break;
         case 'P': rc = parse_int(optarg, "--parallel", 1, &o->parallel); break;
         case 't': rc = parse_int(optarg, "--timeout", 1, &o->detach_timeout_ms); break;
+        case 'g': rc = parse_buses(optarg, o); break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: rc = -EINVAL;
         }

@@ -65,7 +65,8 @@ def start(env_extra=None):
         [ESFMD, "--connect", "fake://" + HV, "--sysfs-root", SYS, "--state-dir", STATE,
          "--policy", POLICY, "--socket-dir", SOCK, "--domain", "vm1=node1", "--domain",
          "vm2=node2", "--domain", "vm3=node3", "--max-vfs-per-vm", "3", "--read-timeout",
-         str(READ_TIMEOUT_MS), "--check-interval", "200"], stderr=log, env=env)
+         str(READ_TIMEOUT_MS), "--check-interval", "200", "--guest-buses", "0x10:4"],
+        stderr=log, env=env)
     wait_until(lambda: all(os.path.exists(sock_path(d)) for d in ("vm1", "vm2", "vm3")), 20,
                "esfmd's channel sockets")
 
@@ -244,6 +245,34 @@ def test_concurrent_requests_of_one_vm():
     print("ok: concurrent requests of one VM serialised: %r" % replies, flush=True)
 
 
+def test_pinned_guest_addresses_survive_pause_by_detach():
+    """VFs sit at the reserved guest buses 0x10-0x13; QEMU without device_pause makes esfm pause
+    detach the VF, and unpause brings it back at the same guest address."""
+    with open(HV) as f:
+        st = json.load(f)
+    st["domains"]["vm2"]["device_pause"] = False
+    with open(HV, "w") as f:
+        json.dump(st, f)
+    c = Chan("vm2")
+    v, kv = words(c.ask("esfm1 g1 job-attach job=50 vfs=2"))
+    check(v == "ok", "job-attach %r" % kv)
+    bdfs = sorted(kv["bdfs"].split(","))
+    check(all(0x10 <= int(b.split(":")[1], 16) <= 0x13 and b.endswith(":00.0") for b in bdfs),
+          "guest addresses on the reserved buses: %r" % bdfs)
+    host = {h["guest"]: h["bdf"] for h in hv()["vm2"]["hostdevs"]}
+    for g in bdfs:
+        esfm("pause", host[g])
+        check(g not in guests("vm2"), "pause fell back to detach of %s" % g)
+        esfm("unpause", host[g])
+        check(guests("vm2") == bdfs, "unpause re-attached at %s: %r" % (g, guests("vm2")))
+    check(words(c.ask("esfm1 g2 job-detach job=50"))[0] == "ok", "detach")
+    c.close()
+    st["domains"]["vm2"]["device_pause"] = True
+    with open(HV, "w") as f:
+        json.dump(st, f)
+    print("ok: pinned guest addresses %r kept across pause by detach" % bdfs, flush=True)
+
+
 def set_running(dom, running):
     with open(HV) as f:
         st = json.load(f)
@@ -325,6 +354,7 @@ def main():
         bdfs = test_normal_requests()
         test_bad_input(bdfs)
         test_concurrent_requests_of_one_vm()
+        test_pinned_guest_addresses_survive_pause_by_detach()
         test_stopped_domain_is_released()
         stop()
         test_restart_mid_attach()
