@@ -8,6 +8,7 @@
 
 #include <kfarm/tuner.h>
 
+#include "clock.h"
 #include "log.h"
 #include "variant.h"
 #include "wire.h"
@@ -25,7 +26,7 @@ struct kind_selector {
 };
 
 struct kf_variants {
-    const struct kf_options *opts;
+    const struct kf_worker_config *cfg;
     int rank;
     struct kind_selector kinds[MAX_KINDS];
     size_t n_kinds;
@@ -36,23 +37,16 @@ struct kf_variants {
     int vf_present;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-struct kf_variants *kf_variants_new(const struct kf_options *opts, int rank)
+struct kf_variants *kf_variants_new(const struct kf_worker_config *cfg, int rank)
 {
     struct kf_variants *v = calloc(1, sizeof(*v));
     if (!v)
         return NULL;
-    v->opts = opts;
+    v->cfg = cfg;
     v->rank = rank;
     const char *bdfs = getenv("KFARM_VF_BDFS");
-    if (opts->accel_bdf) {
-        v->vf_bdf = opts->accel_bdf;
+    if (cfg->accel_bdf) {
+        v->vf_bdf = cfg->accel_bdf;
     } else if (bdfs && *bdfs) {
         snprintf(v->vf_bdf_buf, sizeof(v->vf_bdf_buf), "%.*s", (int)strcspn(bdfs, ","), bdfs);
         v->vf_bdf = v->vf_bdf_buf;
@@ -74,12 +68,12 @@ static int vf_present(struct kf_variants *v)
 {
     if (!v->vf_bdf)
         return 1;
-    uint64_t t = now_ns();
+    uint64_t t = kf_now_ns();
     if (t - v->accel_checked_at > ACCEL_CHECK_NS) {
         char path[256];
         struct stat st;
         snprintf(path, sizeof(path), "%s/bus/pci/devices/%s",
-                 v->opts->sysfs_root ? v->opts->sysfs_root : "/sys", v->vf_bdf);
+                 v->cfg->sysfs_root ? v->cfg->sysfs_root : "/sys", v->vf_bdf);
         v->vf_present = stat(path, &st) == 0;
         v->accel_checked_at = t;
     }
@@ -109,14 +103,14 @@ static struct kind_selector *selector_for(struct kf_variants *v, const struct kf
     ks->n_features = n;
     char err[512] = "";
     ks->sel = tuner_selector_new("kfarm", kernel->kind, kernel->feature_names, n, 1,
-                                 v->opts->tuner_file, v->opts->knowledge_file, err, sizeof(err));
+                                 v->cfg->tuner_file, v->cfg->knowledge_file, err, sizeof(err));
     if (!ks->sel) {
         kf_error("tuner for kind '%s': %s; serving it with the CPU variant", kernel->kind, err);
         return ks;
     }
-    if (v->opts->mqtt && tuner_selector_set_mqtt(ks->sel, v->opts->mqtt, &v->opts->mqtt_security,
+    if (v->cfg->mqtt && tuner_selector_set_mqtt(ks->sel, v->cfg->mqtt, &v->cfg->mqtt_security,
                                                  NULL, v->vf_bdf, err, sizeof(err)))
-        kf_warn("tuner for kind '%s': MQTT %s: %s; learning locally", kernel->kind, v->opts->mqtt,
+        kf_warn("tuner for kind '%s': MQTT %s: %s; learning locally", kernel->kind, v->cfg->mqtt,
                 err);
     return ks;
 }
@@ -134,10 +128,10 @@ static void log_mqtt_error(struct kind_selector *ks)
 static int run_variant(const struct kf_registry_kernel *k, int variant, const void *payload,
                        size_t len, struct kf_result *res, uint64_t *ns)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = kf_now_ns();
     int rc = (variant == KF_VARIANT_ACCEL ? k->kernel->accel : k->kernel->cpu)(k->state, payload,
                                                                                len, res);
-    *ns = now_ns() - t0;
+    *ns = kf_now_ns() - t0;
     return rc;
 }
 
@@ -148,16 +142,16 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
     const struct kf_kernel *kernel = k->kernel;
     memset(out, 0, sizeof(*out));
     out->variant = KF_VARIANT_CPU;
-    if (!kernel->accel || v->opts->variant == KF_VARIANT_CPU) {
+    if (!kernel->accel || v->cfg->variant == KF_VARIANT_CPU) {
         out->reason = kernel->accel ? KF_REASON_FIXED : KF_REASON_CPU_ONLY;
         out->rc = run_variant(k, KF_VARIANT_CPU, payload, len, res, &out->service_ns);
         return;
     }
     out->accel = (uint8_t)accel_available(v, k);
-    if (v->opts->variant == KF_VARIANT_ACCEL) {
+    if (v->cfg->variant == KF_VARIANT_ACCEL) {
         /* Fixed accelerator, but a device ESFM paused or detached (heard over MQTT) is not used:
          * the kind's selector only listens here, its choice is not asked for. */
-        struct kind_selector *ks = out->accel && v->opts->mqtt ? selector_for(v, kernel) : NULL;
+        struct kind_selector *ks = out->accel && v->cfg->mqtt ? selector_for(v, kernel) : NULL;
         if (ks && ks->sel && tuner_selector_accel_heard(ks->sel) == 0)
             out->accel = 0;
         log_mqtt_error(ks);
@@ -243,9 +237,9 @@ void kf_variants_free(struct kf_variants *v)
         struct kind_selector *ks = &v->kinds[i];
         if (!ks->sel)
             continue;
-        if (v->opts->knowledge_save && ks->chose) { /* nothing learned: keep the old file */
+        if (v->cfg->knowledge_save && ks->chose) { /* nothing learned: keep the old file */
             char path[4096], err[512];
-            expand_path(path, sizeof(path), v->opts->knowledge_save, v->rank, ks->kernel->kind);
+            expand_path(path, sizeof(path), v->cfg->knowledge_save, v->rank, ks->kernel->kind);
             if (tuner_selector_save(ks->sel, path, err, sizeof(err)))
                 kf_warn("saving knowledge for '%s' to %s: %s", ks->kernel->kind, path, err);
             else
