@@ -97,7 +97,11 @@ int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const cha
                   struct esfm_mqtt **out, char *err,
                   size_t errlen);
 void esfm_mqtt_free(struct esfm_mqtt *m);
+/* Topic kfarm/accel/<node>/<guest BDF> when <state>/nodes.json names the node of the VF's VM,
+ * else kfarm/accel/<host>/<vf>; esfm_publish_state finds domain and guest in vfs.json. */
 void esfm_publish_state(struct esfm_ctx *ctx, const char *vf, const char *state);
+void esfm_publish_vf(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *guest,
+                     const char *state);
 
 /* state.c: per-VF records (owner jobs, domain, alias, paused) in <state>/vfs.json. */
 int esfm_state_lock(struct esfm_ctx *ctx, char *err, size_t errlen); /* returns fd */

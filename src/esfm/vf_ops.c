@@ -85,7 +85,7 @@ int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, cha
     if (guest)
         snprintf(guest, ESFM_BDF_LEN, "%s", g);
     esfm_logf(ctx, "attached %s to %s as %s%s%s", vf, domain, alias, g[0] ? ", guest " : "", g);
-    esfm_publish_state(ctx, vf, "active");
+    esfm_publish_vf(ctx, vf, domain, g, "active");
     return 0;
 }
 

@@ -139,6 +139,7 @@ struct ks_remote {
     uint32_t job_id;
     bool have_record;
     struct ks_record rec;
+    bool vm_node;                   /* mode=vm: export KFARM_ACCEL_NODE */
     bool refuse;                    /* fallback=fail and no accelerator: tasks must not start */
     char message[KS_ERR_LEN + 128]; /* what the tasks are told */
 };

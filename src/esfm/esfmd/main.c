@@ -3,6 +3,8 @@
  * SIGTERM; running requests finish first. */
 #include "esfmd.h"
 
+#include "atomic_file.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -154,6 +156,22 @@ static int parse_args(int argc, char **argv, struct esfmd_config *c, struct esfm
     return rc;
 }
 
+/* <state>/nodes.json: which Slurm node each served VM is, for every ESFM process's MQTT topics
+ * (kfarm/accel/<node>/<guest BDF>, esfm pause included). */
+static int write_nodes(const struct esfmd_config *c, const char *state_dir, char *err,
+                       size_t errlen)
+{
+    char path[512], text[ESFMD_MAX_DOMAINS * (2 * ESFMD_NAME_MAX + 8) + 8];
+    size_t o = 0;
+    o += (size_t)snprintf(text + o, sizeof text - o, "{");
+    for (size_t i = 0; i < c->ndomains; i++)
+        o += (size_t)snprintf(text + o, sizeof text - o, "%s\"%s\":\"%s\"", i ? "," : "",
+                              c->domains[i].name, c->domains[i].node);
+    snprintf(text + o, sizeof text - o, "}\n");
+    snprintf(path, sizeof path, "%s/nodes.json", state_dir ? state_dir : "/var/lib/esfm");
+    return kf_atomic_write_text(path, text, 0644, err, errlen);
+}
+
 int main(int argc, char **argv)
 {
     static struct esfmd_config cfg = {.socket_dir = "/run/esfmd", .read_timeout_ms =
@@ -170,6 +188,11 @@ int main(int argc, char **argv)
         return esfm_exit_code(rc);
     }
     d.cfg = &cfg;
+    if ((rc = write_nodes(&cfg, o.state_dir, err, sizeof err))) {
+        esfmd_logf("cannot start: %s", err);
+        esfm_ctx_free(d.ctx);
+        return esfm_exit_code(rc);
+    }
     static volatile sig_atomic_t stop;
     stop_flag = &stop;
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: poll returns EINTR */

@@ -16,7 +16,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "harness"))
-from kfarm_harness import BUILD, check, fail, wait_until  # noqa: E402
+from kfarm_harness import (BUILD, check, fail, start_mosquitto, stop_mosquitto,  # noqa: E402
+                           wait_until)
 
 ESFMD = os.path.join(BUILD, "src", "esfm", "esfmd", "esfmd")
 FAKE_TREE = os.path.join(BUILD, "tests", "esfm", "fake-tree")
@@ -28,11 +29,13 @@ T = tempfile.mkdtemp(prefix="esfmd-")
 SYS, STATE, SOCK, HV = (os.path.join(T, x) for x in ("sys", "state", "sock", "hv.json"))
 POLICY = os.path.join(T, "policy.json")
 daemon = None
+MQTT = {}  # "url": the broker esfmd and esfm publish VF states to
 
 
 def esfm(*args):
+    mqtt = ["--mqtt", MQTT["url"]] if "url" in MQTT else []
     return subprocess.run([ESFM, "--sysfs-root", SYS, "--state-dir", STATE, "--connect",
-                           "fake://" + HV, "--policy", POLICY] + list(args), check=True,
+                           "fake://" + HV, "--policy", POLICY] + mqtt + list(args), check=True,
                           capture_output=True, text=True).stdout
 
 
@@ -65,7 +68,8 @@ def start(env_extra=None):
         [ESFMD, "--connect", "fake://" + HV, "--sysfs-root", SYS, "--state-dir", STATE,
          "--policy", POLICY, "--socket-dir", SOCK, "--domain", "vm1=node1", "--domain",
          "vm2=node2", "--domain", "vm3=node3", "--max-vfs-per-vm", "3", "--read-timeout",
-         str(READ_TIMEOUT_MS), "--check-interval", "200", "--guest-buses", "0x10:4"],
+         str(READ_TIMEOUT_MS), "--check-interval", "200", "--guest-buses", "0x10:4",
+         "--mqtt", MQTT["url"]],
         stderr=log, env=env)
     wait_until(lambda: all(os.path.exists(sock_path(d)) for d in ("vm1", "vm2", "vm3")), 20,
                "esfmd's channel sockets")
@@ -253,6 +257,9 @@ def test_pinned_guest_addresses_survive_pause_by_detach():
     st["domains"]["vm2"]["device_pause"] = False
     with open(HV, "w") as f:
         json.dump(st, f)
+    sub_log = open(os.path.join(T, "mqtt.log"), "w")
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", MQTT["port"], "-v", "-t",
+                            "kfarm/accel/node2/#"], stdout=sub_log)
     c = Chan("vm2")
     v, kv = words(c.ask("esfm1 g1 job-attach job=50 vfs=2"))
     check(v == "ok", "job-attach %r" % kv)
@@ -265,7 +272,22 @@ def test_pinned_guest_addresses_survive_pause_by_detach():
         check(g not in guests("vm2"), "pause fell back to detach of %s" % g)
         esfm("unpause", host[g])
         check(guests("vm2") == bdfs, "unpause re-attached at %s: %r" % (g, guests("vm2")))
+    # One VF identity: the VM's Slurm node and the guest address, for attach, pause and unpause
+    # alike (esfm pause reads the node from the nodes.json esfmd wrote).
+    def seen(topic, states):
+        got = [ln.split(" ", 1)[1] for ln in open(os.path.join(T, "mqtt.log"))
+               if ln.split(" ", 1)[0] == topic]
+        # the broker's retained message of an earlier test may come first
+        return [json.loads(x)["state"] for x in got][-len(states):] == states
+
+    for g in bdfs:
+        wait_until(lambda: seen("kfarm/accel/node2/" + g, ["active", "paused", "active"]), 20,
+                   "kfarm/accel/node2/%s active, paused, active" % g)
     check(words(c.ask("esfm1 g2 job-detach job=50"))[0] == "ok", "detach")
+    wait_until(lambda: seen("kfarm/accel/node2/" + bdfs[0], ["active", "paused", "active",
+                                                              "detached"]), 20, "detached")
+    sub.terminate()
+    sub.wait()
     c.close()
     st["domains"]["vm2"]["device_pause"] = True
     with open(HV, "w") as f:
@@ -349,6 +371,8 @@ def main():
         if not os.access(p, os.X_OK):
             fail("%s missing: build kfarm first (scripts/build)" % p)
     try:
+        MQTT["port"] = start_mosquitto(os.path.join(T, "mqtt-broker"))
+        MQTT["url"] = "tcp://127.0.0.1:" + MQTT["port"]
         setup()
         start()
         bdfs = test_normal_requests()
@@ -362,6 +386,8 @@ def main():
     finally:
         if daemon and daemon.poll() is None:
             daemon.kill()
+        if "port" in MQTT:
+            stop_mosquitto(os.path.join(T, "mqtt-broker"))
         log = os.path.join(T, "esfmd.log")
         if os.path.exists(log):
             print("--- esfmd log (tail)\n" + "".join(open(log).readlines()[-30:]))
