@@ -116,6 +116,16 @@ int esfm_write_file_sync(const char *path, const char *data, char *err, size_t e
 /* Reads and parses a JSON file: 0, -ENOENT/-errno, or -EINVAL when it is not JSON. */
 int esfm_read_json(const char *path, cJSON **out);
 
+/* pf_locks.c: shared holds of PF locks for VF operations (lock order there). vf: the VF whose PF
+ * to hold, or NULL (or a VF not found) for every PF. */
+struct esfm_pf_hold {
+    int *fds;
+    size_t n;
+};
+int esfm_pf_hold(struct esfm_ctx *ctx, const char *vf, struct esfm_pf_hold *h, char *err,
+                 size_t errlen);
+void esfm_pf_release(struct esfm_pf_hold *h);
+
 /* journal.c: write-ahead intents in <state>/journal/. */
 struct esfm_journal {
     int fd;

@@ -216,8 +216,8 @@ static cJSON *job_json(const struct esfm_job *job)
     return e;
 }
 
-int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char *domain,
-                    unsigned nvfs, struct esfm_grant *grants, char *err, size_t errlen)
+static int job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char *domain,
+                      unsigned nvfs, struct esfm_grant *grants, char *err, size_t errlen)
 {
     if (!job || !valid_job_id(job->job_id))
         return esfm_fail(err, errlen, -EINVAL,
@@ -390,7 +390,7 @@ unlock:
     return rc;
 }
 
-int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen)
+static int job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen)
 {
     if (!valid_job_id(job_id))
         return esfm_fail(err, errlen, -EINVAL,
@@ -478,6 +478,31 @@ out:
     cJSON_Delete(st);
     esfm_state_unlock(fd);
     free(v);
+    return rc;
+}
+
+/* Every PF's lock, shared: the job's VFs come from (or go back to) any PF, never one being
+ * reconfigured. */
+int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char *domain,
+                    unsigned nvfs, struct esfm_grant *grants, char *err, size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, NULL, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = job_attach(ctx, job, domain, nvfs, grants, err, errlen);
+    esfm_pf_release(&h);
+    return rc;
+}
+
+int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, NULL, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = job_detach(ctx, job_id, err, errlen);
+    esfm_pf_release(&h);
     return rc;
 }
 

@@ -112,8 +112,8 @@ static int pick_free_vf(struct esfm_ctx *ctx, const struct esfm_hostdev *h, size
     return rc;
 }
 
-int esfm_attach(struct esfm_ctx *ctx, const char *vf_arg, const char *domain, char *vf_out,
-                char *err, size_t errlen)
+static int attach(struct esfm_ctx *ctx, const char *vf_arg, const char *domain, char *vf_out,
+                  char *err, size_t errlen)
 {
     char vf[ESFM_BDF_LEN], pf[ESFM_BDF_LEN], alias[ESFM_ALIAS_LEN], guest[ESFM_BDF_LEN] = "";
     int rc = esfm_need_hv(ctx, err, errlen);
@@ -198,7 +198,7 @@ unlock:
     return rc;
 }
 
-int esfm_detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errlen)
+static int detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errlen)
 {
     char vf[ESFM_BDF_LEN];
     int rc = esfm_need_hv(ctx, err, errlen);
@@ -261,8 +261,8 @@ int esfm_detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errl
     return rc;
 }
 
-int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_back, char *err,
-               size_t errlen)
+static int pause_vf(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_back,
+                    char *err, size_t errlen)
 {
     char vf[ESFM_BDF_LEN], domain[128] = "", alias[64] = "", method[16] = "", guest[ESFM_BDF_LEN] = "";
     if (fell_back)
@@ -348,5 +348,42 @@ int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_
     }
     esfm_step(ctx, "pause recorded");
     esfm_journal_end(ctx, &j);
+    return rc;
+}
+
+/* The public VF operations hold their PF's lock shared (all PFs' when no VF is named), so that
+ * they never run beside init/reconf of that PF (lock order: pf_locks.c). */
+int esfm_attach(struct esfm_ctx *ctx, const char *vf_arg, const char *domain, char *vf_out,
+                char *err, size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, vf_arg, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = attach(ctx, vf_arg, domain, vf_out, err, errlen);
+    esfm_pf_release(&h);
+    return rc;
+}
+
+int esfm_detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, vf_arg, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = detach(ctx, vf_arg, err, errlen);
+    esfm_pf_release(&h);
+    return rc;
+}
+
+int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_back, char *err,
+               size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, vf_arg, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = pause_vf(ctx, vf_arg, pause, fell_back, err, errlen);
+    esfm_pf_release(&h);
     return rc;
 }
