@@ -1,9 +1,12 @@
-/* Private data layout of a tuner block, shared by the files of libkfarm_tuner.
- * OPs are stored as structure-of-arrays so that update() walks contiguous memory. */
-#ifndef KFARM_TUNER_INTERNAL_H
-#define KFARM_TUNER_INTERNAL_H
+/* Private to libkfarm_tuner (src/tuner/): the data layout of a tuner block, shared by its files;
+ * the MQTT servers (server/) never see it. OPs are stored as structure-of-arrays so that update()
+ * walks contiguous memory. */
+#ifndef KFARM_TUNER_PRIVATE_H
+#define KFARM_TUNER_PRIVATE_H
 
 #include <kfarm/tuner.h>
+
+#include "errbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -96,8 +99,6 @@ struct tuner {
     int have_current; /* last.op refers to the current knowledge */
 };
 
-int tuner_errorf(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 int tuner_copy_name(char *dst, const char *src, const char *what, char *err, size_t errlen);
 struct state *tuner_find_state(struct tuner *t, const char *name);
 void tuner_invalidate(struct tuner *t);

@@ -1,6 +1,7 @@
 /* Welcome-message block descriptions for the MQTT servers: parsing, and conversions between
  * JSON knob/feature/metric objects and value vectors in the description's order. */
 #include "block_desc.h"
+#include "errbuf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,73 @@ static int copy(char *dst, const cJSON *v)
         return -EINVAL;
     strcpy(dst, v->valuestring);
     return 0;
+}
+
+/* One knob of the welcome: its values (an enumeration's labels, or a range's values). */
+static int parse_knob(struct bd_knob *b, const cJSON *k)
+{
+    const cJSON *vals = cJSON_GetObjectItemCaseSensitive(k, "values");
+    const cJSON *range = cJSON_GetObjectItemCaseSensitive(k, "range");
+    if (copy(b->name, cJSON_GetObjectItemCaseSensitive(k, "name")))
+        return -EINVAL;
+    if (cJSON_IsArray(vals) && cJSON_GetArraySize(vals) > 0) {
+        b->n = (size_t)cJSON_GetArraySize(vals);
+        b->is_enum = 1;
+        b->values = calloc(b->n, sizeof(double));
+        b->labels = calloc(b->n, sizeof(char *));
+        if (!b->values || !b->labels)
+            return -EINVAL;
+        size_t i = 0;
+        const cJSON *v;
+        cJSON_ArrayForEach(v, vals)
+        {
+            char num[32];
+            if (cJSON_IsNumber(v))
+                snprintf(num, sizeof(num), "%.17g", v->valuedouble);
+            else if (!cJSON_IsString(v))
+                return -EINVAL;
+            b->labels[i] = strdup(cJSON_IsString(v) ? v->valuestring : num);
+            if (!b->labels[i])
+                return -EINVAL;
+            b->values[i] = (double)i;
+            i++;
+        }
+    } else if (cJSON_IsArray(range) && cJSON_GetArraySize(range) == 3) {
+        double lo = cJSON_GetArrayItem(range, 0)->valuedouble;
+        double hi = cJSON_GetArrayItem(range, 1)->valuedouble;
+        double st = cJSON_GetArrayItem(range, 2)->valuedouble;
+        if (!(st > 0) || hi < lo || (hi - lo) / st > MAX_RANGE_VALUES)
+            return -EINVAL;
+        b->n = (size_t)((hi - lo) / st) + 1;
+        b->values = calloc(b->n, sizeof(double));
+        if (!b->values)
+            return -EINVAL;
+        for (size_t i = 0; i < b->n; i++)
+            b->values[i] = lo + (double)i * st;
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The metric to minimise or maximise (default: minimise the first); objective_idx stays -1 when
+ * the named one is not a metric. */
+static void pick_objective(struct block_desc *d, const cJSON *root)
+{
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "objective");
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(obj, "minimize");
+    if (!o) {
+        o = cJSON_GetObjectItemCaseSensitive(obj, "maximize");
+        d->maximize = o != NULL;
+    }
+    if (o && copy(d->objective, o) == 0) {
+        for (size_t i = 0; i < d->nm; i++)
+            if (!strcmp(d->metrics[i], d->objective))
+                d->objective_idx = (int)i;
+    } else {
+        strcpy(d->objective, d->metrics[0]);
+        d->objective_idx = 0;
+    }
 }
 
 int block_desc_parse(struct block_desc *d, const char *json, char *err, size_t errlen)
@@ -35,48 +103,8 @@ int block_desc_parse(struct block_desc *d, const char *json, char *err, size_t e
         goto out;
     cJSON_ArrayForEach(k, list)
     {
-        struct bd_knob *b = &d->knobs[d->nk++];
-        const cJSON *vals = cJSON_GetObjectItemCaseSensitive(k, "values");
-        const cJSON *range = cJSON_GetObjectItemCaseSensitive(k, "range");
-        if (copy(b->name, cJSON_GetObjectItemCaseSensitive(k, "name")))
+        if (parse_knob(&d->knobs[d->nk++], k))
             goto out;
-        if (cJSON_IsArray(vals) && cJSON_GetArraySize(vals) > 0) {
-            b->n = (size_t)cJSON_GetArraySize(vals);
-            b->is_enum = 1;
-            b->values = calloc(b->n, sizeof(double));
-            b->labels = calloc(b->n, sizeof(char *));
-            if (!b->values || !b->labels)
-                goto out;
-            size_t i = 0;
-            const cJSON *v;
-            cJSON_ArrayForEach(v, vals)
-            {
-                char num[32];
-                if (cJSON_IsNumber(v))
-                    snprintf(num, sizeof(num), "%.17g", v->valuedouble);
-                else if (!cJSON_IsString(v))
-                    goto out;
-                b->labels[i] = strdup(cJSON_IsString(v) ? v->valuestring : num);
-                if (!b->labels[i])
-                    goto out;
-                b->values[i] = (double)i;
-                i++;
-            }
-        } else if (cJSON_IsArray(range) && cJSON_GetArraySize(range) == 3) {
-            double lo = cJSON_GetArrayItem(range, 0)->valuedouble;
-            double hi = cJSON_GetArrayItem(range, 1)->valuedouble;
-            double st = cJSON_GetArrayItem(range, 2)->valuedouble;
-            if (!(st > 0) || hi < lo || (hi - lo) / st > MAX_RANGE_VALUES)
-                goto out;
-            b->n = (size_t)((hi - lo) / st) + 1;
-            b->values = calloc(b->n, sizeof(double));
-            if (!b->values)
-                goto out;
-            for (size_t i = 0; i < b->n; i++)
-                b->values[i] = lo + (double)i * st;
-        } else {
-            goto out;
-        }
     }
     what = "features: expected [{\"name\"}, ...] (at most 16)";
     list = cJSON_GetObjectItemCaseSensitive(root, "features");
@@ -97,20 +125,7 @@ int block_desc_parse(struct block_desc *d, const char *json, char *err, size_t e
         if (copy(d->metrics[d->nm++], k))
             goto out;
     }
-    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "objective");
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(obj, "minimize");
-    if (!o) {
-        o = cJSON_GetObjectItemCaseSensitive(obj, "maximize");
-        d->maximize = o != NULL;
-    }
-    if (o && copy(d->objective, o) == 0) {
-        for (size_t i = 0; i < d->nm; i++)
-            if (!strcmp(d->metrics[i], d->objective))
-                d->objective_idx = (int)i;
-    } else {
-        strcpy(d->objective, d->metrics[0]);
-        d->objective_idx = 0;
-    }
+    pick_objective(d, root);
     what = "objective: expected {\"minimize\"|\"maximize\": \"<one of the metrics>\"}";
     if (d->objective_idx < 0)
         goto out;
@@ -129,7 +144,7 @@ int block_desc_parse(struct block_desc *d, const char *json, char *err, size_t e
     rc = 0;
 out:
     if (rc) {
-        snprintf(err, errlen, "welcome: %s", what);
+        kf_errf(err, errlen, rc, "welcome: %s", what);
         block_desc_fini(d);
     }
     cJSON_Delete(root);

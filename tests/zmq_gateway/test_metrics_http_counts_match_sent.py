@@ -11,7 +11,7 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python"))
 from kfarm_harness import Job, check, client, cpu_seconds, kfarm_processes, wait_until  # noqa: E402
-from kfarm_client import Client, Message  # noqa: E402
+from kfarm import Client  # noqa: E402
 
 
 def scrape(port, path="/metrics"):
@@ -58,9 +58,9 @@ with Job(3, ["--metrics-listen", "127.0.0.1:0"]) as job:
     check(s.get("kfarm_requests_total") == 0, "requests before any were sent: %r" % s)
 
     # During a run: 4 slow requests from one client are in flight (2 workers x 4 slots).
-    slow = Client.connect(job.endpoint, settle=0)
-    for i in range(N_SLOW):
-        slow._send("slow%d" % i, "sleep", b'{"ms": 3000}')
+    # check=False: no $info round trip, so the counts below are exactly the requests sent.
+    slow = Client.connect(job.endpoint, settle=0, check=False)
+    slow_replies = [slow.submit("sleep", {"ms": 3000}) for _ in range(N_SLOW)]
 
     def in_flight():
         m = samples(scrape(port)[1])
@@ -68,8 +68,8 @@ with Job(3, ["--metrics-listen", "127.0.0.1:0"]) as job:
         per_rank = sum(v for k, v in m.items() if k.startswith("kfarm_worker_inflight{"))
         return per_client == [N_SLOW] and per_rank == N_SLOW
     wait_until(in_flight, 10, "metrics showing %d requests in flight from one client" % N_SLOW)
-    for _ in range(N_SLOW):
-        check(slow._recv(10000) is not None, "a slow request was not answered")
+    for f in slow_replies:
+        check(f.result(10) == b'{"ms": 3000}', "a slow request was not answered")
     slow.close()
 
     client("--connect", job.endpoint, "-n", N_OK, "--inflight", 16, "--quiet")

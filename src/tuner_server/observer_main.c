@@ -2,10 +2,11 @@
  * for admins or a scheduler — command line, connection and the message loop. */
 #include "number_arg.h"
 #include "observer.h"
+#include "server_loop.h"
+#include "clock.h"
 
 #include <getopt.h>
 #include <kfarm/mqtt_security.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +15,7 @@
 
 /* getopt values of the shared --mqtt-* security options */
 #define OPT_MQTT_SECURITY 1000
-#define P "kfarm-observer"
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
+#define P                 "kfarm-observer"
 
 static void usage(FILE *f)
 {
@@ -41,18 +34,13 @@ static void usage(FILE *f)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)kf_now_ns() * 1e-9;
 }
 
-int main(int argc, char **argv)
+/* Fills o and sec from the command line: -1 to go on, else the exit status (0 after --help, 2
+ * on a bad option). */
+static int parse_args(int argc, char **argv, struct observer_opts *o, struct kf_mqtt_security *sec)
 {
-    struct observer ob;
-    memset(&ob, 0, sizeof(ob));
-    ob.o.threshold = 0.3;
-    ob.o.samples = 5;
-    struct kf_mqtt_security sec = {0};
     static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
                                          {"hints", required_argument, 0, 'o'},
                                          {"threshold", required_argument, 0, 't'},
@@ -66,76 +54,79 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            ob.o.broker = optarg;
+            o->broker = optarg;
             break;
         case 'o':
-            ob.o.hints_path = optarg;
+            o->hints_path = optarg;
             break;
         case 't':
-            if (tuner_arg_positive(P, "--threshold", optarg, 1e9, &ob.o.threshold))
+            if (tuner_arg_positive(P, "--threshold", optarg, 1e9, &o->threshold))
                 return 2;
             break;
         case 'm':
-            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &ob.o.samples))
+            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &o->samples))
                 return 2;
             break;
         case 'k':
-            ob.o.knowledge_dir = optarg;
+            o->knowledge_dir = optarg;
             break;
         case 'i':
-            ob.o.client_id = optarg;
+            o->client_id = optarg;
             break;
         case 'h':
             usage(stdout);
             return 0;
         default:
             if (c >= OPT_MQTT_SECURITY && c < OPT_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
-                kf_mqtt_security_set(&sec, c - OPT_MQTT_SECURITY, optarg);
+                kf_mqtt_security_set(sec, c - OPT_MQTT_SECURITY, optarg);
                 break;
             }
             usage(stderr);
             return 2;
         }
     }
-    if (!ob.o.broker || !ob.o.hints_path || !(ob.o.threshold > 0) || ob.o.samples == 0) {
+    if (!o->broker || !o->hints_path || !(o->threshold > 0) || o->samples == 0) {
         usage(stderr);
         return 2;
     }
-    char cid[64], err[256];
-    snprintf(cid, sizeof(cid), "kfarm-observer-%ld", (long)getpid());
-    ob.mq = mqtt_link_new(ob.o.broker, &sec, ob.o.client_id ? ob.o.client_id : cid, NULL, NULL,
-                          NULL, NULL, err, sizeof(err));
-    if (!ob.mq) {
-        fprintf(stderr, "kfarm-observer: %s\n", err);
-        return 1;
+    return -1;
+}
+
+static void handle(void *server, const char *topic, const char *payload)
+{
+    observer_handle(server, topic, payload);
+}
+
+static void idle(void *server, int last)
+{
+    static double last_write;
+    struct observer *ob = server;
+    /* hints follow observations; twice a second is plenty for a resource manager */
+    if (last || (ob->dirty && now_s() - last_write >= 0.5)) {
+        observer_write_hints(ob);
+        last_write = now_s();
     }
+}
+
+int main(int argc, char **argv)
+{
+    struct observer ob;
+    memset(&ob, 0, sizeof(ob));
+    ob.o.threshold = 0.3;
+    ob.o.samples = 5;
+    struct kf_mqtt_security sec = {0};
+    int rc = parse_args(argc, argv, &ob.o, &sec);
+    if (rc >= 0)
+        return rc;
     const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
                                   "margot/+/prediction"};
-    mqtt_link_subscribe_all(ob.mq, topics, sizeof(topics) / sizeof(topics[0]));
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    double last_write = 0;
+    ob.mq = server_connect("kfarm-observer", ob.o.broker, &sec, ob.o.client_id, topics,
+                           sizeof(topics) / sizeof(topics[0]), NULL, NULL);
+    if (!ob.mq)
+        return 1;
+    static const struct server_loop_ops ops = {handle, idle};
     ob.dirty = 1;
-    unsigned errors_seen = 0;
-    while (!stop) {
-        mqtt_link_poll(ob.mq);
-        mqtt_link_log_error(ob.mq, "kfarm-observer", &errors_seen);
-        struct mqtt_message m;
-        while (!stop && mqtt_link_next(ob.mq, &m)) {
-            observer_handle(&ob, m.topic, m.payload);
-            mqtt_message_fini(&m);
-        }
-        /* hints follow observations; twice a second is plenty for a resource manager */
-        if (ob.dirty && now_s() - last_write >= 0.5) {
-            observer_write_hints(&ob);
-            last_write = now_s();
-        }
-        mqtt_link_wait(ob.mq, 200);
-    }
-    observer_write_hints(&ob);
+    server_loop_run(ob.mq, "kfarm-observer", &ops, &ob);
     mqtt_link_free(ob.mq, NULL, NULL);
     observer_fini(&ob);
     return 0;

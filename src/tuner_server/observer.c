@@ -2,6 +2,8 @@
  * observations from the knowledge and hardware-feature changes, asks for relearning, and
  * computes resource hints (happiness, gain with other resources). */
 #include "observer.h"
+#include "clock.h"
+#include "atomic_file.h"
 #include "text_file.h"
 
 #include <errno.h>
@@ -17,9 +19,7 @@
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)kf_now_ns() * 1e-9;
 }
 
 static int same_vec(const double *a, const double *b, size_t n)
@@ -181,7 +181,7 @@ static void on_prediction(struct observer *ob, struct oapp *a, const char *paylo
     if (ob->o.knowledge_dir) {
         char path[1024], err[256];
         snprintf(path, sizeof(path), "%s/%s.v%zu.json", ob->o.knowledge_dir, a->id, a->n_versions);
-        if (tuner_write_text_atomic(path, payload, err, sizeof(err)) < 0)
+        if (kf_atomic_write_text(path, payload, TUNER_TEXT_FILE_MODE, err, sizeof(err)) < 0)
             LOG("%s\n", err);
     }
     ob->dirty = 1;
@@ -412,7 +412,7 @@ int observer_write_hints(struct observer *ob)
     if (!s)
         return -ENOMEM;
     char err[256];
-    int rc = tuner_write_text_atomic(ob->o.hints_path, s, err, sizeof(err));
+    int rc = kf_atomic_write_text(ob->o.hints_path, s, TUNER_TEXT_FILE_MODE, err, sizeof(err));
     if (rc < 0)
         LOG("%s\n", err);
     free(s);

@@ -2,12 +2,12 @@
  * and the message loop; the learning logic is in learner.c. */
 #include "learner.h"
 #include "number_arg.h"
+#include "server_loop.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <kfarm/mqtt_security.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +15,7 @@
 
 /* getopt values of the shared --mqtt-* security options */
 #define OPT_MQTT_SECURITY 1000
-#define P "kfarm-learner"
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
+#define P                 "kfarm-learner"
 
 static void usage(FILE *f)
 {
@@ -50,15 +42,10 @@ static void on_connected(void *arg)
     fprintf(stderr, "kfarm-learner: connected\n");
 }
 
-int main(int argc, char **argv)
+/* Fills o and sec from the command line: -1 to go on, else the exit status (0 after --help, 2
+ * on a bad option). */
+static int parse_args(int argc, char **argv, struct learner_opts *o, struct kf_mqtt_security *sec)
 {
-    struct learner l;
-    memset(&l, 0, sizeof(l));
-    l.o.max_full = 64;
-    l.o.samples = 16;
-    l.o.seed = 1;
-    struct kf_mqtt_security sec = {0};
-    size_t n;
     static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
                                          {"state", required_argument, 0, 's'},
                                          {"knowledge-dir", required_argument, 0, 'k'},
@@ -71,89 +58,93 @@ int main(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          KF_MQTT_SECURITY_LONG_OPTIONS(OPT_MQTT_SECURITY),
                                          {0, 0, 0, 0}};
+    size_t n;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            l.o.broker = optarg;
+            o->broker = optarg;
             break;
         case 's':
-            l.o.state_path = optarg;
+            o->state_path = optarg;
             break;
         case 'k':
-            l.o.knowledge_dir = optarg;
+            o->knowledge_dir = optarg;
             break;
         case 'n':
-            if (tuner_arg_size(P, "--observations", optarg, 1, 1000000, &l.o.observations))
+            if (tuner_arg_size(P, "--observations", optarg, 1, 1000000, &o->observations))
                 return 2;
             break;
         case 'f':
-            if (tuner_arg_size(P, "--max-full", optarg, 0, 1000000, &l.o.max_full))
+            if (tuner_arg_size(P, "--max-full", optarg, 0, 1000000, &o->max_full))
                 return 2;
             break;
         case 'r':
-            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &l.o.samples))
+            if (tuner_arg_size(P, "--samples", optarg, 1, 1000000, &o->samples))
                 return 2;
             break;
         case 'e':
             if (tuner_arg_size(P, "--seed", optarg, 0, UINT_MAX, &n))
                 return 2;
-            l.o.seed = (unsigned)n;
+            o->seed = (unsigned)n;
             break;
         case 'i':
-            l.o.client_id = optarg;
+            o->client_id = optarg;
             break;
         case 'v':
-            l.o.verbose = 1;
+            o->verbose = 1;
             break;
         case 'h':
             usage(stdout);
             return 0;
         default:
             if (c >= OPT_MQTT_SECURITY && c < OPT_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
-                kf_mqtt_security_set(&sec, c - OPT_MQTT_SECURITY, optarg);
+                kf_mqtt_security_set(sec, c - OPT_MQTT_SECURITY, optarg);
                 break;
             }
             usage(stderr);
             return 2;
         }
     }
-    if (!l.o.broker || l.o.samples == 0) {
+    if (!o->broker || o->samples == 0) {
         usage(stderr);
         return 2;
     }
-    char cid[64];
-    snprintf(cid, sizeof(cid), "kfarm-learner-%ld", (long)getpid());
-    char err[256];
-    l.mq = mqtt_link_new(l.o.broker, &sec, l.o.client_id ? l.o.client_id : cid, NULL, NULL,
-                         on_connected, &l, err, sizeof(err));
-    if (!l.mq) {
-        fprintf(stderr, "kfarm-learner: %s\n", err);
-        return 1;
-    }
+    return -1;
+}
+
+static void handle(void *server, const char *topic, const char *payload)
+{
+    learner_handle(server, topic, payload);
+}
+
+static void idle(void *server, int last)
+{
+    struct learner *l = server;
+    if (l->dirty || last)
+        learner_write_state(l);
+}
+
+int main(int argc, char **argv)
+{
+    struct learner l;
+    memset(&l, 0, sizeof(l));
+    l.o.max_full = 64;
+    l.o.samples = 16;
+    l.o.seed = 1;
+    struct kf_mqtt_security sec = {0};
+    int rc = parse_args(argc, argv, &l.o, &sec);
+    if (rc >= 0)
+        return rc;
     const char *const topics[] = {"margot/+/welcome/+", "margot/+/observation/+", "margot/+/kia/+",
                                   "margot/+/relearn"};
-    mqtt_link_subscribe_all(l.mq, topics, sizeof(topics) / sizeof(topics[0]));
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    l.mq = server_connect("kfarm-learner", l.o.broker, &sec, l.o.client_id, topics,
+                          sizeof(topics) / sizeof(topics[0]), on_connected, &l);
+    if (!l.mq)
+        return 1;
+    static const struct server_loop_ops ops = {handle, idle};
     l.dirty = 1;
-    unsigned errors_seen = 0;
-    while (!stop) {
-        mqtt_link_poll(l.mq);
-        mqtt_link_log_error(l.mq, "kfarm-learner", &errors_seen);
-        struct mqtt_message m;
-        while (!stop && mqtt_link_next(l.mq, &m)) {
-            learner_handle(&l, m.topic, m.payload);
-            mqtt_message_fini(&m);
-        }
-        if (l.dirty)
-            learner_write_state(&l);
-        mqtt_link_wait(l.mq, 200);
-    }
-    learner_write_state(&l);
+    server_loop_run(l.mq, "kfarm-learner", &ops, &l);
     mqtt_link_free(l.mq, NULL, NULL);
     learner_fini(&l);
     return 0;

@@ -79,7 +79,9 @@ int linear_model_fit(struct linear_model *m, const double *X, const double *y, s
                 A[r][q + 1] += row[r] * y[i];
             }
         }
-        double sol[DIM];
+        /* solve() fills sol[0..q]; zeroed because gcc -O3 cannot bound q (q + 1 could wrap to
+         * 0 for all it knows) and reports the reads below as maybe-uninitialized. */
+        double sol[DIM] = {0};
         if (solve(A, q + 1, sol) == 0) {
             memset(m->coef, 0, sizeof(m->coef));
             m->coef[0] = sol[0];

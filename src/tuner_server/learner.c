@@ -3,6 +3,7 @@
 #include "learner.h"
 #include "doe.h"
 #include "linear_model.h"
+#include "atomic_file.h"
 #include "text_file.h"
 
 #include <errno.h>
@@ -212,7 +213,7 @@ static void finish_learning(struct learner *l, struct lapp *a)
     if (l->o.knowledge_dir) {
         char path[1024], err[256];
         snprintf(path, sizeof(path), "%s/%s.json", l->o.knowledge_dir, a->id);
-        if (tuner_write_text_atomic(path, k, err, sizeof(err)) < 0)
+        if (kf_atomic_write_text(path, k, TUNER_TEXT_FILE_MODE, err, sizeof(err)) < 0)
             LOG("%s\n", err);
     }
     for (size_t j = 0; j < a->n_clients; j++)
@@ -476,7 +477,7 @@ int learner_write_state(struct learner *l)
     if (!s)
         return -ENOMEM;
     char err[256];
-    int rc = tuner_write_text_atomic(l->o.state_path, s, err, sizeof(err));
+    int rc = kf_atomic_write_text(l->o.state_path, s, TUNER_TEXT_FILE_MODE, err, sizeof(err));
     if (rc < 0)
         LOG("%s\n", err);
     free(s);
