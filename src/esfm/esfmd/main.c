@@ -28,6 +28,9 @@ static const char usage_text[] =
     "                         domains' reserved pcie-root-ports; numbers may be 0x hex)\n"
     "  --connect URI --policy FILE --state-dir DIR --sysfs-root DIR --mqtt URI\n"
     "  --parallel N --timeout MS   as for esfm (docs/esfm.md)\n"
+    "  --help, --version\n"
+    "exit status: 0 stopped by SIGTERM, 2 usage, else esfm's codes (3 not root or policy,\n"
+    "  8 state dir) or 1 (a socket could not be made)\n"
     "protocol and trust model: docs/esfmd.md\n";
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -124,7 +127,8 @@ static int parse_args(int argc, char **argv, struct esfmd_config *c, struct esfm
         {"read-timeout", 1, 0, 'r'}, {"check-interval", 1, 0, 'i'}, {"connect", 1, 0, 'c'},
         {"policy", 1, 0, 'p'},       {"state-dir", 1, 0, 'S'},      {"sysfs-root", 1, 0, 'y'},
         {"mqtt", 1, 0, 'q'},         {"parallel", 1, 0, 'P'},       {"timeout", 1, 0, 't'},
-        {"guest-buses", 1, 0, 'g'},  {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
+        {"guest-buses", 1, 0, 'g'},  {"help", 0, 0, 'h'},           {"version", 0, 0, 'V'},
+        {0, 0, 0, 0}};
     int ch, rc = 0;
     while (!rc && (ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
@@ -142,6 +146,7 @@ static int parse_args(int argc, char **argv, struct esfmd_config *c, struct esfm
         case 't': rc = parse_int(optarg, "--timeout", 1, &o->detach_timeout_ms); break;
         case 'g': rc = parse_buses(optarg, o); break;
         case 'h': fputs(usage_text, stdout); exit(0);
+        case 'V': printf("esfmd %s\n", KFARM_VERSION); exit(0);
         default: rc = -EINVAL;
         }
     }
