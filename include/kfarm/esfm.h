@@ -14,6 +14,10 @@
 extern "C" {
 #endif
 
+/* libesfm is built with hidden visibility: what this header declares is its whole API (and all
+ * that src/esfm/libesfm.map lets it export). */
+#pragma GCC visibility push(default)
+
 /*
  * Errors. Every function returns 0 or a negative errno-style code and writes a one-line message
  * (what failed, on which object, why, what to do) into the caller's err buffer. The code says
@@ -62,16 +66,16 @@ struct esfm_options {
                                 nothing) */
     struct kf_mqtt_security mqtt_security; /* user, password file, CA, client cert (all NULL:
                                               anonymous) */
-    int parallel;            /* threads for multi-VF operations; <= 0 means one per VF */
-    bool force;              /* ignore the busy counter */
-    unsigned hv_flags;       /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */
-    int detach_timeout_ms;   /* bound on the device-removed wait; 0 = 10000 */
+    int parallel;          /* threads for multi-VF operations; <= 0 means one per VF */
+    bool force;            /* ignore the busy counter */
+    unsigned hv_flags;     /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */
+    int detach_timeout_ms; /* bound on the device-removed wait; 0 = 10000 */
     /* Guest PCI buses reserved for VFs (pcie-root-ports with these indexes in every domain
      * XML): job-attach pins each VF at 0000:BB:00.0 with BB the lowest free one of
      * [guest_bus_first, guest_bus_first + guest_buses). 0 buses: the hypervisor chooses. Either
      * way a VF keeps its address across a detach/attach pause fallback and unpause. */
     unsigned guest_bus_first, guest_buses;
-    bool skip_reconcile;     /* true: leave crashed runs' journal entries (esfm status) */
+    bool skip_reconcile;   /* true: leave crashed runs' journal entries (esfm status) */
     const struct esfm_sysfs_ops *sysfs_ops; /* NULL = real kernel */
     esfm_log_fn log;                        /* NULL = silent */
     void *log_arg;
@@ -187,8 +191,7 @@ int esfm_list_pending(struct esfm_ctx *ctx, struct esfm_pending **out, size_t *n
 /* Repairs what crashed runs left (esfm_ctx_new already does it). *repaired gets the count. */
 int esfm_reconcile(struct esfm_ctx *ctx, int *repaired, char *err, size_t errlen);
 
-/* The CLI, callable with another sysfs ops table (tests run it on the fake kernel). */
-int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops);
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /* Whether a VM runs, for esfmd: it releases the VFs of a domain that stopped and refuses
  * requests for one that does not run. */
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 
@@ -12,7 +12,7 @@ int esfm_domain_running(struct esfm_ctx *ctx, const char *domain, bool *running,
     if (rc)
         return rc;
     if (!ctx->hv->ops->domain_active)
-        return esfm_fail(err, errlen, -EREMOTEIO, "hypervisor backend %s cannot tell whether a "
+        return kf_errf(err, errlen, -EREMOTEIO, "hypervisor backend %s cannot tell whether a "
                          "domain runs", ctx->hv->ops->name);
     rc = ctx->hv->ops->domain_active(ctx->hv, domain, err, errlen);
     if (rc < 0 && rc != -ENOENT)

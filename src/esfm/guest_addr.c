@@ -1,6 +1,6 @@
 /* Pinned guest PCI addresses: the VF a job gets appears in its VM at an address chosen from the
  * admin's reserved buses, so the address the job was told stays true across pause by detach. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,7 +35,7 @@ int esfm_guest_pick(struct esfm_ctx *ctx, cJSON *st, const struct esfm_hostdev *
             return 0;
     }
     out[0] = '\0';
-    return esfm_fail(err, errlen, -EBUSY,
+    return kf_errf(err, errlen, -EBUSY,
                      "VM %s has no free guest PCI slot among the %u reserved buses from 0x%02x; "
                      "give it more pcie-root-ports and raise the reserved range",
                      domain, ctx->guest_buses, ctx->guest_bus_first);

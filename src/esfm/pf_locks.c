@@ -2,7 +2,7 @@
  * order, then <state>/state.lock, then a journal entry's own lock. init and reconf hold their
  * PF's lock exclusively (esfm_pf_lock), so no VF of a PF is attached, detached, paused or handed
  * to a job while that PF is being reconfigured; VF operations still run beside each other. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,13 +23,13 @@ static int hold_one(struct esfm_ctx *ctx, const char *pf, int *fd, char *err, si
     snprintf(p, sizeof p, "%s/locks/%s.lock", ctx->state_dir, pf);
     *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (*fd < 0)
-        return esfm_fail(err, errlen, -ENOLCK, "cannot open lock %s: %s", p, strerror(errno));
+        return kf_errf(err, errlen, -ENOLCK, "cannot open lock %s: %s", p, strerror(errno));
     while (flock(*fd, LOCK_SH) < 0) {
         if (errno != EINTR) {
             int e = errno;
             close(*fd);
             *fd = -1;
-            return esfm_fail(err, errlen, -ENOLCK, "cannot lock %s: %s", p, strerror(e));
+            return kf_errf(err, errlen, -ENOLCK, "cannot lock %s: %s", p, strerror(e));
         }
     }
     return 0;
@@ -53,7 +53,7 @@ int esfm_pf_hold(struct esfm_ctx *ctx, const char *vf, struct esfm_pf_hold *h, c
     int rc = 0;
     h->fds = calloc(n ? n : 1, sizeof *h->fds);
     if (!h->fds)
-        rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++)
         if (!(rc = hold_one(ctx, pfs[i], &h->fds[h->n], err, errlen)))
             h->n++;
