@@ -70,6 +70,11 @@ struct esfm_options {
     bool force;            /* ignore the busy counter */
     unsigned hv_flags;     /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */
     int detach_timeout_ms; /* bound on the device-removed wait; 0 = 10000 */
+    /* Guest PCI buses reserved for VFs (pcie-root-ports with these indexes in every domain
+     * XML): job-attach pins each VF at 0000:BB:00.0 with BB the lowest free one of
+     * [guest_bus_first, guest_bus_first + guest_buses). 0 buses: the hypervisor chooses. Either
+     * way a VF keeps its address across a detach/attach pause fallback and unpause. */
+    unsigned guest_bus_first, guest_buses;
     bool skip_reconcile;   /* true: leave crashed runs' journal entries (esfm status) */
     const struct esfm_sysfs_ops *sysfs_ops; /* NULL = real kernel */
     esfm_log_fn log;                        /* NULL = silent */
@@ -107,6 +112,11 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
 
 /* Detaches every VF recorded for job_id and forgets the job. Idempotent: an unknown job is 0. */
 int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen);
+
+/* Whether domain runs: 0 with *running, -ENOENT when the hypervisor does not know it (then
+ * *running is false), or another negative code. */
+int esfm_domain_running(struct esfm_ctx *ctx, const char *domain, bool *running, char *err,
+                        size_t errlen);
 
 /* Checks a job's request against the policy without touching VFs or the state dir (the SPANK
  * plugin's check in srun/sbatch, before the job is queued): nvfs within the per-job cap and, when

@@ -43,6 +43,13 @@ struct ks_config {
     char scontrol[256];       /* asked which GRES a job has here; drains a node ESFM disagrees with */
     char gres[64];            /* "" = VFs are not a Slurm GRES (count from --fpga-vfs) */
     char reflash[8];          /* "allow": the prolog may re-flash an idle PF; default "never" */
+    /* mode=vm (docs/deploy.md): this node is a VM; VFs come from esfmd on the host over the
+     * channel, and sysfs_root is the guest's. mode=host (default): libesfm here. */
+    char mode[8];
+    char channel[256];       /* the esfmd port: a character device or a UNIX socket (tests) */
+    char guest_driver[64];   /* driver the VFs are bound to in the guest; "" = leave as is */
+    char guest_wait_ms[12];  /* bound on a VF's appearance in the guest (default 10000) */
+    char channel_timeout_ms[12]; /* bound on esfmd's reply (default 60000) */
 };
 
 /* What Slurm allocated of the GRES cfg->gres to a job on one node (gres_alloc.c). */
@@ -51,6 +58,11 @@ struct ks_gres_alloc {
     unsigned count;
     char type[64]; /* typed GRES (the bitstream), "" untyped */
 };
+
+static inline bool ks_config_vm(const struct ks_config *cfg)
+{
+    return cfg->mode[0] == 'v';
+}
 
 /* What the job prolog did for a job on this node; state_dir/<jobid> (record.c). */
 struct ks_record {
@@ -164,9 +176,16 @@ struct ks_remote {
     uint32_t job_id;
     bool have_record;
     struct ks_record rec;
+    bool vm_node;                   /* mode=vm: export KFARM_ACCEL_NODE */
     bool refuse;                    /* fallback=fail and no accelerator: tasks must not start */
     char message[KS_ERR_LEN + 128]; /* what the tasks are told */
 };
+/* mode=vm (vm_prolog.c): the prolog and epilog through esfmd. */
+int ks_prolog_vm(const struct ks_slurm *s, const struct ks_config *cfg,
+                 const struct ks_request *req);
+int ks_epilog_vm(const struct ks_slurm *s, const struct ks_config *cfg,
+                 const struct ks_request *req);
+
 int ks_remote_init(const struct ks_slurm *s, const struct ks_config *cfg, struct ks_remote *rm);
 int ks_remote_user_init(const struct ks_slurm *s, const struct ks_request *req,
                         struct ks_remote *rm);

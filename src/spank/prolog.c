@@ -184,6 +184,8 @@ static void drain_for(const struct ks_slurm *s, const struct ks_config *cfg, str
 
 int ks_prolog(const struct ks_slurm *s, const struct ks_config *cfg, const struct ks_request *req)
 {
+    if (ks_config_vm(cfg))
+        return ks_prolog_vm(s, cfg, req);
     struct ks_record rec = {.nvfs = req->nvfs, .fallback = req->fallback};
     struct esfm_ctx *ctx = NULL;
     char err[ESFM_ERR_LEN];
