@@ -67,6 +67,11 @@ void kf_options_usage(FILE *out)
           "  --drain-timeout S              on SIGTERM, wait at most S seconds for running\n"
           "                                 requests (default 5)\n"
           "  --log-level error|warn|info|debug  (default info)\n"
+          "  --log-format text|json         one line per event; json for log shippers (default\n"
+          "                                 text)\n"
+          "  --config FILE                  read options from FILE, one per line ('--name value',\n"
+          "                                 the value the rest of the line, spaces and all; #\n"
+          "                                 comments), in place of --config\n"
           "  -h, --help                     this text\n"
           "  --version                      print the version\n",
           out);
