@@ -2,6 +2,8 @@
  * the start of its output: a controller that does not answer must not hold a prolog for long. */
 #include "kfarm_spank.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,22 +17,14 @@
 
 extern char **environ;
 
-static long elapsed_ms(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /* Reads fd into out until EOF or the deadline; the rest past outlen is drained. false: timed out.
  */
 static bool read_all(int fd, char *out, size_t outlen, int timeout_ms)
 {
     size_t o = 0;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const uint64_t t0 = kf_now_ns();
     for (;;) {
-        long left = timeout_ms - elapsed_ms(&t0);
+        long left = timeout_ms - (long)((kf_now_ns() - t0) / 1000000);
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (left <= 0 || (poll(&p, 1, (int)left) < 0 && errno != EINTR)) {
             out[o] = '\0';
