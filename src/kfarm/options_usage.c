@@ -32,6 +32,8 @@ void kf_options_usage(FILE *out)
           "  --adapter-arg KEY=VALUE        argument for the preceding --adapter; repeatable\n"
           "  --max-inflight K               requests outstanding per worker (default 16)\n"
           "  --max-message-bytes B          largest request accepted (default 16777216)\n"
+          "  --max-client-replies N         replies queued for a client that does not read them;\n"
+          "                                 later ones are dropped (default 8192)\n"
           "  --max-client-inflight N        bind mode: requests one client may have in flight;\n"
           "                                 more get an error reply (default 4096)\n"
           "  --max-pending-bytes B          bytes of requests the gateway holds for all clients\n"
@@ -66,6 +68,9 @@ void kf_options_usage(FILE *out)
           "Other:\n"
           "  --drain-timeout S              on SIGTERM, wait at most S seconds for running\n"
           "                                 requests (default 5)\n"
+          "  --request-timeout S            answer a request that runs longer than S seconds on\n"
+          "                                 a worker with an error and send that rank no new work\n"
+          "                                 until it answers again (default 0: no limit)\n"
           "  --log-level error|warn|info|debug  (default info)\n"
           "  -h, --help                     this text\n"
           "  --version                      print the version\n",

@@ -59,6 +59,10 @@ struct kf_gateway {
     struct kf_wire_batch *batches; /* indexed by rank: requests not yet sent */
     size_t batched_bytes;          /* sum of batches[].len, for --max-pending-bytes */
     struct kf_heap_trim trim; /* gives freed message buffers back (heap_trim.c) */
+    /* --request-timeout: per rank, requests answered with the time-out error whose worker has not
+     * replied yet; each still holds its slot, so the rank is not over-committed when it resumes */
+    int *timed_out;
+    uint64_t timeout_ns, next_expiry_ns;
 };
 
 static int signal_pipe[2] = {-1, -1};
@@ -100,9 +104,11 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_gateway_config *o, 
     g->worker_ranks = calloc((size_t)g->n_workers, sizeof(int));
     g->workers = calloc((size_t)world_size, sizeof(*g->workers));
     g->batches = calloc((size_t)world_size, sizeof(*g->batches));
+    g->timed_out = calloc((size_t)world_size, sizeof(*g->timed_out));
+    g->timeout_ns = (uint64_t)(o->request_timeout_s * 1e9);
     g->doorbell.fd = -1;
     if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->worker_ranks || !g->workers ||
-        !g->batches) {
+        !g->batches || !g->timed_out) {
         rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
@@ -144,6 +150,7 @@ fail:
         free(g->worker_ranks);
         free(g->workers);
         free(g->batches);
+        free(g->timed_out);
         kf_doorbell_close(&g->doorbell);
         if (g->s.ctx)
             kf_session_close(&g->s, 0);
@@ -154,12 +161,20 @@ fail:
 
 /* ---- replies to clients ---- */
 
+/* Never blocks: a reply the client's queue has no room for (--max-client-replies, or a client
+ * that has gone) is dropped and counted. Only the first frame can be refused; once it is taken,
+ * libzmq takes the rest of the message. */
 static void send_frames(struct kf_gateway *g, const void *route, size_t route_len,
                         const struct kf_frame *f, int n)
 {
-    if (g->s.bind_mode)
-        zmq_send(g->s.req, route, route_len, ZMQ_SNDMORE);
-    for (int i = 0; i < n; i++)
+    int first = g->s.bind_mode ? zmq_send(g->s.req, route, route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT)
+                               : zmq_send(g->s.req, f[0].data, f[0].len,
+                                          (n > 1 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+    if (first < 0) {
+        kf_stats_reply_dropped(g->stats, zmq_errno() == EAGAIN);
+        return;
+    }
+    for (int i = g->s.bind_mode ? 0 : 1; i < n; i++)
         zmq_send(g->s.req, f[i].data, f[i].len, i + 1 < n ? ZMQ_SNDMORE : 0);
 }
 
@@ -248,6 +263,8 @@ static void flush_batches(struct kf_gateway *g)
 static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
 {
     r->worker = rank;
+    if (g->timeout_ns)
+        r->t_sent = kf_now_ns();
     kf_dispatch_started(g->dispatch, rank);
     struct kf_wire_batch *b = &g->batches[rank];
     if (r->packed_len <= KF_WIRE_BATCH_MAX_RECORD) {
@@ -533,9 +550,29 @@ static int drain_broadcasts(struct kf_gateway *g)
 
 /* ---- from workers ---- */
 
+/* A reply whose request timed out (its seq's generation is gone, so it cannot match a newer
+ * request): dropped and counted; it frees the slot the timed-out request kept. */
+static int drop_late_reply(struct kf_gateway *g, int source, const struct kf_wire_msg *m)
+{
+    if (g->timed_out[source] == 0)
+        return 0;
+    g->timed_out[source]--;
+    kf_dispatch_finished(g->dispatch, source, m->hdr.service_ns);
+    kf_stats_late_reply(g->stats, source);
+    kf_debug("late reply from rank %d for timed-out request %llx dropped", source,
+             (unsigned long long)m->hdr.seq);
+    return 1;
+}
+
 static void handle_reply(struct kf_gateway *g, int source, const struct kf_wire_msg *m)
 {
     struct kf_request *r = kf_inflight_find(g->inflight, m->hdr.seq);
+    if (kf_dispatch_suspect(g->dispatch, source)) {
+        kf_info("rank %d answers again; it gets new work", source);
+        kf_dispatch_set_suspect(g->dispatch, source, 0);
+    }
+    if ((!r || r->worker != source) && drop_late_reply(g, source, m))
+        return;
     if (!r || r->worker != source) {
         /* Answered already (drain timeout) or never sent: answering again would duplicate. */
         kf_debug("reply from rank %d for unknown request %llx dropped", source,
@@ -553,6 +590,41 @@ static void handle_reply(struct kf_gateway *g, int source, const struct kf_wire_
         send_frames(g, r->route, r->route_len, f, 2);
     }
     kf_inflight_remove(g->inflight, r);
+}
+
+/* ---- hung workers (--request-timeout) ---- */
+
+static void expire_one(struct kf_request *r, void *arg)
+{
+    struct kf_gateway *g = arg;
+    uint64_t now = kf_now_ns();
+    if (!r->worker || now - r->t_sent < g->timeout_ns)
+        return;
+    int rank = r->worker;
+    char msg[120];
+    snprintf(msg, sizeof(msg), "request timed out on rank %d after %.1f s", rank,
+             (double)(now - r->t_sent) / 1e9);
+    if (!kf_dispatch_suspect(g->dispatch, rank))
+        kf_warn("%s; rank %d gets no new work until it answers", msg, rank);
+    kf_dispatch_set_suspect(g->dispatch, rank, 1);
+    g->timed_out[rank]++;
+    kf_stats_timed_out(g->stats, rank);
+    reply_error(g, r->route, r->route_len, r->id, r->id_len, msg);
+    kf_inflight_remove(g->inflight, r);
+}
+
+/* Scans the running requests a few times per time-out period: a request is answered at most a
+ * tenth of the period late, and the O(in-flight) scan stays rare. */
+static void expire_requests(struct kf_gateway *g)
+{
+    if (!g->timeout_ns || kf_dispatch_total_outstanding(g->dispatch) == 0)
+        return;
+    uint64_t now = kf_now_ns();
+    if (now < g->next_expiry_ns)
+        return;
+    uint64_t step = g->timeout_ns / 10;
+    g->next_expiry_ns = now + (step < 10000000 ? 10000000 : step);
+    kf_inflight_foreach(g->inflight, expire_one, g);
 }
 
 static int poll_workers(struct kf_gateway *g)
@@ -723,6 +795,7 @@ static void serve(struct kf_gateway *g)
         int work = drain_requests(g);
         work += drain_broadcasts(g);
         work += poll_workers(g);
+        expire_requests(g);
         dispatch_pending(g);
         flush_batches(g);
         int sending = kf_sendq_progress(g->sendq);
@@ -772,6 +845,7 @@ static void free_gateway(struct kf_gateway *g)
     for (int r = 0; r <= g->n_workers; r++)
         kf_wire_batch_fini(&g->batches[r]);
     free(g->batches);
+    free(g->timed_out);
     kf_doorbell_close(&g->doorbell);
     close(signal_pipe[0]);
     close(signal_pipe[1]);

@@ -10,6 +10,7 @@ struct kf_request {
     uint64_t seq;
     int worker;        /* rank it runs on; 0 while pending */
     uint64_t t_start;  /* when the gateway received it (ns, monotonic) */
+    uint64_t t_sent;   /* when it was given to its worker (ns, monotonic); for --request-timeout */
     uint16_t trace_kind; /* the kind's number in the --trace file */
     void *packed;      /* MPI message, while pending (set and taken through kf_inflight_*_packed) */
     size_t packed_len;

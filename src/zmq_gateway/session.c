@@ -153,9 +153,14 @@ int kf_session_open(struct kf_session *s, const struct kf_gateway_config *o, cha
     s->req = zmq_socket(s->ctx, o->bind_mode ? ZMQ_ROUTER : ZMQ_DEALER);
     if ((rc = kf_curve_apply(&s->curve, s->req, o->bind_mode, err, errlen)))
         goto fail;
-    /* Replies must never be dropped or block the gateway: no send high-water mark. */
-    int zero = 0;
-    zmq_setsockopt(s->req, ZMQ_SNDHWM, &zero, sizeof(zero));
+    /* A client that sends and never reads must not make the gateway queue every reply: at most
+     * max_client_replies wait per client (the ROUTER keeps one pipe per peer, so others are not
+     * affected); later ones are dropped and counted, never blocking the gateway (gateway.c sends
+     * with ZMQ_DONTWAIT). MANDATORY makes the ROUTER say EAGAIN instead of dropping silently. */
+    int hwm = o->max_client_replies > 0 ? o->max_client_replies : 8192, one = 1;
+    zmq_setsockopt(s->req, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (o->bind_mode)
+        zmq_setsockopt(s->req, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
     char adv[256];
     if ((rc = kf_advertise_resolve(o->advertise, adv, sizeof(adv), err, errlen)) ||
         (rc = attach_socket(s->req, o->bind_mode, o->bind_mode ? "--bind" : "--connect",
