@@ -329,11 +329,13 @@ static void strip_topic(const struct kf_gateway *g, const char **kind, size_t *k
 /* ---- from clients ---- */
 
 /* Bytes of requests and broadcasts the gateway holds: waiting for a worker slot, batched for a
- * worker, or posted to MPI and not yet received by every worker. Each part is a counter kept where
+ * worker, or posted to MPI and not yet received by every worker; plus the ids and routing ids of
+ * requests not yet answered. Each part is a counter kept where
  * the bytes are stored and released, so this is O(1). */
 static size_t held_bytes(const struct kf_gateway *g)
 {
-    return kf_inflight_packed_bytes(g->inflight) + g->batched_bytes + kf_sendq_bytes(g->sendq);
+    return kf_inflight_packed_bytes(g->inflight) + kf_inflight_key_bytes(g->inflight) +
+           g->batched_bytes + kf_sendq_bytes(g->sendq);
 }
 
 /* Gateway-wide bound (--max-pending-bytes): many clients together cannot make the gateway hold
@@ -422,7 +424,8 @@ static void accept_request(struct kf_gateway *g, const void *route, size_t route
     }
     if (client_over_limit(g, route, route_len, v) ||
         pending_over_limit(g, route, route_len, v,
-                           sizeof(struct kf_wire_hdr) + v->kind_len + v->payload_len))
+                           sizeof(struct kf_wire_hdr) + v->kind_len + v->payload_len +
+                               route_len + v->id_len))
         return;
     struct kf_request *r = kf_inflight_add(g->inflight, route, route_len, v->id, v->id_len);
     struct kf_wire_hdr h = {.type = KF_WIRE_REQUEST};

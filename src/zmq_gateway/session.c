@@ -161,6 +161,13 @@ int kf_session_open(struct kf_session *s, const struct kf_gateway_config *o, cha
     zmq_setsockopt(s->req, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     if (o->bind_mode)
         zmq_setsockopt(s->req, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+    /* libzmq receives a whole message before the gateway sees it: a frame beyond twice
+     * --max-message-bytes closes the connection inside libzmq instead of being buffered; up to
+     * that, the gateway answers with the limit's error reply (frames.c). */
+    int64_t max_frame = o->max_message_bytes > (size_t)INT64_MAX / 2
+                            ? INT64_MAX
+                            : (int64_t)(2 * o->max_message_bytes);
+    zmq_setsockopt(s->req, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame));
     char adv[256];
     if ((rc = kf_advertise_resolve(o->advertise, adv, sizeof(adv), err, errlen)) ||
         (rc = attach_socket(s->req, o->bind_mode, o->bind_mode ? "--bind" : "--connect",
@@ -168,6 +175,7 @@ int kf_session_open(struct kf_session *s, const struct kf_gateway_config *o, cha
         goto fail;
     if (o->broadcast_endpoint) {
         s->sub = zmq_socket(s->ctx, ZMQ_SUB);
+        zmq_setsockopt(s->sub, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame));
         zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, o->topic, strlen(o->topic));
         if ((rc = kf_curve_apply(&s->curve, s->sub, o->bind_mode, err, errlen)) ||
             (rc = attach_socket(s->sub, o->bind_mode,
