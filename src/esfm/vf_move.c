@@ -1,7 +1,7 @@
-/* The per-VF moves every operation is built from (attach, detach, pause with its detach
- * fallback, unpause), the busy check, and resolving PF/VF arguments against sysfs. */
+/* The moves of one VF that every operation is built from (attach, detach, pause with its detach
+ * fallback, unpause) through the hypervisor backend, the busy check and the hostdev lookups. */
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -13,9 +13,9 @@ int esfm_need_hv(struct esfm_ctx *ctx, char *err, size_t errlen)
 {
     if (ctx->hv)
         return 0;
-    return esfm_fail(err, errlen, -EINVAL,
-                     "this command talks to the hypervisor: pass --connect URI (e.g. "
-                     "qemu:///system)");
+    return kf_errf(err, errlen, -EINVAL,
+                   "this command talks to the hypervisor: pass --connect URI (e.g. "
+                   "qemu:///system)");
 }
 
 bool esfm_hv_lost(struct esfm_ctx *ctx)
@@ -65,10 +65,10 @@ int esfm_check_not_busy(struct esfm_ctx *ctx, const char *vf, char *err, size_t 
     char who[48] = "";
     if (pid)
         snprintf(who, sizeof who, " held by pid %d", (int)pid);
-    return esfm_fail(err, errlen, -EBUSY,
-                     "VF %s is busy: %u active queue(s)%s; stop the process using it or pass "
-                     "--force",
-                     vf, q, who);
+    return kf_errf(err, errlen, -EBUSY,
+                   "VF %s is busy: %u active queue(s)%s; stop the process using it or pass "
+                   "--force",
+                   vf, q, who);
 }
 
 int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest, char *err,
@@ -113,7 +113,7 @@ int esfm_vf_pause(struct esfm_ctx *ctx, const char *vf, const char *domain, cons
         return 0;
     }
     if (rc != -EOPNOTSUPP)
-        return esfm_fail(err, errlen, rc, "%s", qerr);
+        return kf_errf(err, errlen, rc, "%s", qerr);
     esfm_logf(ctx,
               "QEMU of %s has no device_pause (CommandNotFound): falling back to detach of %s; "
               "unpause will re-attach it",
@@ -147,59 +147,4 @@ int esfm_vf_unpause(struct esfm_ctx *ctx, const char *vf, const char *domain, co
     if (!rc)
         esfm_publish_state(ctx, vf, "active");
     return rc;
-}
-
-int esfm_resolve_pf(struct esfm_ctx *ctx, const char *arg, char pf[ESFM_BDF_LEN], char *err,
-                    size_t errlen)
-{
-    if (!arg) {
-        for (char **id = ctx->policy->pf_ids; id && *id; id++)
-            if (esfm_pci_find_by_id(ctx, *id, pf) == 0)
-                return 0;
-        return esfm_fail(err, errlen, ctx->policy->pf_ids ? -ENOENT : -EINVAL,
-                         ctx->policy->pf_ids
-                             ? "no PF matching the policy's pf_ids found under %s/bus/pci"
-                             : "name the PF (BDF or vendor:device), or list pf_ids in the "
-                               "policy (%s)",
-                         ctx->sysfs_root);
-    }
-    unsigned v, d;
-    char tail;
-    if (strlen(arg) == 9 && sscanf(arg, "%4x:%4x%c", &v, &d, &tail) == 2) {
-        int rc = esfm_pci_find_by_id(ctx, arg, pf);
-        if (rc)
-            return esfm_fail(err, errlen, -ENOENT, "no SR-IOV PF with vendor:device %s under %s",
-                             arg, ctx->sysfs_root);
-        return 0;
-    }
-    if (esfm_normalize_bdf(arg, pf))
-        return esfm_fail(err, errlen, -EINVAL,
-                         "'%s' is not a PCI address (DDDD:BB:SS.F) nor vendor:device", arg);
-    if (!esfm_pci_exists(ctx, pf))
-        return esfm_fail(err, errlen, -ENOENT,
-                         "no PCI device %s under %s/bus/pci/devices; check lspci -D", pf,
-                         ctx->sysfs_root);
-    if (!esfm_pci_is_pf(ctx, pf)) {
-        char phys[ESFM_BDF_LEN];
-        if (esfm_pci_physfn(ctx, pf, phys) == 0)
-            return esfm_fail(err, errlen, -EINVAL, "%s is a VF of PF %s, not a PF", pf, phys);
-        return esfm_fail(err, errlen, -EINVAL, "%s is not an SR-IOV PF (it has no sriov_totalvfs)",
-                         pf);
-    }
-    return 0;
-}
-
-int esfm_resolve_vf(struct esfm_ctx *ctx, const char *arg, char vf[ESFM_BDF_LEN],
-                    char pf[ESFM_BDF_LEN], char *err, size_t errlen)
-{
-    if (esfm_normalize_bdf(arg, vf))
-        return esfm_fail(err, errlen, -EINVAL, "'%s' is not a PCI address (DDDD:BB:SS.F)", arg);
-    if (!esfm_pci_exists(ctx, vf))
-        return esfm_fail(err, errlen, -ENOENT,
-                         "no PCI device %s under %s/bus/pci/devices; see esfm list-vfs", vf,
-                         ctx->sysfs_root);
-    if (esfm_pci_physfn(ctx, vf, pf))
-        return esfm_fail(err, errlen, -EINVAL, "%s is not a VF (it has no physfn link)%s", vf,
-                         esfm_pci_is_pf(ctx, vf) ? "; it is a PF" : "");
-    return 0;
 }

@@ -1,5 +1,7 @@
-/* Internal state shared by libesfm's files: the context, step counting for the crash tests,
- * and the small interfaces (sysfs helpers, hypervisor, policy, journal, state, MQTT). */
+/* libesfm's internal header, shared by its files and by the tests that link esfm_internal (the
+ * static library of the same objects): the context, step counting for the crash tests, and the
+ * small interfaces (sysfs helpers, hypervisor, policy, journal, state, MQTT). Not installed; the
+ * public API is include/kfarm/esfm.h and it is all libesfm.so exports (libesfm.map). */
 #ifndef ESFM_INTERNAL_H
 #define ESFM_INTERNAL_H
 
@@ -7,6 +9,9 @@
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdatomic.h>
+
+#include "atomic_file.h" /* kfarm_base: kf_atomic_write_text, the one atomic file writer */
+#include "errbuf.h"      /* kfarm_base: kf_errf, the one error formatter */
 
 struct esfm_hv;
 struct esfm_policy;
@@ -33,16 +38,18 @@ struct esfm_ctx {
     pthread_mutex_t log_lock;
 };
 
-/* error.c */
-int esfm_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* report.c: a progress line to the caller's log function (serialized across threads). */
 void esfm_logf(struct esfm_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Counts one externally visible step; dies by SIGKILL when the crash test asks for it. */
+
+/* crash_hook.c: counts one externally visible step; dies by SIGKILL (or stops) when the crash
+ * (or fault) test asks for it. */
 void esfm_step(struct esfm_ctx *ctx, const char *what);
+
+/* names.c */
 bool esfm_valid_bdf(const char *s);
 /* Accepts "03:00.1" or "0000:03:00.1"; writes the full form. */
 int esfm_normalize_bdf(const char *in, char out[ESFM_BDF_LEN]);
-int esfm_parse_uint(const char *s, unsigned max, unsigned *out);
+const char *esfm_json_str(const cJSON *o, const char *key);
 
 /* sysfs_real.c */
 extern const struct esfm_sysfs_ops esfm_sysfs_real;
@@ -93,8 +100,7 @@ void esfm_run_parallel(int threads, size_t n, void (*fn)(void *arg, size_t i), v
 
 /* mqtt_publish.c */
 int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const char *node,
-                  struct esfm_mqtt **out, char *err,
-                  size_t errlen);
+                  struct esfm_mqtt **out, char *err, size_t errlen);
 void esfm_mqtt_free(struct esfm_mqtt *m);
 void esfm_publish_state(struct esfm_ctx *ctx, const char *vf, const char *state);
 
@@ -107,22 +113,29 @@ cJSON *esfm_state_vf(cJSON *st, const char *bdf); /* NULL when absent */
 cJSON *esfm_state_vf_add(cJSON *st, const char *bdf);
 void esfm_state_vf_del(cJSON *st, const char *bdf);
 int esfm_pf_lock(struct esfm_ctx *ctx, const char *pf, char *err, size_t errlen); /* fd */
-int esfm_write_file_sync(const char *path, const char *data, char *err, size_t errlen);
 /* Reads and parses a JSON file: 0, -ENOENT/-errno, or -EINVAL when it is not JSON. */
 int esfm_read_json(const char *path, cJSON **out);
 
-/* journal.c: write-ahead intents in <state>/journal/. */
+/* journal.c: write-ahead intents in <state>/journal/: <id>.json (replaced atomically) and
+ * <id>.lock (flock'd by the living owner). */
 struct esfm_journal {
-    int fd;
-    char path[512];
+    int fd;         /* of the lock file */
+    char path[512]; /* the intent, <id>.json */
 };
 int esfm_journal_begin(struct esfm_ctx *ctx, const cJSON *intent, struct esfm_journal *j, char *err,
                        size_t errlen);
+/* Replaces the intent whole; on failure the previous intent stays (-ENOLCK). */
 int esfm_journal_update(struct esfm_ctx *ctx, struct esfm_journal *j, const cJSON *intent,
                         char *err, size_t errlen);
 void esfm_journal_end(struct esfm_ctx *ctx, struct esfm_journal *j);
 /* Leaves the entry for the next run's repair (closing it releases its lock). */
 void esfm_journal_keep(struct esfm_journal *j);
+/* Removes an entry (intent, then lock) whose lock the caller holds. */
+void esfm_journal_remove(const char *json_path);
+/* Takes the lock of the entry <id>.json without waiting: the lock's fd, -EWOULDBLOCK while its
+ * owner lives, -ENOENT when another process removed it meanwhile (or, shared, it has no lock
+ * file), or -errno. Exclusive creates a missing lock file. */
+int esfm_journal_try_lock(const char *json_path, bool shared);
 /* True when a hypervisor call just failed because the connection was lost (libvirtd restarted):
  * then whether the call took effect is unknown, and the journal entry must stay for repair. */
 bool esfm_hv_lost(struct esfm_ctx *ctx);
@@ -130,13 +143,13 @@ bool esfm_hv_lost(struct esfm_ctx *ctx);
  * the journal; returns rc. */
 int esfm_hv_lost_note(int rc, const char *op, char *err, size_t errlen);
 
-/* hostdev lookups over the hypervisor's list (hostdevs.c). */
+/* vf_move.c: hostdev lookups over the hypervisor's list. */
 int esfm_hostdevs(struct esfm_ctx *ctx, struct esfm_hostdev **out, size_t *n, char *err,
                   size_t errlen);
 const struct esfm_hostdev *esfm_hostdev_find(const struct esfm_hostdev *h, size_t n,
                                              const char *bdf);
 
-/* VF moves shared by the operations (vf_ops.c). */
+/* vf_move.c: the moves of one VF shared by the operations. */
 int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest, char *err,
                    size_t errlen);
 int esfm_vf_detach(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
@@ -148,23 +161,22 @@ int esfm_vf_unpause(struct esfm_ctx *ctx, const char *vf, const char *domain, co
                     const char *method, char *err, size_t errlen);
 int esfm_check_not_busy(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
 int esfm_need_hv(struct esfm_ctx *ctx, char *err, size_t errlen);
-/* Resolves a PF argument (BDF, vendor:device, NULL = policy pf_ids). */
+/* resolve.c: resolves a PF argument (BDF, vendor:device, NULL = policy pf_ids). */
 int esfm_resolve_pf(struct esfm_ctx *ctx, const char *arg, char pf[ESFM_BDF_LEN], char *err,
                     size_t errlen);
 int esfm_resolve_vf(struct esfm_ctx *ctx, const char *arg, char vf[ESFM_BDF_LEN],
                     char pf[ESFM_BDF_LEN], char *err, size_t errlen);
 
-/* ops_vf.c: records in the state file and journal intents. */
+/* vf_record.c: records in the state file and journal intents. */
 cJSON *esfm_intent_new(const char *op, const char *vf, const char *domain, const char *alias);
 int esfm_record_vf(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
                    const char *guest, const char *paused, bool pending, char *err, size_t errlen);
 int esfm_forget_vf(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
 
+/* job_attach.c: rolls an interrupted job-attach back (or keeps it when it had completed). */
+int esfm_job_attach_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 /* reconcile.c: repairs one journal intent (called with its lock held). */
 int esfm_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
-
-/* cJSON small helpers */
-const char *esfm_json_str(const cJSON *o, const char *key);
 #endif
