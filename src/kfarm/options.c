@@ -231,6 +231,7 @@ static const struct rule rules[] = {
     {"sysfs-root", REQ, set_string, AT(worker.sysfs_root), 0, 0, 0},
     {"metrics-listen", REQ, set_metrics_listen, AT(gateway.metrics_listen), 0, 0, 0},
     {"trace", REQ, set_string, AT(gateway.trace_file), 0, 0, 0},
+    {"trace-max-bytes", REQ, set_bytes, AT(gateway.trace_max_bytes), 0, 1L << 40, 0},
     {"log-level", REQ, set_log_level, 0, 0, 0, 0},
     {"help", no_argument, set_flag, AT(help), 0, 0, 0},
     {"version", no_argument, set_flag, AT(version), 0, 0, 0},
@@ -247,6 +248,7 @@ static void set_defaults(struct kf_options *o)
      * Deeper pipelines hand each worker wake-up more work; beyond 16 one worker hoards. */
     g->max_inflight = 16;
     g->max_client_inflight = 4096;
+    g->trace_max_bytes = (size_t)1 << 30;
     /* Twice the in-flight limit: a client that reads at all never loses a reply to it. */
     g->max_client_replies = 8192;
     g->max_message_bytes = 16u << 20;

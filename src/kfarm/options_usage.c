@@ -64,6 +64,8 @@ void kf_options_usage(FILE *out)
           "                                 (and the $stats JSON at /stats)\n"
           "  --trace FILE                   write one line per reply (rank, kind, variant, why,\n"
           "                                 accelerator, service time) for kfarm-plot\n"
+          "  --trace-max-bytes B            stop the trace there, with a log line (default 1G;\n"
+          "                                 0: no cap)\n"
           "\n"
           "Other:\n"
           "  --drain-timeout S              on SIGTERM, wait at most S seconds for running\n"

@@ -24,6 +24,7 @@
 #include "inflight.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "rate_limit.h"
 #include "sendq.h"
 #include "session.h"
 #include "snapshot.h"
@@ -36,6 +37,9 @@
 #define BATCH 256         /* messages handled per source per loop turn, for fairness */
 #define BROADCAST_PREFIX "$broadcast:"
 #define HEAP_TRIM_INTERVAL_NS 5000000000u /* at most one malloc_trim per 5 s (heap_trim.c) */
+/* $stats costs O(in flight + clients): all clients together get at most 50 a second (a watcher
+ * asks once a second), so a flood of them cannot take the gateway's time from requests. */
+#define STATS_PER_S 50
 /* Requests for one worker that become ready in one loop turn travel in one BATCH message: one MPI
  * match and at most one wake-up for all of them (size rules in wire.h). */
 
@@ -63,6 +67,7 @@ struct kf_gateway {
      * replied yet; each still holds its slot, so the rank is not over-committed when it resumes */
     int *timed_out;
     uint64_t timeout_ns, next_expiry_ns;
+    struct kf_rate_limit stats_rate; /* $stats asks */
 };
 
 static int signal_pipe[2] = {-1, -1};
@@ -127,7 +132,8 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_gateway_config *o, 
     sigaction(SIGINT, &sa, NULL);
     if ((rc = kf_session_open(&g->s, o, err, errlen)) ||
         (o->trace_file &&
-         (rc = kf_trace_open(&g->trace, o->trace_file, g->n_workers, err, errlen))) ||
+         (rc = kf_trace_open(&g->trace, o->trace_file, g->n_workers, o->trace_max_bytes, err,
+                             errlen))) ||
         (o->metrics_listen &&
          (rc = kf_metrics_http_start(&g->metrics, o->metrics_listen, err, errlen))))
         goto fail;
@@ -137,6 +143,7 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_gateway_config *o, 
     kf_backoff_init(&g->backoff, 200000);
     kf_backoff_setup_thread();
     kf_heap_trim_init(&g->trim, HEAP_TRIM_INTERVAL_NS, kf_now_ns());
+    kf_rate_limit_init(&g->stats_rate, STATS_PER_S, STATS_PER_S, kf_now_ns());
     *out = g;
     return 0;
 fail:
@@ -376,6 +383,12 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
         return;
     }
     if (v->kind_len == 6 && memcmp(v->kind, "$stats", 6) == 0) {
+        if (!kf_rate_limit_take(&g->stats_rate, kf_now_ns())) {
+            kf_stats_client_error(g->stats);
+            reply_error(g, route, route_len, v->id, v->id_len,
+                        "$stats asked more than 50 times a second of this gateway; retry later");
+            return;
+        }
         char *json = kf_snapshot_json(g->stats, g->dispatch, g->inflight, g->s.bind_mode,
                                       held_bytes(g));
         if (json)

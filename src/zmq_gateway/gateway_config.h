@@ -24,6 +24,7 @@ struct kf_gateway_config {
     double request_timeout_s;
     const char *metrics_listen; /* HOST:PORT for the Prometheus endpoint, or NULL */
     const char *trace_file;     /* one line per reply, for tools/kfarm-plot, or NULL */
+    size_t trace_max_bytes;     /* the trace file stops growing there (0: no cap) */
     int max_inflight;           /* requests outstanding per worker */
     int max_client_inflight;    /* bind mode: requests one client may have in flight */
     int max_client_replies;     /* replies queued for one client that does not read (SNDHWM) */
