@@ -228,10 +228,10 @@ int kf_session_write_endpoint_file(const struct kf_session *s, const char *path,
                  metrics_url ? metrics_url : "", metrics_url ? "\n" : "");
     if (n < 0 || (size_t)n >= sizeof(text))
         return kf_errf(err, errlen, -ENAMETOOLONG, "--endpoint-file %s: endpoints too long", path);
-    /* Readers poll for the file: it must appear complete or not at all. 0644: what the file had
-     * so far (it holds no secret; CURVE keys are in files of their own). */
+    /* Readers poll for the file: it must appear complete or not at all. 0600: without CURVE the
+     * endpoint is all another user needs to submit work to this job (docs/security.md). */
     char why[512];
-    int rc = kf_atomic_write_text(path, text, 0644, why, sizeof(why));
+    int rc = kf_atomic_write_text(path, text, 0600, why, sizeof(why));
     if (rc)
         return kf_errf(err, errlen, rc, "--endpoint-file %s: %s", path, why);
     return 0;
