@@ -5,7 +5,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 from kfarm_harness import BUILD, Job, check, client  # noqa: E402
 
-so = os.path.join(BUILD, "tests", "core", "adapters", "reverse.so")
+so = os.path.join(BUILD, "tests", "mpi_worker", "adapters", "reverse.so")
 with Job(3, ["--adapter", "echo", "--adapter", so, "--adapter-arg", "prefix=>"]) as job:
     _, out, _ = client("--connect", job.endpoint, "--kind", "reverse", "--data", "abc", "-n", "4",
                        "--print", "--quiet")
