@@ -70,6 +70,11 @@ struct esfm_options {
     bool force;            /* ignore the busy counter */
     unsigned hv_flags;     /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */
     int detach_timeout_ms; /* bound on the device-removed wait; 0 = 10000 */
+    /* Guest PCI buses reserved for VFs (pcie-root-ports with these indexes in every domain
+     * XML): job-attach pins each VF at 0000:BB:00.0 with BB the lowest free one of
+     * [guest_bus_first, guest_bus_first + guest_buses). 0 buses: the hypervisor chooses. Either
+     * way a VF keeps its address across a detach/attach pause fallback and unpause. */
+    unsigned guest_bus_first, guest_buses;
     bool skip_reconcile;   /* true: leave crashed runs' journal entries (esfm status) */
     const struct esfm_sysfs_ops *sysfs_ops; /* NULL = real kernel */
     esfm_log_fn log;                        /* NULL = silent */
@@ -108,6 +113,11 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
 /* Detaches every VF recorded for job_id and forgets the job. Idempotent: an unknown job is 0. */
 int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen);
 
+/* Whether domain runs: 0 with *running, -ENOENT when the hypervisor does not know it (then
+ * *running is false), or another negative code. */
+int esfm_domain_running(struct esfm_ctx *ctx, const char *domain, bool *running, char *err,
+                        size_t errlen);
+
 /* Checks a job's request against the policy without touching VFs or the state dir (the SPANK
  * plugin's check in srun/sbatch, before the job is queued): nvfs within the per-job cap and, when
  * bitstream is not NULL, an allow-listed name. -EACCES with what is allowed. policy_path NULL
@@ -122,6 +132,11 @@ int esfm_policy_check_request(const char *policy_path, unsigned nvfs, const char
 int esfm_init(struct esfm_ctx *ctx, const char *pf, int nvfs, const char *bitstream,
               const char *vf_driver, char *err, size_t errlen);
 int esfm_reconf(struct esfm_ctx *ctx, const char *pf, int nvfs, char *err, size_t errlen);
+/* The bitstream ESFM last flashed on pf (init/reconf --bitstream): 0 with name and sha256, -ENOENT
+ * when ESFM never flashed it, -EINVAL for an unreadable record. */
+#define ESFM_BITSTREAM_NAME_LEN 64
+int esfm_pf_bitstream(struct esfm_ctx *ctx, const char *pf, char name[ESFM_BITSTREAM_NAME_LEN],
+                      char sha256[65]);
 /* vf may be NULL (first free VF); vf_out (ESFM_BDF_LEN) gets the VF used. */
 int esfm_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *vf_out, char *err,
                 size_t errlen);

@@ -72,7 +72,7 @@ static void usage(FILE *out)
         "Output:\n"
         "  --timeout S          give up when no reply comes for S seconds (default 30)\n"
         "  --print              print each reply: id, ok|error, payload\n"
-        "  --json               print the summary as JSON\n"
+        "  --json               print the summary (with --stats: the gateway's $stats) as JSON\n"
         "  --quiet              no progress bar, no summary unless --json\n"
         "\n"
         "Watching the job (instead of sending requests):\n"
@@ -564,6 +564,7 @@ int main(int argc, char **argv)
             status = 2;
         } else if (c.stats) {
             c.view.timeout_ms = timeout_ms;
+            c.view.json = c.json;
             status = kf_stats_view_run(cl, &c.view, stdout);
         } else {
             status = run_requests(&c, cl, timeout_ms, send_broadcasts(&c, cl, timeout_ms) ? 1 : 0);

@@ -88,6 +88,15 @@ static void print_table(FILE *out, const cJSON *s, const double *prev, double dt
     }
 }
 
+/* One line per answer (JSON Lines under --watch), so `jq` reads each refresh as it comes. */
+static void print_json(FILE *out, const cJSON *s)
+{
+    char *text = cJSON_PrintUnformatted(s);
+    if (text)
+        fprintf(out, "%s\n", text);
+    cJSON_free(text);
+}
+
 static double mono_s(void)
 {
     return (double)kf_now_ns() / 1e9;
@@ -121,11 +130,15 @@ int kf_stats_view_run(struct kf_client *c, const struct kf_stats_view_opts *o, F
             break;
         }
         double t = mono_s();
-        if (o->watch && tty)
-            fputs("\033[H\033[2J", out);
-        print_table(out, s, i ? prev : NULL, t - t_prev);
-        if (o->watch && !tty)
-            fputs("\n", out); /* frames separated by a blank line when piped */
+        if (o->json) {
+            print_json(out, s);
+        } else {
+            if (o->watch && tty)
+                fputs("\033[H\033[2J", out);
+            print_table(out, s, i ? prev : NULL, t - t_prev);
+            if (o->watch && !tty)
+                fputs("\n", out); /* frames separated by a blank line when piped */
+        }
         fflush(out);
         const cJSON *w;
         cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(s, "workers"))

@@ -1,5 +1,5 @@
-/* `kfarm-client --stats` and `--watch`: ask a gateway for `$stats` and print it as a table, once
- * or refreshed like top. */
+/* `kfarm-client --stats` and `--watch`: ask a gateway for `$stats` and print it as a table (or its
+ * JSON, one line per refresh, for scripts), once or refreshed like top. */
 #ifndef KF_STATS_VIEW_H
 #define KF_STATS_VIEW_H
 
@@ -12,6 +12,7 @@ struct kf_stats_view_opts {
     double interval_s; /* between refreshes */
     long count;        /* refreshes before returning; 0: until interrupted */
     int timeout_ms;    /* per $stats request */
+    int json;          /* print the gateway's $stats JSON, one line per refresh, not the table */
 };
 
 /* Returns 0, or 1 when the gateway did not answer or answered something unreadable (a message

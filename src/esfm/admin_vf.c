@@ -95,7 +95,7 @@ static int reserve_vf(struct esfm_ctx *ctx, bool vf_named, char vf[ESFM_BDF_LEN]
     return rc;
 }
 
-int esfm_attach(struct esfm_ctx *ctx, const char *vf_arg, const char *domain, char *vf_out,
+static int attach(struct esfm_ctx *ctx, const char *vf_arg, const char *domain, char *vf_out,
                 char *err, size_t errlen)
 {
     char vf[ESFM_BDF_LEN], pf[ESFM_BDF_LEN], alias[ESFM_ALIAS_LEN], guest[ESFM_BDF_LEN] = "";
@@ -139,7 +139,7 @@ int esfm_attach(struct esfm_ctx *ctx, const char *vf_arg, const char *domain, ch
     return rc;
 }
 
-int esfm_detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errlen)
+static int detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errlen)
 {
     char vf[ESFM_BDF_LEN];
     int rc = esfm_need_hv(ctx, err, errlen);
@@ -205,7 +205,7 @@ int esfm_detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errl
 /* What the state file says about a paused VF: method ("qmp"/"detach"), domain and alias; ""
  * when it is not paused. */
 static int read_paused(struct esfm_ctx *ctx, const char *vf, char method[16], char domain[128],
-                       char alias[64], char *err, size_t errlen)
+                       char alias[64], char guest[ESFM_BDF_LEN], char *err, size_t errlen)
 {
     int fd = esfm_state_lock(ctx, err, errlen);
     if (fd < 0)
@@ -217,6 +217,8 @@ static int read_paused(struct esfm_ctx *ctx, const char *vf, char method[16], ch
         snprintf(method, 16, "%s", pm);
         snprintf(domain, 128, "%s", esfm_json_str(r, "domain"));
         snprintf(alias, 64, "%s", esfm_json_str(r, "alias"));
+        const char *g = esfm_json_str(r, "guest"); /* unpause re-attaches there */
+        snprintf(guest, ESFM_BDF_LEN, "%s", g ? g : "");
     }
     cJSON_Delete(st);
     esfm_state_unlock(fd);
@@ -248,10 +250,11 @@ static int find_pause_target(struct esfm_ctx *ctx, const char *vf, char domain[1
     return esfm_check_not_busy(ctx, vf, err, errlen);
 }
 
-int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_back, char *err,
+static int pause_vf(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_back, char *err,
                size_t errlen)
 {
     char vf[ESFM_BDF_LEN], domain[128] = "", alias[64] = "", method[16] = "";
+    char guest[ESFM_BDF_LEN] = "";
     if (fell_back)
         *fell_back = false;
     int rc = esfm_need_hv(ctx, err, errlen);
@@ -260,7 +263,7 @@ int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_
     if (esfm_normalize_bdf(vf_arg, vf))
         return kf_errf(err, errlen, -EINVAL, "'%s' is not a PCI address (DDDD:BB:SS.F)",
                        vf_arg ? vf_arg : "");
-    if ((rc = read_paused(ctx, vf, method, domain, alias, err, errlen)))
+    if ((rc = read_paused(ctx, vf, method, domain, alias, guest, err, errlen)))
         return rc;
     if (pause && method[0])
         return kf_errf(err, errlen, -EINVAL, "VF %s is already paused (%s); unpause it first", vf,
@@ -281,7 +284,7 @@ int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_
     if (pause)
         rc = esfm_vf_pause(ctx, vf, domain, alias, &m, err, errlen);
     else
-        rc = esfm_vf_unpause(ctx, vf, domain, alias, method, err, errlen);
+        rc = esfm_vf_unpause(ctx, vf, domain, alias, method, guest, err, errlen);
     if (rc && esfm_hv_lost(ctx)) {
         /* As for attach: whether QEMU paused (or the fallback detached) is unknown; the next
          * command rolls a pause back and an unpause forward from the journal. */
@@ -295,5 +298,42 @@ int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_
     }
     esfm_step(ctx, "pause recorded");
     esfm_journal_end(ctx, &j);
+    return rc;
+}
+
+/* The public VF operations hold their PF's lock shared (all PFs' when no VF is named), so that
+ * they never run beside init/reconf of that PF (lock order: pf_locks.c). */
+int esfm_attach(struct esfm_ctx *ctx, const char *vf_arg, const char *domain, char *vf_out,
+                char *err, size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, vf_arg, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = attach(ctx, vf_arg, domain, vf_out, err, errlen);
+    esfm_pf_release(&h);
+    return rc;
+}
+
+int esfm_detach(struct esfm_ctx *ctx, const char *vf_arg, char *err, size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, vf_arg, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = detach(ctx, vf_arg, err, errlen);
+    esfm_pf_release(&h);
+    return rc;
+}
+
+int esfm_pause(struct esfm_ctx *ctx, const char *vf_arg, bool pause, bool *fell_back, char *err,
+               size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, vf_arg, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = pause_vf(ctx, vf_arg, pause, fell_back, err, errlen);
+    esfm_pf_release(&h);
     return rc;
 }

@@ -14,6 +14,7 @@ static const char usage_text[] =
     "usage: esfm [options] COMMAND [args]\n"
     "commands:\n"
     "  init [PF] [--vfs N] [--bitstream NAME] [--vf-driver DRV]\n"
+    "  reconf PF N --bitstream NAME   re-flash PF (no VF busy), then N VFs\n"
     "  reconf PF N                 change the VF count; VMs' VFs are paused/resumed\n"
     "  attach [VF] VM              attach a VF (the first free one when none is named)\n"
     "  detach VF\n"
@@ -32,7 +33,9 @@ static const char usage_text[] =
     "                     --mqtt-username U --mqtt-password-file FILE (owner-only file),\n"
     "                     --mqtt-cert FILE --mqtt-key FILE (client certificate)\n"
     "  --force            ignore busy VFs     --json          machine-readable listings\n"
-    "  --live | --config  hypervisor scope    --timeout MS    device-removed wait bound\n"
+    "  --live | --config  hypervisor scope    --timeout S     device-removed wait bound in\n"
+    "                                         seconds (500ms: milliseconds; default 10)\n"
+    "  --help             this text           --version       print the version\n"
     "exit codes: 0 ok, 1 internal, 2 usage/bad input, 3 policy refused, 4 not found,\n"
     "  5 busy, 6 hypervisor error, 7 sysfs error, 8 state/journal error, 9 flash failed\n";
 
@@ -71,6 +74,19 @@ static void print_json(cJSON *j)
     cJSON_Delete(j);
 }
 
+/* "bitstream" and "bitstream_sha256" of the PF as ESFM flashed it; null when it never did. */
+static void add_bitstream(struct esfm_ctx *ctx, cJSON *o, const char *pf)
+{
+    char name[ESFM_BITSTREAM_NAME_LEN], sha[65];
+    if (esfm_pf_bitstream(ctx, pf, name, sha) == 0) {
+        cJSON_AddStringToObject(o, "bitstream", name);
+        cJSON_AddStringToObject(o, "bitstream_sha256", sha);
+    } else {
+        cJSON_AddNullToObject(o, "bitstream");
+        cJSON_AddNullToObject(o, "bitstream_sha256");
+    }
+}
+
 static int cmd_list_vfs(struct esfm_ctx *ctx, const struct cli *c, char *err)
 {
     const char *pf = c->na > 1 ? c->a[1] : NULL;
@@ -85,6 +101,7 @@ static int cmd_list_vfs(struct esfm_ctx *ctx, const struct cli *c, char *err)
         for (size_t i = 0; i < n; i++) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "pf", v[i].pf);
+            add_bitstream(ctx, o, v[i].pf);
             cJSON_AddStringToObject(o, "vf", v[i].bdf);
             cJSON_AddStringToObject(o, "driver", v[i].driver);
             cJSON_AddStringToObject(o, "state", esfm_vf_state_name(v[i].state));
@@ -162,6 +179,7 @@ static int cmd_status(struct esfm_ctx *ctx, const struct cli *c, char *err)
             cJSON_AddStringToObject(e, "driver", pf[i].driver);
             cJSON_AddNumberToObject(e, "numvfs", pf[i].numvfs);
             cJSON_AddNumberToObject(e, "totalvfs", pf[i].totalvfs);
+            add_bitstream(ctx, e, pf[i].bdf);
             cJSON_AddItemToArray(a, e);
         }
         cJSON *counts = cJSON_AddObjectToObject(o, "vfs");
@@ -178,9 +196,14 @@ static int cmd_status(struct esfm_ctx *ctx, const struct cli *c, char *err)
         }
         print_json(o);
     } else {
-        for (size_t i = 0; i < npf; i++)
-            printf("PF %s driver %s VFs %u/%u\n", pf[i].bdf,
-                   pf[i].driver[0] ? pf[i].driver : "none", pf[i].numvfs, pf[i].totalvfs);
+        for (size_t i = 0; i < npf; i++) {
+            char name[ESFM_BITSTREAM_NAME_LEN], sha[65];
+            bool known = esfm_pf_bitstream(ctx, pf[i].bdf, name, sha) == 0;
+            printf("PF %s driver %s VFs %u/%u bitstream %s%s%s%s\n", pf[i].bdf,
+                   pf[i].driver[0] ? pf[i].driver : "none", pf[i].numvfs, pf[i].totalvfs,
+                   known ? name : "unknown (not flashed by esfm)", known ? " (sha256 " : "",
+                   known ? sha : "", known ? ")" : "");
+        }
         printf("VFs: %zu free, %zu attached, %zu paused\n", count[0], count[1], count[2]);
         if (!np)
             printf("journal: clean\n");
@@ -210,6 +233,26 @@ int esfm_parse_uint(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
+/* --timeout: seconds like every kfarm time-out ("10", "2.5"), or milliseconds with "ms"
+ * ("500ms"). Before issue 23 a bare number meant milliseconds: "5000" is now over the 3600 s
+ * bound and refused rather than taken for 83 minutes. */
+static int parse_timeout_ms(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0))
+        return -1;
+    if (!strcmp(end, "ms"))
+        v /= 1000;
+    else if (*end && strcmp(end, "s"))
+        return -1;
+    if (v * 1000 < 1 || v > 3600)
+        return -1;
+    *out = (int)(v * 1000 + 0.5);
+    return 0;
+}
+
 static int parse_count(const char *s, int *out)
 {
     unsigned v;
@@ -227,6 +270,10 @@ static int cmd_init(struct esfm_ctx *ctx, const struct cli *c, char *err)
 
 static int cmd_reconf(struct esfm_ctx *ctx, const struct cli *c, char *err)
 {
+    /* Re-flashing re-creates the VFs (the seed ESFM's reconf with a bitstream): init's
+     * park-flash-restore, refused while a VF of the PF is busy. */
+    if (c->bitstream)
+        return esfm_init(ctx, c->a[1], c->n, c->bitstream, c->vf_driver, err, ESFM_ERR_LEN);
     return esfm_reconf(ctx, c->a[1], c->n, err, ESFM_ERR_LEN);
 }
 
@@ -327,6 +374,7 @@ enum {
     O_UID,
     O_PARTITION,
     O_HELP,
+    O_VERSION,
     O_MQTT_SECURITY /* + KF_MQTT_OPT_* */
 };
 
@@ -348,11 +396,13 @@ static const struct option long_options[] = {
     {"uid", 1, 0, O_UID},
     {"partition", 1, 0, O_PARTITION},
     {"help", 0, 0, O_HELP},
+    {"version", 0, 0, O_VERSION},
     KF_MQTT_SECURITY_LONG_OPTIONS(O_MQTT_SECURITY),
     {0, 0, 0, 0},
 };
 
-/* One option into c. Returns -1 when it is taken, else the exit code (0 after --help). */
+/* One option into c. Returns -1 when it is taken, else the exit code (0 after --help or
+ * --version). */
 static int take_option(struct cli *c, int opt, char **argv)
 {
     int v;
@@ -402,8 +452,10 @@ static int take_option(struct cli *c, int opt, char **argv)
             return usage_error("--vfs wants a VF count (0, 1, 2...), got '%s'", optarg);
         return -1;
     case O_TIMEOUT:
-        if (parse_count(optarg, &c->o.detach_timeout_ms) || c->o.detach_timeout_ms < 1)
-            return usage_error("--timeout wants milliseconds >= 1, got '%s'", optarg);
+        if (parse_timeout_ms(optarg, &c->o.detach_timeout_ms))
+            return usage_error("--timeout wants seconds up to 3600 (500ms for milliseconds), "
+                               "got '%s'",
+                               optarg);
         return -1;
     case O_UID:
         if (parse_count(optarg, &v))
@@ -413,6 +465,9 @@ static int take_option(struct cli *c, int opt, char **argv)
     case 'h':
     case O_HELP:
         fputs(usage_text, stdout);
+        return 0;
+    case O_VERSION:
+        printf("esfm %s\n", KFARM_VERSION);
         return 0;
     }
     if (opt >= O_MQTT_SECURITY && opt < O_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {

@@ -67,6 +67,8 @@ int esfm_ctx_new(const struct esfm_options *opt, struct esfm_ctx **out, char *er
     ctx->force = opt->force;
     ctx->hv_flags = opt->hv_flags;
     ctx->detach_timeout_ms = opt->detach_timeout_ms > 0 ? opt->detach_timeout_ms : 10000;
+    ctx->guest_bus_first = opt->guest_bus_first;
+    ctx->guest_buses = opt->guest_bus_first + opt->guest_buses > 256 ? 0 : opt->guest_buses;
     ctx->sysfs = opt->sysfs_ops ? *opt->sysfs_ops : esfm_sysfs_real;
     ctx->log = opt->log;
     ctx->log_arg = opt->log_arg;

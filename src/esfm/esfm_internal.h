@@ -25,6 +25,7 @@ struct esfm_ctx {
     bool force;
     unsigned hv_flags;
     int detach_timeout_ms;
+    unsigned guest_bus_first, guest_buses; /* reserved guest buses; 0 buses = not pinned */
     struct esfm_sysfs_ops sysfs;
     esfm_log_fn log;
     void *log_arg;
@@ -102,7 +103,11 @@ void esfm_run_parallel(int threads, size_t n, void (*fn)(void *arg, size_t i), v
 int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const char *node,
                   struct esfm_mqtt **out, char *err, size_t errlen);
 void esfm_mqtt_free(struct esfm_mqtt *m);
+/* Topic kfarm/accel/<node>/<guest BDF> when <state>/nodes.json names the node of the VF's VM,
+ * else kfarm/accel/<host>/<vf>; esfm_publish_state finds domain and guest in vfs.json. */
 void esfm_publish_state(struct esfm_ctx *ctx, const char *vf, const char *state);
+void esfm_publish_vf(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *guest,
+                     const char *state);
 
 /* state.c: per-VF records (owner jobs, domain, alias, paused) in <state>/vfs.json. */
 int esfm_state_lock(struct esfm_ctx *ctx, char *err, size_t errlen); /* returns fd */
@@ -115,6 +120,16 @@ void esfm_state_vf_del(cJSON *st, const char *bdf);
 int esfm_pf_lock(struct esfm_ctx *ctx, const char *pf, char *err, size_t errlen); /* fd */
 /* Reads and parses a JSON file: 0, -ENOENT/-errno, or -EINVAL when it is not JSON. */
 int esfm_read_json(const char *path, cJSON **out);
+
+/* pf_locks.c: shared holds of PF locks for VF operations (lock order there). vf: the VF whose PF
+ * to hold, or NULL (or a VF not found) for every PF. */
+struct esfm_pf_hold {
+    int *fds;
+    size_t n;
+};
+int esfm_pf_hold(struct esfm_ctx *ctx, const char *vf, struct esfm_pf_hold *h, char *err,
+                 size_t errlen);
+void esfm_pf_release(struct esfm_pf_hold *h);
 
 /* journal.c: write-ahead intents in <state>/journal/: <id>.json (replaced atomically) and
  * <id>.lock (flock'd by the living owner). */
@@ -150,6 +165,8 @@ const struct esfm_hostdev *esfm_hostdev_find(const struct esfm_hostdev *h, size_
                                              const char *bdf);
 
 /* vf_move.c: the moves of one VF shared by the operations. */
+/* esfm_vf_attach's guest (ESFM_BDF_LEN, may be NULL): in, a pinned guest address or ""; out,
+ * the address used. */
 int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, char *guest, char *err,
                    size_t errlen);
 int esfm_vf_detach(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
@@ -157,8 +174,9 @@ int esfm_vf_detach(struct esfm_ctx *ctx, const char *vf, const char *domain, con
 /* Pauses through QMP, or detaches when QEMU lacks device_pause (*method = "qmp"/"detach"). */
 int esfm_vf_pause(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
                   const char **method, char *err, size_t errlen);
+/* guest: the address to re-attach at after a detach fallback (NULL/"": the hypervisor's choice). */
 int esfm_vf_unpause(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
-                    const char *method, char *err, size_t errlen);
+                    const char *method, const char *guest, char *err, size_t errlen);
 int esfm_check_not_busy(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
 int esfm_need_hv(struct esfm_ctx *ctx, char *err, size_t errlen);
 /* resolve.c: resolves a PF argument (BDF, vendor:device, NULL = policy pf_ids). */
@@ -173,10 +191,20 @@ int esfm_record_vf(struct esfm_ctx *ctx, const char *vf, const char *domain, con
                    const char *guest, const char *paused, bool pending, char *err, size_t errlen);
 int esfm_forget_vf(struct esfm_ctx *ctx, const char *vf, char *err, size_t errlen);
 
+/* guest_addr.c: a free pinned guest address "0000:BB:00.0" for domain in the reserved buses,
+ * not used by its hostdevs (h), its records in st, nor taken[0..ntaken). -EBUSY when full. */
+int esfm_guest_pick(struct esfm_ctx *ctx, cJSON *st, const struct esfm_hostdev *h, size_t nh,
+                    const char *domain, char (*taken)[ESFM_BDF_LEN], size_t ntaken,
+                    char out[ESFM_BDF_LEN], char *err, size_t errlen);
+
 /* job_attach.c: rolls an interrupted job-attach back (or keeps it when it had completed). */
 int esfm_job_attach_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 /* reconcile.c: repairs one journal intent (called with its lock held). */
 int esfm_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
+
+/* bitstream_record.c: remembers what init --bitstream flashed on pf. */
+int esfm_bitstream_record_write(struct esfm_ctx *ctx, const char *pf, const char *name,
+                                const char *sha256, char *err, size_t errlen);
 #endif

@@ -10,17 +10,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-int esfm_hostdev_xml(const char *bdf, const char *alias, char *buf, size_t len)
+int esfm_hostdev_xml(const char *bdf, const char *alias, const char *guest, char *buf,
+                     size_t len)
 {
-    unsigned d, b, s, f;
+    unsigned d, b, s, f, gd, gb, gs, gf;
     if (sscanf(bdf, "%x:%x:%x.%x", &d, &b, &s, &f) != 4)
         return -EINVAL;
+    char pin[128] = "";
+    if (guest && guest[0]) {
+        /* A pinned guest address: the same one after a detach/attach fallback or unpause. */
+        if (sscanf(guest, "%x:%x:%x.%x", &gd, &gb, &gs, &gf) != 4)
+            return -EINVAL;
+        snprintf(pin, sizeof pin,
+                 "<address type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x' "
+                 "function='0x%x'/>",
+                 gd, gb, gs, gf);
+    }
     int n = snprintf(buf, len,
                      "<hostdev mode='subsystem' type='pci' managed='yes'>"
                      "<source><address domain='0x%04x' bus='0x%02x' slot='0x%02x' "
                      "function='0x%x'/></source>"
-                     "<alias name='%s'/></hostdev>",
-                     d, b, s, f, alias);
+                     "<alias name='%s'/>%s</hostdev>",
+                     d, b, s, f, alias, pin);
     return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 

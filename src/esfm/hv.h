@@ -9,7 +9,9 @@ struct esfm_hv;
 
 /* Return codes: 0, -ENOENT (domain or device not found), -EBUSY (device already used by a
  * domain), -EOPNOTSUPP (QEMU answered CommandNotFound), -ETIMEDOUT (no device-removed event in
- * time), -EREMOTEIO (any other hypervisor failure; err has its message). */
+ * time), -EREMOTEIO (any other hypervisor failure; err has its message).
+ * attach's guest_bdf is in and out: a non-empty address on entry pins the VF there (-EBUSY when
+ * the domain already has a device at it); on return it holds the address the guest sees. */
 struct esfm_hv_ops {
     const char *name;
     void (*close)(struct esfm_hv *hv);
@@ -24,6 +26,9 @@ struct esfm_hv_ops {
     /* false once the connection to the hypervisor is lost (libvirtd restarted or crashed): the
      * outcome of a call that failed then is unknown. NULL: never lost (the fake). */
     bool (*alive)(struct esfm_hv *hv);
+    /* 1 when the domain runs, 0 when it is defined but stopped, -ENOENT when unknown (a
+     * transient domain that stopped), -EREMOTEIO. esfmd releases a stopped domain's VFs. */
+    int (*domain_active)(struct esfm_hv *hv, const char *domain, char *err, size_t len);
 };
 
 struct esfm_hv {
@@ -35,8 +40,10 @@ int esfm_hv_fake_open(const char *uri, struct esfm_hv **out, char *err, size_t l
 #ifdef ESFM_WITH_LIBVIRT
 int esfm_hv_libvirt_open(const char *uri, struct esfm_hv **out, char *err, size_t len);
 #endif
-/* The hostdev XML ESFM attaches (shared by the libvirt backend and its tests). */
-int esfm_hostdev_xml(const char *bdf, const char *alias, char *buf, size_t len);
+/* The hostdev XML ESFM attaches (shared by the libvirt backend and its tests). guest (NULL or
+ * "": the hypervisor chooses) pins the guest PCI address: <address type='pci' .../>. */
+int esfm_hostdev_xml(const char *bdf, const char *alias, const char *guest, char *buf,
+                     size_t len);
 /* Parses every PCI hostdev of a domain XML into *out (appends, growing *n). */
 int esfm_hostdevs_from_xml(const char *domain, const char *xml, struct esfm_hostdev **out,
                            size_t *n);

@@ -128,6 +128,22 @@ static int fake_lookup(struct esfm_hv *hv, const char *domain, char *err, size_t
     return rc;
 }
 
+/* A domain runs unless its "running" is false: a test stops a FAKE VM by writing that (the
+ * FAKE "domain stopped" notification esfmd acts on). */
+static int fake_active(struct esfm_hv *hv, const char *domain, char *err, size_t len)
+{
+    struct hv_fake *f = (struct hv_fake *)hv;
+    int fd;
+    cJSON *st = load(f, &fd, err, len);
+    if (!st)
+        return -EREMOTEIO;
+    cJSON *dom = find_domain(st, domain);
+    int rc = !dom ? no_domain(f, domain, err, len)
+                  : !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(dom, "running"));
+    save_unlock(f, st, fd, false, NULL, 0);
+    return rc;
+}
+
 static int fake_attach(struct esfm_hv *hv, const char *domain, const char *bdf, const char *alias,
                        unsigned flags, char guest[ESFM_BDF_LEN], char *err, size_t len)
 {
@@ -163,11 +179,23 @@ static int fake_attach(struct esfm_hv *hv, const char *domain, const char *bdf, 
             }
         }
     }
-    cJSON *slot = cJSON_GetObjectItemCaseSensitive(dom, "next_bus");
-    int bus = cJSON_IsNumber(slot) ? slot->valueint : 7;
-    snprintf(guest, ESFM_BDF_LEN, "0000:%02x:00.0", bus & 0xff);
-    cJSON_DeleteItemFromObjectCaseSensitive(dom, "next_bus");
-    cJSON_AddNumberToObject(dom, "next_bus", bus + 1);
+    if (guest[0]) { /* pinned: like QEMU, refuse an address the domain already uses */
+        cJSON_ArrayForEach(e, hostdevs_of(dom))
+        {
+            const char *g = esfm_json_str(e, "guest");
+            if (g && strcmp(g, guest) == 0) {
+                rc = kf_errf(err, len, -EBUSY, "guest PCI address %s of %s is in use", guest,
+                               domain);
+                goto out;
+            }
+        }
+    } else {
+        cJSON *slot = cJSON_GetObjectItemCaseSensitive(dom, "next_bus");
+        int bus = cJSON_IsNumber(slot) ? slot->valueint : 7;
+        snprintf(guest, ESFM_BDF_LEN, "0000:%02x:00.0", bus & 0xff);
+        cJSON_DeleteItemFromObjectCaseSensitive(dom, "next_bus");
+        cJSON_AddNumberToObject(dom, "next_bus", bus + 1);
+    }
     cJSON *h = cJSON_CreateObject();
     cJSON_AddStringToObject(h, "bdf", bdf);
     cJSON_AddStringToObject(h, "alias", alias);
@@ -314,6 +342,7 @@ static const struct esfm_hv_ops fake_ops = {
     .name = "fake",
     .close = fake_close,
     .domain_lookup = fake_lookup,
+    .domain_active = fake_active,
     .attach = fake_attach,
     .detach = fake_detach,
     .pause = fake_pause,

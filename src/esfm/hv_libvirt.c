@@ -150,6 +150,20 @@ static int guest_address(virDomainPtr dom, const char *domain, const char *alias
     return rc ? rc : found;
 }
 
+static int lv_active(struct esfm_hv *hv, const char *domain, char *err, size_t len)
+{
+    virDomainPtr dom;
+    int rc = lookup((struct hv_libvirt *)hv, domain, &dom, err, len);
+    if (rc)
+        return rc;
+    rc = virDomainIsActive(dom);
+    if (rc < 0)
+        rc = kf_errf(err, len, -EREMOTEIO, "virDomainIsActive(%s): %s", domain,
+                       virGetLastErrorMessage());
+    virDomainFree(dom);
+    return rc;
+}
+
 static int lv_attach(struct esfm_hv *hv, const char *domain, const char *bdf, const char *alias,
                      unsigned flags, char guest[ESFM_BDF_LEN], char *err, size_t len)
 {
@@ -159,7 +173,10 @@ static int lv_attach(struct esfm_hv *hv, const char *domain, const char *bdf, co
     if (rc)
         return rc;
     char xml[1024];
-    esfm_hostdev_xml(bdf, alias, xml, sizeof xml);
+    if (esfm_hostdev_xml(bdf, alias, guest, xml, sizeof xml)) {
+        virDomainFree(dom);
+        return kf_errf(err, len, -EINVAL, "bad VF %s or guest address %s", bdf, guest);
+    }
     if (virDomainAttachDeviceFlags(dom, xml, affect_flags(dom, flags)) < 0) {
         rc = kf_errf(err, len, -EREMOTEIO, "libvirt could not attach VF %s to VM %s: %s", bdf,
                      domain, last_error());
@@ -212,7 +229,7 @@ static int lv_detach(struct esfm_hv *hv, const char *domain, const char *bdf, co
         cb = virConnectDomainEventRegisterAny(h->conn, dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
                                               VIR_DOMAIN_EVENT_CALLBACK(removed_cb), &w, NULL);
     char xml[1024];
-    esfm_hostdev_xml(bdf, alias, xml, sizeof xml);
+    esfm_hostdev_xml(bdf, alias, NULL, xml, sizeof xml);
     if (virDomainDetachDeviceFlags(dom, xml, f) < 0) {
         rc = kf_errf(
             err, len, virGetLastErrorCode() == VIR_ERR_DEVICE_MISSING ? -ENOENT : -EREMOTEIO,
@@ -330,6 +347,7 @@ static const struct esfm_hv_ops libvirt_ops = {
     .name = "libvirt",
     .close = lv_close,
     .domain_lookup = lv_lookup,
+    .domain_active = lv_active,
     .attach = lv_attach,
     .detach = lv_detach,
     .pause = lv_pause,

@@ -187,6 +187,28 @@ static int find_held(cJSON *st, const struct job_attach *a, struct esfm_grant *g
     return 1;
 }
 
+/* Pins fresh VFs at free addresses of the reserved guest buses (when the admin reserved some). */
+static int pin_guests(struct esfm_ctx *ctx, cJSON *st, const struct esfm_hostdev *h, size_t nh,
+                      const char *domain, struct job_vf *v, size_t k, char *err, size_t errlen)
+{
+    if (!ctx->guest_buses)
+        return 0;
+    char(*taken)[ESFM_BDF_LEN] = calloc(k, sizeof *taken);
+    if (!taken)
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
+    size_t nt = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < k; i++) {
+        if (!v[i].fresh)
+            continue;
+        rc = esfm_guest_pick(ctx, st, h, nh, domain, taken, nt, v[i].guest, err, errlen);
+        if (!rc)
+            memcpy(taken[nt++], v[i].guest, ESFM_BDF_LEN);
+    }
+    free(taken);
+    return rc;
+}
+
 /* Journals the intent, then records the chosen VFs as pending for the job (state locked). */
 static int reserve_chosen(struct job_attach *a, cJSON *st, char *err, size_t errlen)
 {
@@ -205,6 +227,8 @@ static int reserve_chosen(struct job_attach *a, cJSON *st, char *err, size_t err
         if (x->fresh) {
             cJSON_AddStringToObject(rec, "domain", a->domain);
             cJSON_AddStringToObject(rec, "alias", x->alias);
+            if (x->guest[0]) /* reserved now, so that a concurrent attach picks another */
+                cJSON_AddStringToObject(rec, "guest", x->guest);
             cJSON_AddBoolToObject(rec, "pending", true);
         }
         cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(rec, "jobs"), job_json(a->job));
@@ -242,6 +266,8 @@ static int reserve(struct job_attach *a, struct esfm_grant *grants, bool *held, 
                      a->job->job_id, a->nvfs, k);
         goto out;
     }
+    if ((rc = pin_guests(ctx, st, h, nh, a->domain, a->v, a->nvfs, err, errlen)))
+        goto out;
     rc = reserve_chosen(a, st, err, errlen);
 out:
     esfm_state_unlock(fd);
@@ -310,7 +336,7 @@ static int record(struct job_attach *a, bool rolled_back, int rc, char *err, siz
     return rc;
 }
 
-int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char *domain,
+static int job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char *domain,
                     unsigned nvfs, struct esfm_grant *grants, char *err, size_t errlen)
 {
     int rc = check_request(ctx, job, domain, nvfs, err, errlen);
@@ -349,6 +375,19 @@ int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char
         esfm_logf(ctx, "job %s holds %u VF(s) on %s", job->job_id, nvfs, domain);
 out:
     free(a.v);
+    return rc;
+}
+
+/* Every PF's lock, shared: the job's VFs come from any PF, never one being reconfigured. */
+int esfm_job_attach(struct esfm_ctx *ctx, const struct esfm_job *job, const char *domain,
+                    unsigned nvfs, struct esfm_grant *grants, char *err, size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, NULL, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = job_attach(ctx, job, domain, nvfs, grants, err, errlen);
+    esfm_pf_release(&h);
     return rc;
 }
 

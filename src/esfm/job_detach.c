@@ -99,7 +99,7 @@ static int detach_job_vfs(struct esfm_ctx *ctx, cJSON *st, const char *job_id, s
     return rc;
 }
 
-int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen)
+static int job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen)
 {
     if (!job_id_valid(job_id))
         return kf_errf(err, errlen, -EINVAL,
@@ -127,5 +127,17 @@ int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t 
     cJSON_Delete(st);
     esfm_state_unlock(fd);
     free(v);
+    return rc;
+}
+
+/* Every PF's lock, shared: never beside a reconf (pf_locks.c). */
+int esfm_job_detach(struct esfm_ctx *ctx, const char *job_id, char *err, size_t errlen)
+{
+    struct esfm_pf_hold h;
+    int rc = esfm_pf_hold(ctx, NULL, &h, err, errlen);
+    if (rc)
+        return rc;
+    rc = job_detach(ctx, job_id, err, errlen);
+    esfm_pf_release(&h);
     return rc;
 }

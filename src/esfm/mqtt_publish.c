@@ -108,12 +108,33 @@ void esfm_mqtt_free(struct esfm_mqtt *m)
     free(m);
 }
 
-void esfm_publish_state(struct esfm_ctx *ctx, const char *vf, const char *state)
+/* The Slurm node a VM is, from <state>/nodes.json ({"vm": "node"}, written by esfmd). */
+static bool node_of(struct esfm_ctx *ctx, const char *domain, char *node, size_t len)
+{
+    char p[512];
+    cJSON *map = NULL;
+    snprintf(p, sizeof p, "%s/nodes.json", ctx->state_dir);
+    if (!domain || esfm_read_json(p, &map))
+        return false;
+    const char *n = esfm_json_str(map, domain);
+    if (n)
+        snprintf(node, len, "%s", n);
+    cJSON_Delete(map);
+    return n != NULL;
+}
+
+void esfm_publish_vf(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *guest,
+                     const char *state)
 {
     if (!ctx->mqtt)
         return;
-    char topic[256], payload[64];
-    snprintf(topic, sizeof topic, "kfarm/accel/%s/%s", ctx->node, vf);
+    char topic[256], payload[64], node[128];
+    /* One VF identity: the worker in the VM computes the same from its Slurm node name and
+     * KFARM_VF_BDFS (docs/deploy.md). */
+    if (guest && guest[0] && node_of(ctx, domain, node, sizeof node))
+        snprintf(topic, sizeof topic, "kfarm/accel/%s/%s", node, guest);
+    else
+        snprintf(topic, sizeof topic, "kfarm/accel/%s/%s", ctx->node, vf);
     int len = snprintf(payload, sizeof payload, "{\"state\":\"%s\"}", state);
     pthread_mutex_lock(&ctx->mqtt->lock);
     MQTTClient_deliveryToken tok;
@@ -123,4 +144,20 @@ void esfm_publish_state(struct esfm_ctx *ctx, const char *vf, const char *state)
     pthread_mutex_unlock(&ctx->mqtt->lock);
     if (rc != MQTTCLIENT_SUCCESS)
         esfm_logf(ctx, "warning: MQTT publish of %s=%s failed (paho rc %d)", topic, state, rc);
+}
+
+void esfm_publish_state(struct esfm_ctx *ctx, const char *vf, const char *state)
+{
+    if (!ctx->mqtt)
+        return;
+    /* vfs.json is replaced by rename, so it reads whole without the state lock (which the
+     * caller may hold). */
+    char p[512];
+    cJSON *st = NULL;
+    snprintf(p, sizeof p, "%s/vfs.json", ctx->state_dir);
+    esfm_read_json(p, &st);
+    cJSON *r = st ? esfm_state_vf(st, vf) : NULL;
+    esfm_publish_vf(ctx, vf, r ? esfm_json_str(r, "domain") : NULL,
+                    r ? esfm_json_str(r, "guest") : NULL, state);
+    cJSON_Delete(st);
 }

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 struct pf_vf {
-    char vf[ESFM_BDF_LEN], domain[128], alias[64], method[16];
+    char vf[ESFM_BDF_LEN], domain[128], alias[64], method[16], guest[ESFM_BDF_LEN];
     bool survive, attached;
     int rc;
     char err[ESFM_ERR_LEN];
@@ -53,7 +53,7 @@ static void resume_one(void *arg, size_t i)
     if (!x->survive)
         return;
     x->rc = esfm_vf_unpause(r->ctx, x->vf, x->domain, x->alias, x->method[0] ? x->method : "qmp",
-                            x->err, sizeof x->err);
+                            x->guest, x->err, sizeof x->err);
 }
 
 static void bind_one(void *arg, size_t i)
@@ -147,6 +147,8 @@ static cJSON *plan_json(const struct pf_vf *v, size_t n)
         cJSON_AddStringToObject(e, "vf", v[i].vf);
         cJSON_AddStringToObject(e, "domain", v[i].domain);
         cJSON_AddStringToObject(e, "alias", v[i].alias);
+        if (v[i].guest[0])
+            cJSON_AddStringToObject(e, "guest", v[i].guest);
         cJSON_AddBoolToObject(e, "survive", v[i].survive);
         cJSON_AddBoolToObject(e, "attached", v[i].attached);
         if (v[i].method[0])
@@ -174,6 +176,8 @@ static size_t plan_from_json(const cJSON *a, struct pf_vf **out)
             snprintf(v[k].alias, sizeof v[k].alias, "%s", s);
         if ((s = esfm_json_str(e, "method")))
             snprintf(v[k].method, sizeof v[k].method, "%s", s);
+        if ((s = esfm_json_str(e, "guest")))
+            snprintf(v[k].guest, sizeof v[k].guest, "%s", s);
         v[k].survive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "survive"));
         v[k].attached = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "attached"));
         k++;
@@ -243,6 +247,8 @@ static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf
         snprintf(x->vf, sizeof x->vf, "%s", vfs[i]);
         snprintf(x->domain, sizeof x->domain, "%s", e ? e->domain : esfm_json_str(r, "domain"));
         snprintf(x->alias, sizeof x->alias, "%s", e ? e->alias : esfm_json_str(r, "alias"));
+        const char *g = e && e->guest_bdf[0] ? e->guest_bdf : r ? esfm_json_str(r, "guest") : NULL;
+        snprintf(x->guest, sizeof x->guest, "%s", g ? g : "");
         /* v is allocated when rc == 0 */
         // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
         if (!x->alias[0])
@@ -730,6 +736,9 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
     if (bs && (rc = flash_bitstream(ctx, pf, bs, &bf, sha, err, errlen)))
         goto end;
     if (bs) {
+        /* What the card now runs, for status/list-vfs and the SPANK prolog's bitstream match. */
+        if ((rc = esfm_bitstream_record_write(ctx, pf, bs->name, sha, err, errlen)))
+            goto end;
         cJSON_ReplaceItemInObjectCaseSensitive(intent, "flashed", cJSON_CreateBool(true));
         if ((rc = esfm_journal_update(ctx, &j, intent, err, errlen)))
             goto end;

@@ -76,6 +76,8 @@ int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, cha
 {
     char alias[ESFM_ALIAS_LEN], g[ESFM_BDF_LEN] = "";
     esfm_alias_for(vf, alias);
+    if (guest)
+        snprintf(g, sizeof g, "%s", guest); /* a pinned address, or "" */
     int rc = ctx->hv->ops->attach(ctx->hv, domain, vf, alias, ctx->hv_flags, g, err, errlen);
     esfm_step(ctx, "hypervisor attach");
     if (rc)
@@ -83,7 +85,7 @@ int esfm_vf_attach(struct esfm_ctx *ctx, const char *vf, const char *domain, cha
     if (guest)
         snprintf(guest, ESFM_BDF_LEN, "%s", g);
     esfm_logf(ctx, "attached %s to %s as %s%s%s", vf, domain, alias, g[0] ? ", guest " : "", g);
-    esfm_publish_state(ctx, vf, "active");
+    esfm_publish_vf(ctx, vf, domain, g, "active");
     return 0;
 }
 
@@ -129,11 +131,12 @@ int esfm_vf_pause(struct esfm_ctx *ctx, const char *vf, const char *domain, cons
 }
 
 int esfm_vf_unpause(struct esfm_ctx *ctx, const char *vf, const char *domain, const char *alias,
-                    const char *method, char *err, size_t errlen)
+                    const char *method, const char *guest, char *err, size_t errlen)
 {
     int rc;
     if (method && strcmp(method, "detach") == 0) {
-        char g[ESFM_BDF_LEN];
+        char g[ESFM_BDF_LEN]; /* back at the address it had: the job's KFARM_VF_BDFS stay true */
+        snprintf(g, sizeof g, "%s", guest ? guest : "");
         rc = ctx->hv->ops->attach(ctx->hv, domain, vf, alias, ctx->hv_flags, g, err, errlen);
         esfm_step(ctx, "fallback re-attach");
         if (!rc)

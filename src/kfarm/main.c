@@ -63,12 +63,9 @@ int main(int argc, char **argv)
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    char role[32];
-    if (rank == 0)
-        snprintf(role, sizeof(role), "gateway");
-    else
-        snprintf(role, sizeof(role), "worker %d", rank);
-    kf_log_init(opts.log_level, role);
+    kf_log_init(opts.log_level, rank == 0 ? "gateway" : "worker");
+    kf_log_set_rank(rank);
+    kf_log_set_format(opts.log_format);
 
     int status;
     struct kf_sleepflags flags;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kfarm/tuner.h>
+
 #include "errbuf.h"
 #include "options.h"
 #include "wire.h"
@@ -43,6 +45,21 @@ static int set_string(struct kf_options *o, const struct rule *r, const char *ar
     (void)st, (void)err, (void)errlen;
     *FIELD(o, r, const char *) = arg;
     return 0;
+}
+
+/* --tuner: opened and parsed now, on every rank (each on its own node, where it will read it), so
+ * a missing file or a typo in margot.json fails the job before it serves instead of leaving a
+ * kind on the CPU variant with one line in a worker's log at its first request. The gateway's
+ * CURVE key files are read by rank 0 alone, at its start, so other nodes need not have them. */
+static int set_tuner_file(struct kf_options *o, const struct rule *r, const char *arg,
+                          struct parse_state *st, char *err, size_t errlen)
+{
+    char why[512];
+    struct tuner *t = tuner_config_load(arg, NULL, NULL, why, sizeof(why));
+    if (!t)
+        return kf_errf(err, errlen, -EINVAL, "--%s %s: %s", r->name, arg, why);
+    tuner_free(t);
+    return set_string(o, r, arg, st, err, errlen);
 }
 
 static int set_endpoint(struct kf_options *o, const struct rule *r, const char *arg,
@@ -110,6 +127,15 @@ static int set_log_level(struct kf_options *o, const struct rule *r, const char 
     (void)st;
     if (kf_log_level_parse(arg, &o->log_level))
         return bad(err, errlen, r->name, arg, "expected error, warn, info or debug");
+    return 0;
+}
+
+static int set_log_format(struct kf_options *o, const struct rule *r, const char *arg,
+                          struct parse_state *st, char *err, size_t errlen)
+{
+    (void)st;
+    if (kf_log_format_parse(arg, &o->log_format))
+        return bad(err, errlen, r->name, arg, "expected text or json");
     return 0;
 }
 
@@ -218,7 +244,7 @@ static const struct rule rules[] = {
     {"max-message-bytes", REQ, set_bytes, AT(gateway.max_message_bytes), 64, 1L << 31, 0},
     {"max-pending-bytes", REQ, set_bytes, AT(gateway.max_pending_bytes), 64, 1L << 40, 0},
     {"variant", REQ, set_variant, 0, 0, 0, 0},
-    {"tuner", REQ, set_string, AT(worker.tuner_file), 0, 0, 0},
+    {"tuner", REQ, set_tuner_file, AT(worker.tuner_file), 0, 0, 0},
     {"knowledge", REQ, set_string, AT(worker.knowledge_file), 0, 0, 0},
     {"knowledge-save", REQ, set_string, AT(worker.knowledge_save), 0, 0, 0},
     {"mqtt", REQ, set_mqtt, AT(worker.mqtt), 0, 0, 0},
@@ -233,6 +259,7 @@ static const struct rule rules[] = {
     {"trace", REQ, set_string, AT(gateway.trace_file), 0, 0, 0},
     {"trace-max-bytes", REQ, set_bytes, AT(gateway.trace_max_bytes), 0, 1L << 40, 0},
     {"log-level", REQ, set_log_level, 0, 0, 0, 0},
+    {"log-format", REQ, set_log_format, 0, 0, 0, 0},
     {"help", no_argument, set_flag, AT(help), 0, 0, 0},
     {"version", no_argument, set_flag, AT(version), 0, 0, 0},
 };
@@ -292,6 +319,11 @@ static int check_together(struct kf_options *o, const struct parse_state *st, ch
 int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, size_t errlen)
 {
     set_defaults(o);
+    int rc = kf_config_expand(&o->args, argc, argv, err, errlen);
+    if (rc)
+        return rc;
+    argc = o->args.argc;
+    argv = o->args.argv;
     struct option longopts[N_RULES + 1];
     for (size_t i = 0; i < N_RULES; i++)
         longopts[i] = (struct option){rules[i].name, rules[i].has_arg, NULL, 256 + (int)i};
@@ -311,7 +343,7 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
             return kf_errf(err, errlen, -EINVAL, "unknown option %s; see kfarm --help",
                            argv[optind - 1]);
         const struct rule *r = &rules[c - 256];
-        int rc = r->apply(o, r, optarg, &st, err, errlen);
+        rc = r->apply(o, r, optarg, &st, err, errlen);
         if (rc)
             return rc;
         if (o->help || o->version)
@@ -320,7 +352,7 @@ int kf_options_parse(struct kf_options *o, int argc, char **argv, char *err, siz
     if (optind < argc)
         return kf_errf(err, errlen, -EINVAL, "unexpected argument %s; see kfarm --help",
                        argv[optind]);
-    int rc = check_together(o, &st, err, errlen);
+    rc = check_together(o, &st, err, errlen);
     if (rc)
         return rc;
     if (o->worker.n_adapters == 0)
@@ -334,4 +366,5 @@ void kf_options_fini(struct kf_options *o)
     for (size_t i = 0; i < o->n_owned; i++)
         free(o->owned[i]);
     o->n_owned = 0;
+    kf_config_args_fini(&o->args);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "config_file.h"
 #include "gateway_config.h"
 #include "log.h"
 #include "worker_config.h"
@@ -15,10 +16,12 @@ struct kf_options {
     struct kf_gateway_config gateway; /* rank 0 */
     struct kf_worker_config worker;   /* ranks 1..N-1 */
     enum kf_log_level log_level;
+    enum kf_log_format log_format;
     int help;
     int version;
     char *owned[KF_MAX_ADAPTERS * KF_MAX_ADAPTER_ARGS]; /* strdup()ed key=value splits */
     size_t n_owned;
+    struct kf_config_args args; /* argv with --config files spliced in; values point into it */
 };
 
 /* Parses argv into opts (defaults first). Returns 0, or a negative errno (-EINVAL for a bad

@@ -74,6 +74,11 @@ void kf_options_usage(FILE *out)
           "                                 a worker with an error and send that rank no new work\n"
           "                                 until it answers again (default 0: no limit)\n"
           "  --log-level error|warn|info|debug  (default info)\n"
+          "  --log-format text|json         one line per event; json for log shippers (default\n"
+          "                                 text)\n"
+          "  --config FILE                  read options from FILE, one per line ('--name value',\n"
+          "                                 the value the rest of the line, spaces and all; #\n"
+          "                                 comments), in place of --config\n"
           "  -h, --help                     this text\n"
           "  --version                      print the version\n",
           out);

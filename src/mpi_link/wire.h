@@ -13,12 +13,13 @@
 
 /* Bumped when the format changes; every header carries it, and the gateway refuses a worker whose
  * HELLO has another (a job whose ranks run different kfarm builds). Version 1 had no BATCH and
- * sent 0 in this byte. */
-#define KF_WIRE_VERSION 2
+ * sent 0 in this byte; version 2's HELLO carried the doorbell name alone. */
+#define KF_WIRE_VERSION 3
 
 enum kf_wire_type {
-    KF_WIRE_HELLO = 1, /* worker -> gateway: ready (payload: its doorbell name) or failed
-                          (status KF_WIRE_FAILED, payload: the message) */
+    KF_WIRE_HELLO = 1, /* worker -> gateway: ready (payload: its doorbell name, a NUL, then the
+                          JSON of what it serves, for $info) or failed (status KF_WIRE_FAILED,
+                          payload: the message) */
     KF_WIRE_WELCOME,   /* gateway -> worker: start; payload: the gateway's doorbell name */
     KF_WIRE_REQUEST,   /* gateway -> worker: seq, kind, payload */
     KF_WIRE_BROADCAST, /* gateway -> worker: kind, payload */

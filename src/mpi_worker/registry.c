@@ -180,6 +180,16 @@ const struct kf_registry_broadcast *kf_registry_broadcast(const struct kf_regist
     return NULL;
 }
 
+const struct kf_registry_kernel *kf_registry_kernel_at(const struct kf_registry *r, size_t i)
+{
+    return i < r->n_kernels ? &r->kernels[i] : NULL;
+}
+
+const struct kf_registry_broadcast *kf_registry_broadcast_at(const struct kf_registry *r, size_t i)
+{
+    return i < r->n_broadcasts ? &r->broadcasts[i] : NULL;
+}
+
 const char *kf_registry_kinds(const struct kf_registry *r)
 {
     return r->kinds;

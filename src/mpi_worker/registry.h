@@ -32,6 +32,9 @@ const struct kf_registry_kernel *kf_registry_kernel(const struct kf_registry *r,
                                                     size_t kind_len);
 const struct kf_registry_broadcast *kf_registry_broadcast(const struct kf_registry *r,
                                                           const char *kind, size_t kind_len);
+/* The i-th kernel or broadcast handler in load order, NULL past the last (for $info). */
+const struct kf_registry_kernel *kf_registry_kernel_at(const struct kf_registry *r, size_t i);
+const struct kf_registry_broadcast *kf_registry_broadcast_at(const struct kf_registry *r, size_t i);
 /* Comma-separated request kinds, for error messages. */
 const char *kf_registry_kinds(const struct kf_registry *r);
 /* Runs every adapter's fini and unloads external ones. */

@@ -108,8 +108,12 @@ static struct kind_selector *selector_for(struct kf_variants *v, const struct kf
         kf_error("tuner for kind '%s': %s; serving it with the CPU variant", kernel->kind, err);
         return ks;
     }
+    /* The VF identity is <KFARM_ACCEL_NODE>/<KFARM_VF_BDFS entry>, as esfmd publishes it for a
+     * VM node (the SPANK plugin exports the node in mode=vm); else this host's name (mode=host). */
+    const char *node = getenv("KFARM_ACCEL_NODE");
     if (v->cfg->mqtt && tuner_selector_set_mqtt(ks->sel, v->cfg->mqtt, &v->cfg->mqtt_security,
-                                                 NULL, v->vf_bdf, err, sizeof(err)))
+                                                 node && *node ? node : NULL, v->vf_bdf, err,
+                                                 sizeof(err)))
         kf_warn("tuner for kind '%s': MQTT %s: %s; learning locally", kernel->kind, v->cfg->mqtt,
                 err);
     return ks;

@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "clock.h"
+#include "describe.h"
 #include "doorbell.h"
 #include "heap_trim.h"
 #include "log.h"
@@ -183,6 +184,27 @@ static void handle_broadcast(struct worker *w, const struct kf_wire_msg *m)
         kf_warn("broadcast '%.*s' failed: %s", klen, m->kind, err[0] ? err : "(no message)");
 }
 
+/* HELLO when ready: the doorbell name (empty when polling), a NUL, then what this rank serves
+ * (describe.c), which the gateway answers $info with. */
+static void send_ready(struct worker *w, const struct kf_wire_hdr *h)
+{
+    size_t name_len = w->doorbell.fd >= 0 ? strlen(w->doorbell.name) : 0;
+    char *served = kf_describe_registry(w->registry);
+    size_t served_len = served ? strlen(served) : 0;
+    char *buf = malloc(name_len + 1 + served_len);
+    if (!buf) {
+        send_to_gateway(w, h, w->doorbell.name, name_len); /* served kinds unknown to $info */
+    } else {
+        memcpy(buf, w->doorbell.name, name_len);
+        buf[name_len] = '\0';
+        if (served_len)
+            memcpy(buf + name_len + 1, served, served_len);
+        send_to_gateway(w, h, buf, name_len + 1 + served_len);
+    }
+    free(buf);
+    free(served);
+}
+
 /* Loads the adapters and tells the gateway whether this rank can serve. */
 static int say_hello(struct worker *w)
 {
@@ -199,7 +221,7 @@ static int say_hello(struct worker *w)
     if (rc)
         send_to_gateway(w, &h, err, strlen(err));
     else
-        send_to_gateway(w, &h, w->doorbell.name, w->doorbell.fd >= 0 ? strlen(w->doorbell.name) : 0);
+        send_ready(w, &h);
     if (rc)
         kf_error("%s", err);
     else

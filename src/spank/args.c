@@ -11,6 +11,12 @@
 #include <slurm/spank.h>
 
 static struct ks_request request = {.fallback = KS_FALLBACK_CPU};
+static const struct ks_config *config; /* set by slurm_spank_init before any option callback */
+
+void ks_args_set_config(const struct ks_config *cfg)
+{
+    config = cfg;
+}
 
 struct ks_request *ks_args_request(void)
 {
@@ -102,11 +108,14 @@ static void report_stderr(const char *msg)
 
 void (*ks_args_report)(const char *msg) = report_stderr;
 
+/* The policy is checked here too, not only in init_post_opt: Slurm ignores a failing
+ * init_post_opt of a plugin listed `optional` in plugstack.conf, but a failing option callback
+ * stops srun/sbatch/salloc however the plugin is listed. slurmstepd (remote) only parses. */
 static int option_cb(int val, const char *optarg, int remote)
 {
-    (void)remote;
     char err[KS_ERR_LEN], msg[KS_ERR_LEN + 8];
-    if (ks_parse_option(&request, val, optarg, err, sizeof err) == 0)
+    if (ks_parse_option(&request, val, optarg, err, sizeof err) == 0 &&
+        (remote || !config || ks_check_option(config, &request, val, err, sizeof err) == 0))
         return 0;
     snprintf(msg, sizeof msg, "kfarm: %s", err);
     ks_args_report(msg);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct key {
@@ -18,7 +19,9 @@ struct key {
 static const struct key keys[] = {
     KEY(policy),      KEY(hypervisor), KEY(domain),   KEY(state_dir),     KEY(esfm_state_dir),
     KEY(mqtt),        KEY(sysfs_root), KEY(squeue),   KEY(mqtt_username), KEY(mqtt_password_file),
-    KEY(mqtt_cafile), KEY(mqtt_cert),  KEY(mqtt_key),
+    KEY(mqtt_cafile), KEY(mqtt_cert),  KEY(mqtt_key),   KEY(scontrol),      KEY(gres),
+    KEY(reflash),     KEY(mode),       KEY(channel),    KEY(guest_driver),  KEY(guest_wait_ms),
+    KEY(channel_timeout_ms),
 };
 
 static void set_defaults(struct ks_config *cfg)
@@ -28,6 +31,38 @@ static void set_defaults(struct ks_config *cfg)
     snprintf(cfg->state_dir, sizeof cfg->state_dir, "/var/lib/kfarm/spank");
     snprintf(cfg->esfm_state_dir, sizeof cfg->esfm_state_dir, "/var/lib/esfm");
     snprintf(cfg->squeue, sizeof cfg->squeue, "/usr/bin/squeue");
+    snprintf(cfg->scontrol, sizeof cfg->scontrol, "/usr/bin/scontrol");
+    snprintf(cfg->reflash, sizeof cfg->reflash, "never");
+    snprintf(cfg->mode, sizeof cfg->mode, "host");
+    snprintf(cfg->channel, sizeof cfg->channel, "/dev/virtio-ports/org.kfarm.esfm.0");
+    snprintf(cfg->guest_wait_ms, sizeof cfg->guest_wait_ms, "10000");
+    snprintf(cfg->channel_timeout_ms, sizeof cfg->channel_timeout_ms, "60000");
+}
+
+/* mode=vm needs no hypervisor URI (esfmd on the host has it) but a channel and bounds. */
+static int check_mode(const struct ks_config *cfg, char *err, size_t errlen)
+{
+    if (strcmp(cfg->mode, "host") != 0 && strcmp(cfg->mode, "vm") != 0) {
+        snprintf(err, errlen, "plugstack.conf: mode=%s: use mode=host or mode=vm", cfg->mode);
+        return -EINVAL;
+    }
+    const char *nums[] = {cfg->guest_wait_ms, cfg->channel_timeout_ms};
+    for (size_t i = 0; i < 2; i++) {
+        char *end;
+        long v = strtol(nums[i], &end, 10);
+        if (!*nums[i] || *end || v < 1 || v > 3600000) {
+            snprintf(err, errlen,
+                     "plugstack.conf: guest_wait_ms= and channel_timeout_ms= are 1 to 3600000 "
+                     "(milliseconds), not '%s'",
+                     nums[i]);
+            return -EINVAL;
+        }
+    }
+    if (ks_config_vm(cfg) && cfg->channel[0] != '/') {
+        snprintf(err, errlen, "plugstack.conf: channel= must be an absolute path");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, size_t errlen)
@@ -45,7 +80,8 @@ int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, siz
                      "plugstack.conf: unknown argument '%s' for spank_kfarm.so; use policy=, "
                      "hypervisor=, domain=, state_dir=, esfm_state_dir=, mqtt=, mqtt_username=, "
                      "mqtt_password_file=, mqtt_cafile=, mqtt_cert=, mqtt_key=, sysfs_root=, "
-                     "squeue= (see docs/spank.md)",
+                     "squeue=, scontrol=, gres=, reflash=, mode=, channel=, guest_driver=, "
+                     "guest_wait_ms=, channel_timeout_ms= (see docs/spank.md)",
                      argv[i]);
             return -EINVAL;
         }
@@ -56,7 +92,15 @@ int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, siz
         }
         snprintf((char *)cfg + k->off, k->len, "%s", eq + 1);
     }
-    if (!cfg->hypervisor[0]) {
+    if (strcmp(cfg->reflash, "allow") != 0 && strcmp(cfg->reflash, "never") != 0) {
+        snprintf(err, errlen, "plugstack.conf: reflash=%s: use reflash=allow or reflash=never",
+                 cfg->reflash);
+        return -EINVAL;
+    }
+    int mrc = check_mode(cfg, err, errlen);
+    if (mrc)
+        return mrc;
+    if (!cfg->hypervisor[0] && !ks_config_vm(cfg)) {
         snprintf(err, errlen,
                  "plugstack.conf: spank_kfarm.so needs hypervisor=URI (a libvirt URI such as "
                  "qemu:///system)");

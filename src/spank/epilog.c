@@ -8,6 +8,8 @@
 
 int ks_epilog(const struct ks_slurm *s, const struct ks_config *cfg, const struct ks_request *req)
 {
+    if (ks_config_vm(cfg))
+        return ks_epilog_vm(s, cfg, req);
     uint32_t id;
     char err[ESFM_ERR_LEN], job[16];
     struct ks_record rec;

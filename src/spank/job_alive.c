@@ -2,20 +2,9 @@
  * prolog can release what a job that ended without an epilog left. Unsure means alive. */
 #include "kfarm_spank.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-extern char **environ;
 
 #define SQUEUE_TIMEOUT_MS 15000
 
@@ -26,57 +15,14 @@ static const char *const ended[] = {"COMPLETED",     "CANCELLED", "FAILED",    "
 
 int ks_job_alive_squeue(const struct ks_config *cfg, uint32_t job_id)
 {
-    char id[16], out[256] = "";
+    char id[16], out[256];
     snprintf(id, sizeof id, "%" PRIu32, job_id);
     char *argv[] = {(char *)cfg->squeue, "--noheader", "--states=all", "--jobs", id,
                     "--format=%T",       NULL};
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC))
-        return 1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-    pid_t pid;
-    int rc = posix_spawn(&pid, cfg->squeue, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pfd[1]);
-    if (rc) {
-        close(pfd[0]);
-        return 1;
-    }
-    /* Bounded: a controller that does not answer must not hold the job's prolog for long. */
-    size_t o = 0;
-    bool timed_out = false;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = SQUEUE_TIMEOUT_MS -
-                    ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
-        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-        if (left <= 0 || (poll(&p, 1, (int)left) < 0 && errno != EINTR)) {
-            timed_out = true;
-            break;
-        }
-        char buf[256];
-        ssize_t r = read(pfd[0], buf, sizeof buf);
-        if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
-            break;
-        for (ssize_t i = 0; i < r && o < sizeof out - 1; i++)
-            out[o++] = buf[i]; /* the first line is all that matters; the rest is drained */
-    }
-    out[o] = '\0';
-    close(pfd[0]);
-    if (timed_out)
-        kill(pid, SIGKILL);
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return 1;
-    if (timed_out || !WIFEXITED(status))
-        return 1;
-    if (WEXITSTATUS(status) != 0)
+    if (ks_run_capture(argv, out, sizeof out, SQUEUE_TIMEOUT_MS, &status))
+        return 1; /* no squeue, or no answer in time: unsure */
+    if (status != 0)
         return strstr(out, "Invalid job id") ? 0 : 1; /* purged from the controller: ended */
     out[strcspn(out, " \n")] = '\0';
     if (!out[0])

@@ -40,7 +40,29 @@ struct ks_config {
     char mqtt_key[256];
     char sysfs_root[256];     /* "" = /sys */
     char squeue[256];         /* asked whether a recorded job still runs */
+    char scontrol[256];       /* asked which GRES a job has here; drains a node ESFM disagrees with */
+    char gres[64];            /* "" = VFs are not a Slurm GRES (count from --fpga-vfs) */
+    char reflash[8];          /* "allow": the prolog may re-flash an idle PF; default "never" */
+    /* mode=vm (docs/deploy.md): this node is a VM; VFs come from esfmd on the host over the
+     * channel, and sysfs_root is the guest's. mode=host (default): libesfm here. */
+    char mode[8];
+    char channel[256];       /* the esfmd port: a character device or a UNIX socket (tests) */
+    char guest_driver[64];   /* driver the VFs are bound to in the guest; "" = leave as is */
+    char guest_wait_ms[12];  /* bound on a VF's appearance in the guest (default 10000) */
+    char channel_timeout_ms[12]; /* bound on esfmd's reply (default 60000) */
 };
+
+/* What Slurm allocated of the GRES cfg->gres to a job on one node (gres_alloc.c). */
+struct ks_gres_alloc {
+    bool on_node;  /* the job has this node */
+    unsigned count;
+    char type[64]; /* typed GRES (the bitstream), "" untyped */
+};
+
+static inline bool ks_config_vm(const struct ks_config *cfg)
+{
+    return cfg->mode[0] == 'v';
+}
 
 /* What the job prolog did for a job on this node; state_dir/<jobid> (record.c). */
 struct ks_record {
@@ -73,6 +95,12 @@ struct ks_slurm {
     const char *(*partition)(void); /* the job's partition in the prolog, or NULL */
     /* 1: the job still runs (or may: unknown), 0: Slurm says it ended or does not know it. */
     int (*job_alive)(const struct ks_config *cfg, uint32_t job_id);
+    /* cfg->gres set: what Slurm allocated to the job on this node; 0 or <0 with err. */
+    int (*gres_alloc)(const struct ks_config *cfg, uint32_t job_id, const char *node,
+                      struct ks_gres_alloc *a, char *err, size_t errlen);
+    /* Takes this node out of scheduling with a reason an admin sees in scontrol show node. */
+    int (*drain_node)(const struct ks_config *cfg, const char *node, const char *reason,
+                      char *err, size_t errlen);
     void (*error)(const char *msg);
     void (*info)(const char *msg);
 };
@@ -92,12 +120,33 @@ struct ks_request *ks_args_request(void);
 /* The option table (args.c; slurm_api.c registers it) and where its callbacks report errors. */
 extern struct spank_option ks_spank_options[];
 extern void (*ks_args_report)(const char *msg);
+/* The plugstack configuration the option callbacks check the policy with: they are where a
+ * refusal stops srun/sbatch whether the plugin is listed optional or required. */
+void ks_args_set_config(const struct ks_config *cfg);
+/* Checks one parsed option against the policy (cfg->policy, when users may read it). */
+int ks_check_option(const struct ks_config *cfg, const struct ks_request *req, int which,
+                    char *err, size_t errlen);
 /* Reads the options through s->getopt (job script context, where no callback runs). */
 int ks_args_from_job(const struct ks_slurm *s, struct ks_request *req, char *err, size_t errlen);
 const char *ks_fallback_name(enum ks_fallback f);
 
 /* job_alive.c: the real job_alive, asking cfg->squeue; 1 runs or unsure, 0 ended. */
 int ks_job_alive_squeue(const struct ks_config *cfg, uint32_t job_id);
+
+/* run_cmd.c: runs argv[0] (absolute path) with stdout+stderr captured into out, at most
+ * timeout_ms. 0 with *exit_status when it exited; -ETIMEDOUT (killed), or another -errno. */
+int ks_run_capture(char *const argv[], char *out, size_t outlen, int timeout_ms, int *exit_status);
+
+/* gres_alloc.c: the real gres_alloc (scontrol show job -d) and its parser. node_in says whether a
+ * hostlist expression ("n[1-3]") names node. */
+typedef bool (*ks_node_in_fn)(const char *list, const char *node, void *arg);
+int ks_gres_parse_show_job(const char *text, const char *name, const char *node,
+                           ks_node_in_fn node_in, void *arg, struct ks_gres_alloc *a);
+int ks_gres_alloc_scontrol(const struct ks_config *cfg, uint32_t job_id, const char *node,
+                           struct ks_gres_alloc *a, char *err, size_t errlen);
+/* node_drain.c: the real drain_node (scontrol update ... state=drain reason=...). */
+int ks_drain_node_scontrol(const struct ks_config *cfg, const char *node, const char *reason,
+                           char *err, size_t errlen);
 
 /* config.c: plugstack.conf arguments. */
 int ks_config_parse(int argc, char **argv, struct ks_config *cfg, char *err, size_t errlen);
@@ -127,9 +176,16 @@ struct ks_remote {
     uint32_t job_id;
     bool have_record;
     struct ks_record rec;
+    bool vm_node;                   /* mode=vm: export KFARM_ACCEL_NODE */
     bool refuse;                    /* fallback=fail and no accelerator: tasks must not start */
     char message[KS_ERR_LEN + 128]; /* what the tasks are told */
 };
+/* mode=vm (vm_prolog.c): the prolog and epilog through esfmd. */
+int ks_prolog_vm(const struct ks_slurm *s, const struct ks_config *cfg,
+                 const struct ks_request *req);
+int ks_epilog_vm(const struct ks_slurm *s, const struct ks_config *cfg,
+                 const struct ks_request *req);
+
 int ks_remote_init(const struct ks_slurm *s, const struct ks_config *cfg, struct ks_remote *rm);
 int ks_remote_user_init(const struct ks_slurm *s, const struct ks_request *req,
                         struct ks_remote *rm);

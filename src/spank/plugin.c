@@ -3,6 +3,7 @@
 #include "slurm_api.h"
 
 #include <slurm/spank.h>
+#include <unistd.h>
 
 SPANK_PLUGIN(kfarm, 1);
 
@@ -18,8 +19,10 @@ static struct {
 static int load_config(const struct ks_slurm *s, int ac, char **av)
 {
     char err[KS_ERR_LEN];
-    if (ks_config_parse(ac, av, &plugin.cfg, err, sizeof err) == 0)
+    if (ks_config_parse(ac, av, &plugin.cfg, err, sizeof err) == 0) {
+        ks_args_set_config(&plugin.cfg);
         return 0;
+    }
     ks_errorf(s, "kfarm: %s", err);
     return -1;
 }
@@ -107,5 +110,11 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
     ks_slurm_real(&s, sp);
     if (s.context() != KS_CTX_REMOTE)
         return 0;
-    return ks_remote_task_init(&s, &plugin.remote);
+    if (ks_remote_task_init(&s, &plugin.remote) == 0)
+        return 0;
+    /* This runs in the task's own process, before its exec. Slurm stops the task on a failing
+     * task_init only when the plugin is listed `required`; for an `optional` one it would run
+     * the task anyway. --fpga-fallback=fail must hold either way: end the task as Slurm does
+     * for a required plugin (exit status 1, the job ends FAILED). */
+    _exit(1);
 }

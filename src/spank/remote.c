@@ -24,6 +24,7 @@ int ks_remote_init(const struct ks_slurm *s, const struct ks_config *cfg, struct
         return 0;
     }
     rm->job_id = id;
+    rm->vm_node = ks_config_vm(cfg);
     int rc = ks_record_read(cfg->state_dir, id, &rm->rec, err, sizeof err);
     if (rc == 0)
         rm->have_record = true;
@@ -50,6 +51,10 @@ int ks_remote_user_init(const struct ks_slurm *s, const struct ks_request *req,
          * step); the tasks then simply lack the variables and the workers use the CPU. */
         ks_errorf(s, "kfarm: cannot set the job's KFARM_* environment");
     }
+    /* mode=vm: the VF identity's node (ESFM publishes kfarm/accel/<node>/<guest BDF>). */
+    const char *node = s->node_name();
+    if (accel && rm->vm_node && node && s->setenv(s->sp, "KFARM_ACCEL_NODE", node))
+        ks_errorf(s, "kfarm: cannot set KFARM_ACCEL_NODE");
     if (!accel && fb == KS_FALLBACK_FAIL) {
         rm->refuse = true;
         snprintf(rm->message, sizeof rm->message,

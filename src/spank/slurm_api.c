@@ -80,6 +80,8 @@ void ks_slurm_real(struct ks_slurm *s, void *sp)
         .node_name = real_node_name,
         .partition = real_partition,
         .job_alive = ks_job_alive_squeue,
+        .gres_alloc = ks_gres_alloc_scontrol,
+        .drain_node = ks_drain_node_scontrol,
         .error = real_error,
         .info = real_info,
     };

@@ -33,7 +33,9 @@ static void usage(FILE *f)
             "  --mqtt-password-file F   the password, first line of F (owner-only: chmod 600)\n"
             "  --mqtt-cafile F          CA(s) the broker's certificate must chain to (ssl://)\n"
             "  --mqtt-cert F            client certificate (PEM) for brokers that require one\n"
-            "  --mqtt-key F             its private key (PEM)\n");
+            "  --mqtt-key F             its private key (PEM)\n"
+            "  --help                print this help\n"
+            "  --version             print the version\n");
 }
 
 static void on_connected(void *arg)
@@ -42,8 +44,8 @@ static void on_connected(void *arg)
     fprintf(stderr, "kfarm-learner: connected\n");
 }
 
-/* Fills o and sec from the command line: -1 to go on, else the exit status (0 after --help, 2
- * on a bad option). */
+/* Fills o and sec from the command line: -1 to go on, else the exit status (0 after --help or
+ * --version, 2 on a bad option). */
 static int parse_args(int argc, char **argv, struct learner_opts *o, struct kf_mqtt_security *sec)
 {
     static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
@@ -56,6 +58,7 @@ static int parse_args(int argc, char **argv, struct learner_opts *o, struct kf_m
                                          {"client-id", required_argument, 0, 'i'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          KF_MQTT_SECURITY_LONG_OPTIONS(OPT_MQTT_SECURITY),
                                          {0, 0, 0, 0}};
     size_t n;
@@ -96,6 +99,9 @@ static int parse_args(int argc, char **argv, struct learner_opts *o, struct kf_m
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf(P " %s\n", KFARM_VERSION);
             return 0;
         default:
             if (c >= OPT_MQTT_SECURITY && c < OPT_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {

@@ -29,7 +29,9 @@ static void usage(FILE *f)
                "  --mqtt-password-file F   the password, first line of F (owner-only: chmod 600)\n"
                "  --mqtt-cafile F          CA(s) the broker's certificate must chain to (ssl://)\n"
                "  --mqtt-cert F            client certificate (PEM) for brokers that require one\n"
-               "  --mqtt-key F             its private key (PEM)\n");
+               "  --mqtt-key F             its private key (PEM)\n"
+               "  --help                print this help\n"
+               "  --version             print the version\n");
 }
 
 static double now_s(void)
@@ -37,8 +39,8 @@ static double now_s(void)
     return (double)kf_now_ns() * 1e-9;
 }
 
-/* Fills o and sec from the command line: -1 to go on, else the exit status (0 after --help, 2
- * on a bad option). */
+/* Fills o and sec from the command line: -1 to go on, else the exit status (0 after --help or
+ * --version, 2 on a bad option). */
 static int parse_args(int argc, char **argv, struct observer_opts *o, struct kf_mqtt_security *sec)
 {
     static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
@@ -48,6 +50,7 @@ static int parse_args(int argc, char **argv, struct observer_opts *o, struct kf_
                                          {"knowledge-dir", required_argument, 0, 'k'},
                                          {"client-id", required_argument, 0, 'i'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          KF_MQTT_SECURITY_LONG_OPTIONS(OPT_MQTT_SECURITY),
                                          {0, 0, 0, 0}};
     int c;
@@ -75,6 +78,9 @@ static int parse_args(int argc, char **argv, struct observer_opts *o, struct kf_
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf(P " %s\n", KFARM_VERSION);
             return 0;
         default:
             if (c >= OPT_MQTT_SECURITY && c < OPT_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {

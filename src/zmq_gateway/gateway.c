@@ -22,6 +22,7 @@
 #include "gateway.h"
 #include "heap_trim.h"
 #include "inflight.h"
+#include "info.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "rate_limit.h"
@@ -55,6 +56,7 @@ struct kf_gateway {
     struct kf_stats *stats;
     struct kf_trace *trace;            /* --trace, or NULL */
     struct kf_metrics_http *metrics;   /* --metrics-listen, or NULL */
+    struct kf_info *info;              /* what the workers serve, for $info */
     int n_workers;
     int *worker_ranks;
     int stopping;
@@ -109,14 +111,15 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_gateway_config *o, 
     g->inflight = kf_inflight_new();
     g->sendq = kf_sendq_new();
     g->stats = kf_stats_new(g->n_workers);
+    g->info = kf_info_new(g->n_workers, o->topic);
     g->worker_ranks = calloc((size_t)g->n_workers, sizeof(int));
     g->workers = calloc((size_t)world_size, sizeof(*g->workers));
     g->batches = calloc((size_t)world_size, sizeof(*g->batches));
     g->timed_out = calloc((size_t)world_size, sizeof(*g->timed_out));
     g->timeout_ns = (uint64_t)(o->request_timeout_s * 1e9);
     g->doorbell.fd = -1;
-    if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->worker_ranks || !g->workers ||
-        !g->batches || !g->timed_out) {
+    if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->info || !g->worker_ranks ||
+        !g->workers || !g->batches || !g->timed_out) {
         rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
@@ -156,6 +159,7 @@ fail:
         kf_inflight_free(g->inflight);
         kf_sendq_free(g->sendq, 1);
         kf_stats_free(g->stats);
+        kf_info_free(g->info);
         kf_trace_close(g->trace);
         free(g->worker_ranks);
         free(g->workers);
@@ -376,6 +380,15 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
         const char *kind = v->kind + plen;
         size_t kind_len = v->kind_len - plen;
         strip_topic(g, &kind, &kind_len);
+        if (!kf_info_broadcast_handled(g->info, kind, kind_len)) {
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     "no worker handles broadcast '%.*s'; $info lists the broadcast kinds served",
+                     (int)(kind_len > 64 ? 64 : kind_len), kind);
+            kf_stats_client_error(g->stats);
+            reply_error(g, route, route_len, v->id, v->id_len, msg);
+            return;
+        }
         if (pending_over_limit(g, route, route_len, v,
                                sizeof(struct kf_wire_hdr) + kind_len + v->payload_len))
             return;
@@ -383,6 +396,15 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
             reply_error(g, route, route_len, v->id, v->id_len, "gateway out of memory");
         else
             reply_ok(g, route, route_len, v->id, v->id_len, "", 0);
+        return;
+    }
+    if (v->kind_len == 5 && memcmp(v->kind, "$info", 5) == 0) {
+        char *json = kf_info_json(g->info);
+        if (json)
+            reply_ok(g, route, route_len, v->id, v->id_len, json, strlen(json));
+        else
+            reply_error(g, route, route_len, v->id, v->id_len, "gateway out of memory");
+        free(json);
         return;
     }
     if (v->kind_len == 6 && memcmp(v->kind, "$stats", 6) == 0) {
@@ -403,7 +425,8 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
     }
     char msg[256];
     snprintf(msg, sizeof(msg),
-             "unknown gateway command '%.*s'; the gateway knows $broadcast:<kind> and $stats",
+             "unknown gateway command '%.*s'; the gateway knows $broadcast:<kind>, $info and "
+             "$stats",
              (int)(v->kind_len > 64 ? 64 : v->kind_len), v->kind);
     reply_error(g, route, route_len, v->id, v->id_len, msg);
 }
@@ -558,6 +581,8 @@ static int drain_broadcasts(struct kf_gateway *g)
             strip_topic(g, &kind, &kind_len);
             if (!kf_utf8_valid(kind, kind_len))
                 kf_warn("broadcast dropped: its kind is not valid UTF-8");
+            else if (!kf_info_broadcast_handled(g->info, kind, kind_len))
+                kf_info_warn_unhandled(g->info, kind, kind_len);
             else
                 broadcast_to_workers(g, kind, kind_len, zmq_msg_data(&parts[1]),
                                      zmq_msg_size(&parts[1]));
@@ -744,9 +769,14 @@ static int await_workers(struct kf_gateway *g)
                 kf_error("worker rank %d speaks MPI wire format %u, this gateway %u: run one kfarm "
                          "build on every node",
                          source, m.hdr.version, KF_WIRE_VERSION);
-            } else if (m.hdr.status == KF_WIRE_OK)
-                kf_doorbell_peer_open(&g->workers[source], m.payload, m.payload_len);
-            else {
+            } else if (m.hdr.status == KF_WIRE_OK) {
+                /* doorbell name, NUL, what the rank serves (wire.h) */
+                const char *p = m.payload, *nul = memchr(p, '\0', m.payload_len);
+                size_t name_len = nul ? (size_t)(nul - p) : m.payload_len;
+                kf_doorbell_peer_open(&g->workers[source], p, name_len);
+                if (nul)
+                    kf_info_set_rank(g->info, source, nul + 1, m.payload_len - name_len - 1);
+            } else {
                 failed++;
                 kf_error("worker rank %d cannot start: %.*s", source, (int)m.payload_len,
                          (const char *)m.payload);
@@ -836,9 +866,9 @@ static int wait_for_events(struct kf_gateway *g, int64_t timeout_ns)
      * and a read that finds nothing is a syscall each (4.5% of the gateway's samples in perf,
      * bench/RESULTS.md). Something that arrives after ppoll is left for the next ppoll, which
      * then returns at once. */
-    if (woken && (fds[sig].revents & POLLIN))
+    if (woken && fds[sig].revents)
         drain_signal_pipe();
-    if (woken && bell >= 0 && (fds[bell].revents & POLLIN))
+    if (woken && bell >= 0 && fds[bell].revents) /* also an error: reading clears it, no spin */
         kf_doorbell_drain(&g->doorbell);
     return woken;
 }
@@ -906,6 +936,7 @@ static void free_gateway(struct kf_gateway *g)
     kf_dispatch_free(g->dispatch);
     kf_inflight_free(g->inflight);
     kf_stats_free(g->stats);
+    kf_info_free(g->info);
     free(g->worker_ranks);
     for (int r = 1; r <= g->n_workers; r++)
         kf_doorbell_peer_close(&g->workers[r]);

@@ -10,6 +10,10 @@
 #include "json_get.h"
 #include "snapshot.h"
 
+#ifndef KFARM_COMMIT
+#define KFARM_COMMIT "unknown" /* built outside CMake */
+#endif
+
 struct client_count {
     const unsigned char *route;
     size_t route_len;
@@ -137,8 +141,28 @@ static void family(struct buf *b, const char *name, const char *type, const char
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The Slurm job id for kfarm_build_info's job label: digits (and _ of array jobs) only, so it
+ * needs no escaping; "-" outside Slurm. */
+static const char *job_label(void)
+{
+    const char *j = getenv("SLURM_JOB_ID");
+    if (!j || !*j || strspn(j, "0123456789_") != strlen(j) || strlen(j) > 32)
+        return "-";
+    return j;
+}
+
+/* KFARM_COMMIT: what the build was configured from (src/zmq_gateway/CMakeLists.txt). */
+static void put_build_info(struct buf *b)
+{
+    family(b, "kfarm_build_info", "gauge",
+           "Always 1: kfarm's version, the commit it was built from and the Slurm job id.");
+    put(b, "kfarm_build_info{version=\"%s\",commit=\"%s\",job=\"%s\"} 1\n", KFARM_VERSION,
+        KFARM_COMMIT, job_label());
+}
+
 static void put_gateway_families(struct buf *b, const cJSON *root)
 {
+    put_build_info(b);
     family(b, "kfarm_uptime_seconds", "gauge", "Seconds since the gateway started.");
     put(b, "kfarm_uptime_seconds %.3f\n", kf_json_number(root, "uptime_s"));
     family(b, "kfarm_requests_total", "counter", "Requests accepted by the gateway.");

@@ -33,6 +33,13 @@ expect 2 "fake URI wants an absolute path" esfm --connect fake://rel.json list-v
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 expect 6 "cannot connect to MQTT broker tcp://127.0.0.1:$port" esfm --mqtt tcp://127.0.0.1:$port list-vfs
 expect 2 "--mqtt wants tcp://HOST:PORT" esfm --mqtt mqtt.example:1883 list-vfs
+# --timeout is in seconds (ms by suffix); the old bare-milliseconds form is refused, not misread.
+expect 2 "--timeout wants seconds" esfm --timeout 5000 list-vfs
+expect 2 "--timeout wants seconds" esfm --timeout 10x list-vfs
+expect 2 "--timeout wants seconds" esfm --timeout 0 list-vfs
+esfm --timeout 500ms list-vfs >/dev/null || fail "--timeout 500ms refused"
+esfm --timeout 2.5 list-vfs >/dev/null || fail "--timeout 2.5 refused"
+[[ $(esfm --version) == "esfm "* ]] || fail "esfm --version: $(esfm --version 2>&1)"
 chmod 664 "$T/policy.json"
 expect 3 "not group/world-writable" esfm --policy "$T/policy.json" list-vfs
 chmod 644 "$T/policy.json"

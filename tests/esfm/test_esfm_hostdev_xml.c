@@ -2,6 +2,7 @@
 #include "hv.h"
 #include "esfm_internal.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +15,7 @@ static void test_hostdev_xml_roundtrips_through_parser(void **s)
 {
     (void)s;
     char x[1024], dom[2048];
-    assert_int_equal(esfm_hostdev_xml("0000:3b:00.7", "ua-kfarm-0000-3b-00-7", x, sizeof x), 0);
+    assert_int_equal(esfm_hostdev_xml("0000:3b:00.7", "ua-kfarm-0000-3b-00-7", NULL, x, sizeof x), 0);
     assert_non_null(strstr(x, "managed='yes'"));
     snprintf(dom, sizeof dom,
              "<domain type='kvm'><name>a</name><devices>%s"
@@ -33,6 +34,19 @@ static void test_hostdev_xml_roundtrips_through_parser(void **s)
     assert_string_equal(h[1].guest_bdf, "0000:07:00.0");
     assert_string_equal(h[1].domain, "a");
     free(h);
+    /* A pinned guest address goes into the XML and reads back. */
+    assert_int_equal(
+        esfm_hostdev_xml("0000:3b:00.7", "ua-kfarm-0000-3b-00-7", "0000:12:00.0", x, sizeof x), 0);
+    assert_non_null(strstr(x, "<address type='pci' domain='0x0000' bus='0x12' slot='0x00' "
+                              "function='0x0'/>"));
+    snprintf(dom, sizeof dom, "<domain type='kvm'><name>a</name><devices>%s</devices></domain>", x);
+    h = NULL;
+    n = 0;
+    assert_int_equal(esfm_hostdevs_from_xml("a", dom, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].guest_bdf, "0000:12:00.0");
+    free(h);
+    assert_int_equal(esfm_hostdev_xml("0000:3b:00.7", "a", "nonsense", x, sizeof x), -EINVAL);
     assert_true(esfm_qmp_is_command_not_found(
         "{\"error\":{\"class\":\"CommandNotFound\",\"desc\":\"The command device_pause has not "
         "been found\"}}"));

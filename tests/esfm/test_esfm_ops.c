@@ -103,13 +103,18 @@ static void test_init_flashes_allowlisted_bitstream_by_execve(void **s)
              e->dir, bit, ABC_SHA, e->dir);
     env_policy(e, pol);
     struct esfm_ctx *c = ctx_of(e, true, false);
-    char err[ESFM_ERR_LEN], out[600];
+    char err[ESFM_ERR_LEN], out[600], name[ESFM_BITSTREAM_NAME_LEN], sha[65];
+    assert_int_equal(esfm_pf_bitstream(c, PF, name, sha), -ENOENT); /* never flashed by ESFM */
     assert_int_equal(esfm_init(c, PF, 1, "ptdr", NULL, err, sizeof err), 0);
     snprintf(out, sizeof out, "%s/flashed-ptdr-%s", e->dir, PF);
     char *t = env_read_file(out);
     assert_non_null(t);
     assert_string_equal(t, "abc");
     free(t);
+    /* ESFM remembers what it flashed on the PF, for status/list-vfs and the SPANK prolog. */
+    assert_int_equal(esfm_pf_bitstream(c, PF, name, sha), 0);
+    assert_string_equal(name, "ptdr");
+    assert_string_equal(sha, ABC_SHA);
     esfm_ctx_free(c);
     env_free(e);
 }

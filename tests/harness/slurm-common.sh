@@ -78,7 +78,7 @@ stop_daemons() {
   export SLURM_CONF=$dir/slurm.conf
   scancel --full --cluster= -u root >/dev/null 2>&1 || scancel -u root >/dev/null 2>&1 || true
   # SIGTERM to every daemon first, then up to 5 s each for them to go: nodes stop in parallel.
-  for pf in "$dir"/slurmd.*.pid "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
+  for pf in "$dir"/slurmd.*.pid "$dir/slurmctld.pid" "$dir/slurmdbd.pid" "$dir/munge/munged.pid"; do
     [[ -s $pf ]] || continue
     pid=$(cat "$pf")
     kill "$pid" 2>/dev/null && pids+=("$pid")
@@ -89,6 +89,21 @@ stop_daemons() {
   done
   # Job steps that outlived their slurmstepd (proctrack/linuxproc cannot always reap them).
   pkill -9 -f "slurmstepd.*$dir" 2>/dev/null || true
+}
+
+# write_gres_conf DIR NODE SPEC...: count-only GRES (NAME[:TYPE]:COUNT) of NODE in DIR/gres.conf
+# (appended) and GresTypes= in DIR/slurm.conf. Nothing without a SPEC.
+write_gres_conf() {
+  local dir=$1 node=$2 spec name type count names=(); shift 2
+  (($#)) || return 0
+  for spec in "$@"; do
+    IFS=: read -r name type count <<<"$spec"
+    [[ -n $count ]] || { count=$type; type=""; }
+    echo "NodeName=$node Name=$name${type:+ Type=$type} Count=$count" >>"$dir/gres.conf"
+    [[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
+  done
+  grep -q '^GresTypes=' "$dir/slurm.conf" 2>/dev/null ||
+    echo "GresTypes=$(IFS=,; echo "${names[*]}")" >>"$dir/slurm.conf"
 }
 
 # A KFARM_SANITIZE build: ctest sets KFARM_SANITIZER_PRELOAD to the compiler's ASan runtime, which

@@ -1,5 +1,7 @@
 """kfarm-client --stats prints a per-rank table whose counts equal the requests sent, plus the
-per-client table while requests are in flight; --watch --count N prints N refreshed frames."""
+per-client table while requests are in flight; --watch --count N prints N refreshed frames;
+--stats --json prints the gateway's $stats as one JSON line with the same counts."""
+import json
 import os
 import re
 import subprocess
@@ -32,6 +34,15 @@ with Job(3, []) as job:
           "table counts %r, sent 302 requests of which 2 failing" % r)
     check(all(v[2] == "cpu" and v[3] == "cpu-only" for v in r.values()), "variant/why: %r" % r)
     check(re.search(r"up [\d.]+ s, 302 requests", out), "summary line wrong:\n" + out)
+    _, out, _ = client("--connect", job.endpoint, "--stats", "--json")
+    try:
+        js = json.loads(out)
+    except ValueError as e:
+        js = None
+        check(False, "--stats --json is not JSON (%s):\n%s" % (e, out))
+    w = {x["rank"]: x for x in js["workers"]}
+    check(sorted(w) == [1, 2] and sum(x["requests"] for x in w.values()) == 302,
+          "--stats --json workers %r, sent 302 requests" % w)
 
     # --watch under load: frames are refreshed, with a rate, and the load client is listed.
     load = subprocess.Popen([CLIENT, "--connect", job.endpoint, "--kind", "sleep",

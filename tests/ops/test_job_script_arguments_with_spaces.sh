@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# jobs/demo.sbatch passes its arguments to kfarm as they are: a value with spaces (a --trace path
-# in a directory whose name has a space) stays one argument, on the private Slurm cluster.
+# jobs/demo.sbatch passes its arguments to kfarm as they are: a value with spaces (a --config path
+# in a directory whose name has a space) stays one argument, on the private Slurm cluster; and
+# `kfarm --config FILE` takes a value with spaces from its file (the --trace path on one line).
 set -euo pipefail
 source "${KFARM_SOURCE_DIR:?}/tests/harness/slurm_job_checks.sh"
 build=${KFARM_BUILD_DIR:?}
@@ -10,9 +11,14 @@ cleanup() { [[ -z $j ]] || scancel "$j" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 dir="$tmp/a dir with spaces"
 mkdir -p "$dir"
+cat >"$dir/kfarm options.conf" <<EOF
+# kfarm --config: one option per line
+--log-format json
+--trace $dir/my trace.tsv
+EOF
 j=$(sbatch --parsable --chdir="$dir" -o "$dir/job.log" -n 2 \
   --export=ALL,KFARM="$build/src/kfarm/kfarm",KFARM_ENDPOINT_FILE="$dir/endpoints" \
-  "$KFARM_SOURCE_DIR/jobs/demo.sbatch" --adapter echo --trace "$dir/my trace.tsv")
+  "$KFARM_SOURCE_DIR/jobs/demo.sbatch" --adapter echo --config "$dir/kfarm options.conf")
 serving() { [[ -s $dir/endpoints ]] || { job_done "$j" && fail "job $j ended: $(cat "$dir/job.log")"; false; }; }
 wait_until 90 "job $j serving" serving
 reply=$("$build/src/client/kfarm-client" --endpoint-file "$dir/endpoints" --kind echo \
@@ -20,9 +26,13 @@ reply=$("$build/src/client/kfarm-client" --endpoint-file "$dir/endpoints" --kind
 grep -q "with space" <<<"$reply" || fail "client got: $reply"
 scancel --signal=TERM "$j"
 wait_until 60 "job $j done" job_done "$j"
-j=
+job=$j j=
 [[ -f "$dir/my trace.tsv" ]] ||
   fail "no trace at '$dir/my trace.tsv' (the path was split): $(ls "$dir"; cat "$dir/job.log")"
 n=$(grep -vc '^#' "$dir/my trace.tsv" || true)
 ((n >= 3)) || fail "the trace has $n replies, want 3"
-pass "demo.sbatch --trace '<dir with spaces>/my trace.tsv': $n replies traced there"
+# --log-format json from the file: kfarm's own lines are JSON objects with host, rank and job.
+grep -q "^{\"time\":\"[0-9-]*T[0-9:.]*Z\",\"host\":\"[^\"]*\",\"role\":\"gateway\",\"rank\":0,\"job\":\"$job\"" \
+  "$dir/job.log" || fail "no JSON log line of rank 0 with job $job: $(cat "$dir/job.log")"
+pass "demo.sbatch --config '<dir with spaces>/kfarm options.conf' (--trace '<dir>/my trace.tsv'):" \
+  "$n replies traced there, JSON log lines"

@@ -49,6 +49,7 @@ pages = {
     "kfarm.1": help_options([os.path.join(BUILD, "src", "kfarm", "kfarm"), "--help"]),
     "kfarm-client.1": help_options([os.path.join(BUILD, "src", "client", "kfarm-client"), "--help"]),
     "esfm.8": help_options([os.path.join(BUILD, "src", "esfm", "esfm"), "--help"]),
+    "esfmd.8": help_options([os.path.join(BUILD, "src", "esfm", "esfmd", "esfmd"), "--help"]),
     "kfarm-learner.1": help_options([os.path.join(BUILD, "src", "tuner", "kfarm-learner"), "--help"]),
     "kfarm-observer.1": help_options([os.path.join(BUILD, "src", "tuner", "kfarm-observer"),
                                       "--help"]),

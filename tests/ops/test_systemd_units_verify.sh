@@ -9,7 +9,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 command -v systemd-analyze >/dev/null || fail "systemd-analyze not found: apt-get install systemd"
 declare -A built=([kfarm-learner]=src/tuner/kfarm-learner [kfarm-observer]=src/tuner/kfarm-observer
-                  [esfmd]=src/esfm/esfmd)
+                  [esfmd]=src/esfm/esfmd/esfmd)
 declare -A installed=([kfarm-learner]=/usr/bin/kfarm-learner [kfarm-observer]=/usr/bin/kfarm-observer
                       [esfmd]=/usr/sbin/esfmd)
 status=0
@@ -20,7 +20,13 @@ for unit in kfarm-learner kfarm-observer esfmd; do
   bin=$(find "$build" -type f -name "$unit" -perm -u+x | head -1)
   [[ -n $bin ]] || bin=$build/${built[$unit]}
   if [[ ! -x $bin ]]; then
-    echo "FAIL: $unit is not built in $build: cannot verify $unit.service's ExecStart"
+    if [[ $unit == esfmd ]]; then
+      # esfmd arrives with issue 17 (src/esfm/esfmd/); until then this is the one failure left.
+      echo "FAIL: esfmd is not built in $build (expected at $build/${built[$unit]}: issue 17's" \
+           "src/esfm/esfmd/ target): cannot verify esfmd.service's ExecStart"
+    else
+      echo "FAIL: $unit is not built in $build: cannot verify $unit.service's ExecStart"
+    fi
     status=1
     continue
   fi

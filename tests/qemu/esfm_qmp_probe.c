@@ -38,7 +38,7 @@ int main(int argc, char **argv)
         printf("pause rc=%d method=%s%s%s\n", rc, taken ? taken : "none", rc ? " error=" : "",
                rc ? err : "");
     } else {
-        rc = esfm_vf_unpause(c, vf, dom, alias, method, err, sizeof err);
+        rc = esfm_vf_unpause(c, vf, dom, alias, method, NULL, err, sizeof err);
         printf("unpause rc=%d%s%s\n", rc, rc ? " error=" : "", rc ? err : "");
     }
     esfm_ctx_free(c);

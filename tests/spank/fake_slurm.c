@@ -71,6 +71,30 @@ static int f_alive(const struct ks_config *cfg, uint32_t id)
     return 0;
 }
 
+static int f_gres_alloc(const struct ks_config *cfg, uint32_t id, const char *node,
+                        struct ks_gres_alloc *a, char *err, size_t errlen)
+{
+    (void)cfg;
+    (void)id;
+    (void)node;
+    if (current->gres_rc) {
+        snprintf(err, errlen, "FAKE scontrol did not answer");
+        return current->gres_rc;
+    }
+    *a = current->gres;
+    return 0;
+}
+
+static int f_drain(const struct ks_config *cfg, const char *node, const char *reason, char *err,
+                   size_t errlen)
+{
+    (void)cfg;
+    (void)err;
+    (void)errlen;
+    snprintf(current->drained, sizeof current->drained, "%s: %s", node, reason);
+    return 0;
+}
+
 static void append(char *buf, size_t len, const char *msg)
 {
     size_t o = strlen(buf);
@@ -103,6 +127,8 @@ void fake_slurm_init(struct fake_slurm *f, enum ks_context ctx, uint32_t job, ui
                              .node_name = f_node,
                              .partition = f_partition,
                              .job_alive = f_alive,
+                             .gres_alloc = f_gres_alloc,
+                             .drain_node = f_drain,
                              .error = f_error,
                              .info = f_info};
     current = f;

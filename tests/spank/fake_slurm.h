@@ -17,6 +17,9 @@ struct fake_slurm {
     const char *node, *partition;
     uint32_t alive[8]; /* jobs squeue reports running */
     size_t nalive;
+    struct ks_gres_alloc gres; /* what FAKE scontrol show job -d says Slurm allocated here */
+    int gres_rc;               /* <0: FAKE scontrol fails */
+    char drained[KS_ERR_LEN + 64]; /* "node: reason" once drain_node was called */
     size_t nenv;
     char env_name[FAKE_ENV_MAX][32], env_value[FAKE_ENV_MAX][KS_ERR_LEN + 64];
     char errors[8192], infos[8192];

@@ -57,7 +57,8 @@ print(",".join(sorted(r["guest"] for r in json.load(sys.stdin) if r["vf"] in own
 }
 
 # spank_setup POLICY_JSON: builds the fake node and starts the cluster with the plugin (more
-# plugstack arguments from $SPANK_PLUGSTACK_EXTRA).
+# plugstack arguments from $SPANK_PLUGSTACK_EXTRA, the plugstack listing from $SPANK_LISTING,
+# required by default; more slurm-cluster arguments from the array SPANK_CLUSTER_ARGS).
 spank_setup() {
   "$B/tests/esfm/fake-tree" "$T/sys" pf $PF 8 pci-pf-stub >/dev/null
   echo '{"domains":{"kfnode1-vm":{"device_pause":true}}}' >"$T/hv.json"
@@ -66,13 +67,13 @@ spank_setup() {
   printf '%s\n' "$1" >"$T/policy.json"
   chmod 644 "$T/policy.json"
   cat >"$T/plugstack.conf" <<CONF
-required $B/src/spank/spank_kfarm.so hypervisor=fake://$T/hv.json domain=%n-vm policy=$T/policy.json state_dir=$T/spank esfm_state_dir=$T/esfm sysfs_root=$T/sys ${SPANK_PLUGSTACK_EXTRA:-}
+${SPANK_LISTING:-required} $B/src/spank/spank_kfarm.so hypervisor=fake://$T/hv.json domain=%n-vm policy=$T/policy.json state_dir=$T/spank esfm_state_dir=$T/esfm sysfs_root=$T/sys ${SPANK_PLUGSTACK_EXTRA:-}
 CONF
   # TmpFS: PMIx makes its per-step dirs <TmpFS>/spmix_appdir_<uid>_<job>.<step>, which in /tmp
   # collide with other private clusters' jobs of the same id on this machine.
   mkdir -p "$T/tmpfs"
   "$S/tests/harness/slurm-cluster" start "$CLUSTER" --cpus 8 --plugstack "$T/plugstack.conf" \
-    --conf-extra "TmpFS=$T/tmpfs" \
+    --conf-extra "TmpFS=$T/tmpfs" ${SPANK_CLUSTER_ARGS[@]+"${SPANK_CLUSTER_ARGS[@]}"} \
     >/dev/null 2>&1 \
     || { tail -n 30 "$CLUSTER"/log/*.log >&2; fail "cluster did not start"; }
   eval "$("$S/tests/harness/slurm-cluster" env "$CLUSTER")"

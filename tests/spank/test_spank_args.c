@@ -181,6 +181,45 @@ static void test_plugstack_mqtt_security(void **st)
     assert_non_null(strstr(err, "is for TLS"));
 }
 
+static bool fake_node_in(const char *list, const char *node, void *arg)
+{
+    (void)arg;
+    return strcmp(list, "n[1-2]") == 0 && (strcmp(node, "n1") == 0 || strcmp(node, "n2") == 0);
+}
+
+/* `scontrol show job -d` GRES detail lines of 22.05: with and without IDX, typed, several GRES,
+ * node lists, and the job-wide JOB_GRES line that must not count. */
+static void test_gres_allocation_from_show_job(void **st)
+{
+    (void)st;
+    struct ks_gres_alloc a;
+    const char *text = "JobId=7 JobName=wrap\n"
+                       "   JOB_GRES=fpgavf:5\n"
+                       "     Nodes=n[1-2] CPU_IDs=0 Mem=0 GRES=gpu:1(IDX:0),fpgavf:2(IDX:0,2)\n"
+                       "     Nodes=n3 CPU_IDs=0 Mem=0 GRES=fpgavf:ptdr-v1(CNT:1)\n"
+                       "     Nodes=n4 CPU_IDs=0 Mem=0 GRES=\n"
+                       "   TresPerNode=gres:fpgavf:2\n";
+    ks_gres_parse_show_job(text, "fpgavf", "n2", fake_node_in, NULL, &a);
+    assert_true(a.on_node);
+    assert_int_equal(a.count, 2);
+    assert_string_equal(a.type, "");
+    ks_gres_parse_show_job(text, "fpgavf", "n3", fake_node_in, NULL, &a);
+    assert_int_equal(a.count, 1);
+    assert_string_equal(a.type, "ptdr-v1");
+    ks_gres_parse_show_job(text, "fpgavf", "n4", fake_node_in, NULL, &a);
+    assert_true(a.on_node);
+    assert_int_equal(a.count, 0);
+    ks_gres_parse_show_job(text, "fpgavf", "n9", fake_node_in, NULL, &a);
+    assert_false(a.on_node);
+    assert_int_equal(a.count, 0);
+    ks_gres_parse_show_job(text, "gpu", "n1", fake_node_in, NULL, &a);
+    assert_int_equal(a.count, 1);
+    ks_gres_parse_show_job("     Nodes=n3 GRES=fpgavf:t:3(IDX:0-2)\n", "fpgavf", "n3", fake_node_in,
+                           NULL, &a);
+    assert_int_equal(a.count, 3);
+    assert_string_equal(a.type, "t");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_options_read_back_in_prolog_through_getopt),
         cmocka_unit_test(test_option_callbacks_report_and_refuse),
         cmocka_unit_test(test_plugstack_arguments),
+        cmocka_unit_test(test_gres_allocation_from_show_job),
         cmocka_unit_test(test_plugstack_mqtt_security),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

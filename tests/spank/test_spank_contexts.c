@@ -55,7 +55,7 @@ static int teardown(void **st)
 static void prolog(struct t *t, uint32_t job, uid_t uid, const char *vfs, const char *fallback)
 {
     fake_slurm_init(&t->f, KS_CTX_JOB_SCRIPT, job, uid);
-    memcpy(t->f.alive, t->alive, sizeof t->alive);
+    memcpy(t->f.alive, t->alive, sizeof t->f.alive);
     t->f.nalive = t->nalive;
     t->f.opts[KS_OPT_VFS] = vfs;
     t->f.opts[KS_OPT_FALLBACK] = fallback;
@@ -329,6 +329,148 @@ static void test_job_identity_ignores_the_environment(void **st)
     assert_int_equal(vfs_on(t, "vm1"), 0);
 }
 
+/* With gres=fpgavf the prolog attaches what Slurm allocated on the node (FAKE scontrol), not what
+ * --fpga-vfs said: --gres by hand works the same, no GRES means no VF, and a job that is not an
+ * FPGA job here leaves no record. */
+static void prolog_gres(struct t *t, uint32_t job, uid_t uid, const char *vfs, unsigned count)
+{
+    snprintf(t->cfg.gres, sizeof t->cfg.gres, "fpgavf");
+    fake_slurm_init(&t->f, KS_CTX_JOB_SCRIPT, job, uid);
+    memcpy(t->f.alive, t->alive, sizeof t->f.alive);
+    t->f.nalive = t->nalive;
+    t->f.opts[KS_OPT_VFS] = vfs;
+    t->f.gres = (struct ks_gres_alloc){.on_node = true, .count = count};
+    struct ks_request req = {0};
+    char err[KS_ERR_LEN];
+    assert_int_equal(ks_args_from_job(&t->f.s, &req, err, sizeof err), 0);
+    assert_int_equal(ks_prolog(&t->f.s, &t->cfg, &req), 0);
+}
+
+static void test_gres_count_is_what_slurm_allocated(void **st)
+{
+    struct t *t = *st;
+    prolog_gres(t, 10, 1000, "1", 2);
+    struct ks_record r = record(t, 10);
+    assert_true(r.accel);
+    assert_int_equal(r.nvfs, 2);
+    assert_int_equal(vfs_on(t, "vm1"), 2);
+    epilog(t, 10);
+    prolog_gres(t, 11, 1000, NULL, 1); /* --gres=fpgavf:1 by hand */
+    r = record(t, 11);
+    assert_true(r.accel);
+    assert_int_equal(vfs_on(t, "vm1"), 1);
+    struct ks_remote rm;
+    assert_int_equal(step(t, 11, 0, &rm), 0);
+    assert_string_equal(fake_slurm_env(&t->f, "KFARM_ACCEL"), "1");
+    epilog(t, 11);
+    prolog_gres(t, 12, 1000, "1", 0); /* --fpga-vfs without the GRES (no cli_filter) */
+    r = record(t, 12);
+    assert_false(r.accel);
+    assert_non_null(strstr(r.reason, "Slurm allocated it no fpgavf GRES on node 1"));
+    assert_string_equal(t->f.drained, "");
+    assert_int_equal(vfs_on(t, "vm1"), 0);
+    epilog(t, 12);
+    prolog_gres(t, 13, 1000, NULL, 0);
+    assert_false(has_record(t, 13));
+}
+
+/* ESFM has fewer free VFs than Slurm allocated: the node is drained with the reason; a policy
+ * refusal (the user's cap) is not the node's fault and drains nothing. */
+static void test_gres_mismatch_drains_the_node_policy_does_not(void **st)
+{
+    struct t *t = *st;
+    t->alive[0] = 20, t->alive[1] = 22, t->nalive = 2; /* the jobs holding VFs still run */
+    prolog_gres(t, 20, 1000, "2", 2);
+    assert_true(record(t, 20).accel);
+    prolog_gres(t, 21, 1000, "2", 2); /* per_user 3: refused by the policy */
+    struct ks_record r = record(t, 21);
+    assert_false(r.accel);
+    assert_string_equal(t->f.drained, "");
+    prolog_gres(t, 22, 1001, "2", 2);
+    assert_true(record(t, 22).accel);
+    prolog_gres(t, 23, 1002, "1", 1); /* Slurm thinks one is free; ESFM has none */
+    r = record(t, 23);
+    assert_false(r.accel);
+    assert_non_null(strstr(r.reason, "only 0 are free"));
+    assert_non_null(strstr(r.reason, "(node 1 drained)"));
+    assert_non_null(strstr(t->f.drained, "1: job 23 asks for 1 VFs but only 0 are free"));
+}
+
+static void prolog_bitstream(struct t *t, uint32_t job, const char *bitstream)
+{
+    fake_slurm_init(&t->f, KS_CTX_JOB_SCRIPT, job, 1000);
+    memcpy(t->f.alive, t->alive, sizeof t->f.alive);
+    t->f.nalive = t->nalive;
+    t->f.opts[KS_OPT_VFS] = "1";
+    t->f.opts[KS_OPT_BITSTREAM] = bitstream;
+    struct ks_request req = {0};
+    char err[KS_ERR_LEN];
+    assert_int_equal(ks_args_from_job(&t->f.s, &req, err, sizeof err), 0);
+    assert_int_equal(ks_prolog(&t->f.s, &t->cfg, &req), 0);
+}
+
+/* A job naming a bitstream gets VFs of a PF that runs it (ESFM's record of what it flashed). With
+ * reflash=never a PF with another bitstream gives the fallback with why; with reflash=allow an
+ * idle PF is re-flashed by the prolog (FAKE flasher: /bin/cp), a PF with VFs in use is not. */
+static void write_file(const char *dir, const char *name, const char *text, char *path, size_t len)
+{
+    snprintf(path, len, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_bitstream_matched_and_idle_pf_reflashed(void **st)
+{
+    struct t *t = *st;
+    char v1[400], v2[400], pol[4096], err[ESFM_ERR_LEN], name[ESFM_BITSTREAM_NAME_LEN], sha[65];
+    write_file(t->e->dir, "v1.bit", "abc", v1, sizeof v1);
+    write_file(t->e->dir, "v2.bit", "def", v2, sizeof v2);
+    snprintf(pol, sizeof pol,
+             "{\"vfs\":{\"per_job\":2,\"per_user\":4},\"bitstream_dir\":\"%s\",\"bitstreams\":["
+             "{\"name\":\"v1\",\"path\":\"%s\",\"sha256\":"
+             "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"},"
+             "{\"name\":\"v2\",\"path\":\"%s\",\"sha256\":"
+             "\"cb8379ac2098aa165029e3938a51da0bcecfc008fd6795f401178647f96c5b34\"}],"
+             "\"flash_command\":[\"/bin/cp\",\"{bitstream}\",\"%s/flashed-{pf}\"]}",
+             t->e->dir, v1, v2, t->e->dir);
+    env_policy(t->e, pol);
+    struct esfm_ctx *c = NULL;
+    assert_int_equal(env_ctx(t->e, true, false, &c, err), 0);
+    assert_int_equal(esfm_init(c, PF, 4, "v1", NULL, err, sizeof err), 0);
+
+    t->alive[0] = 31, t->nalive = 1;
+    prolog_bitstream(t, 30, "v2");
+    struct ks_record r = record(t, 30);
+    assert_false(r.accel);
+    assert_non_null(strstr(r.reason, "PF 0000:01:00.0 has bitstream v1, the job asks for v2"));
+    assert_non_null(strstr(r.reason, "reflash=allow"));
+    epilog(t, 30);
+
+    snprintf(t->cfg.reflash, sizeof t->cfg.reflash, "allow");
+    prolog_bitstream(t, 31, "v2");
+    assert_true(record(t, 31).accel);
+    assert_int_equal(esfm_pf_bitstream(c, PF, name, sha), 0);
+    assert_string_equal(name, "v2");
+    assert_non_null(strstr(t->f.infos, "re-flashed PF 0000:01:00.0 with v2 (it had v1)"));
+    char path[600];
+    snprintf(path, sizeof path, "%s/flashed-%s", t->e->dir, PF);
+    char *flashed = env_read_file(path);
+    assert_non_null(flashed);
+    assert_string_equal(flashed, "def");
+    free(flashed);
+
+    prolog_bitstream(t, 32, "v1"); /* job 31 holds a VF of the PF */
+    r = record(t, 32);
+    assert_false(r.accel);
+    assert_non_null(strstr(r.reason, "1 of its VFs are in use: it cannot be re-flashed now"));
+    assert_string_equal(t->f.drained, "");
+    prolog_bitstream(t, 33, "v2");
+    assert_true(record(t, 33).accel);
+    esfm_ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +483,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prolog_never_fails_and_tells_the_tasks_why, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_steps_without_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gres_count_is_what_slurm_allocated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bitstream_matched_and_idle_pf_reflashed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_gres_mismatch_drains_the_node_policy_does_not, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_job_identity_ignores_the_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_srun_sbatch_check_says_what_is_allowed, setup,
                                         teardown),

@@ -62,6 +62,7 @@ static void test_clients_counted_by_route_running_and_waiting(void **state)
     assert_int_equal(cJSON_GetObjectItem(root, "pending_bytes")->valueint, 12345);
     cJSON_Delete(root);
 
+    setenv("SLURM_JOB_ID", "4242", 1);
     char *text = kf_snapshot_prometheus(json);
     assert_non_null(text);
     assert_non_null(strstr(text, "# TYPE kfarm_requests_total counter\nkfarm_requests_total 1\n"));
@@ -74,6 +75,10 @@ static void test_clients_counted_by_route_running_and_waiting(void **state)
     assert_non_null(strstr(text, "kfarm_worker_accel_available{rank=\"2\"} 1\n"));
     assert_non_null(strstr(text, "kfarm_client_inflight{client=\"000102\"} 2\n"));
     assert_non_null(strstr(text, "kfarm_client_inflight{client=\"0009\"} 1\n"));
+    assert_non_null(
+        strstr(text, "# TYPE kfarm_build_info gauge\nkfarm_build_info{version=\"" KFARM_VERSION
+                     "\",commit=\""));
+    assert_non_null(strstr(text, "\",job=\"4242\"} 1\n"));
     /* every line is a comment or `name{labels} value` */
     for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
