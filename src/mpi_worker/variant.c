@@ -90,7 +90,7 @@ static int accel_available(struct kf_variants *v, const struct kf_registry_kerne
 {
     if (v->spank_says_no || !vf_present(v))
         return 0;
-    return k->adapter->accel_available ? k->adapter->accel_available(k->state) != 0 : 1;
+    return k->adapter->accel_available ? k->adapter->accel_available(k->adapter_state) != 0 : 1;
 }
 
 static struct kind_selector *selector_for(struct kf_variants *v, const struct kf_kernel *kernel)
@@ -134,9 +134,11 @@ static void log_mqtt_error(struct kind_selector *ks)
 static int run_variant(const struct kf_registry_kernel *k, int variant, const void *payload,
                        size_t len, struct kf_result *res, uint64_t *ns)
 {
+    /* The declared defaults until the tuner's knob choices are wired in. */
+    struct kf_knobs knobs = {.count = k->kernel->n_knobs, .values = k->defaults};
     uint64_t t0 = now_ns();
     int rc = (variant == KF_VARIANT_ACCEL ? k->kernel->accel : k->kernel->cpu)(k->state, payload,
-                                                                               len, res);
+                                                                               len, &knobs, res);
     *ns = now_ns() - t0;
     return rc;
 }

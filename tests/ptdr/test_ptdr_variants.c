@@ -71,7 +71,7 @@ static size_t compare_all(struct ptdr_cl *cl)
                 fail_msg("%s", err);
             size_t n = (size_t)q.n_routes * q.samples;
             float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
-            ptdr_mc_cpu(prof, &q, a);
+            ptdr_mc_cpu(prof, &q, 1, a);
             memset(b, 0xff, n * sizeof(float));
             if (ptdr_cl_run(cl, prof, &q, b, err, sizeof(err)))
                 fail_msg("%s", err);
@@ -137,7 +137,7 @@ static size_t compare_with_walk(const struct ptdr_profiles *p, const char *path,
         size_t n = (size_t)q.n_routes * q.samples;
         float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
         scalar_walk(p, &q, a);
-        ptdr_mc_cpu(p, &q, b);
+        ptdr_mc_cpu(p, &q, 1, b);
         for (size_t k = 0; k < n; k++)
             if (memcmp(&a[k], &b[k], sizeof(float)) != 0)
                 fail_msg("sample %zu: scalar walk %.9g, cpu variant %.9g", k, (double)a[k],
