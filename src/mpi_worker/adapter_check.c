@@ -44,8 +44,7 @@ static int check_knob(const struct kf_knob *k, const char *where, char *err, siz
                            k->min, k->max, k->step);
         if (strcmp(k->name, KF_KNOB_BATCH) == 0 && k->min < 1)
             return kf_errf(err, errlen, -EINVAL,
-                           "%s: the batch knob counts requests per call; expected min >= 1",
-                           where);
+                           "%s: the batch knob counts requests per call; expected min >= 1", where);
         return 0;
     }
     if (k->type != KF_KNOB_LABELS)
@@ -143,8 +142,8 @@ int kf_adapter_check(const struct kf_adapter *a, const char *from, char *err, si
                        from);
     for (size_t i = 0; i < a->n_kernels; i++) {
         if (a->abi_version == 1) {
-            const struct kf_kernel_v1 *k = &((const struct kf_kernel_v1 *)(const void *)
-                                                 a->kernels)[i];
+            const struct kf_kernel_v1 *k =
+                &((const struct kf_kernel_v1 *)(const void *)a->kernels)[i];
             if (!k->kind || !*k->kind || !k->cpu)
                 return kf_errf(err, errlen, -EINVAL,
                                "adapter %s: kernel %zu has no kind or no CPU variant", from, i);

@@ -26,8 +26,7 @@ static int call_accel(void *shim, const void *payload, size_t len, const struct 
     return s->v1->accel(s->state, payload, len, out);
 }
 
-static int call_features(void *shim, const void *payload, size_t len, double *features,
-                         size_t max)
+static int call_features(void *shim, const void *payload, size_t len, double *features, size_t max)
 {
     const struct kf_v1_shim *s = shim;
     return s->v1->features(s->state, payload, len, features, max);

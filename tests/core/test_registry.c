@@ -116,7 +116,6 @@ static void test_a_kind_served_twice_is_refused(void **state)
     kf_registry_free(r);
 }
 
-
 static void test_v1_adapter_loads_and_serves(void **state)
 {
     (void)state;
@@ -124,8 +123,7 @@ static void test_v1_adapter_loads_and_serves(void **state)
     char err[512];
     const char *keys[] = {"prefix"}, *values[] = {"<"};
     struct kf_args args = {1, keys, values};
-    assert_int_equal(kf_registry_load(r, ADAPTER_DIR "/reverse_v1.so", &args, err, sizeof(err)),
-                     0);
+    assert_int_equal(kf_registry_load(r, ADAPTER_DIR "/reverse_v1.so", &args, err, sizeof(err)), 0);
     /* The second kernel is found at version 1's stride, not version 2's. */
     const char *kinds[] = {"reverse-v1", "reverse-v1-again"};
     for (size_t i = 0; i < 2; i++) {
@@ -172,14 +170,19 @@ static const char *const labels_aa[] = {"a", "a", NULL};
 static const char *const labels_none[] = {NULL};
 
 #define RANGE(n, lo, hi, st, d)                                                                    \
-    {.name = n, .type = KF_KNOB_RANGE, .min = lo, .max = hi, .step = st, .def = d}
-#define LABELS(n, l, d) {.name = n, .type = KF_KNOB_LABELS, .labels = l, .def = d}
+    {                                                                                              \
+        .name = n, .type = KF_KNOB_RANGE, .min = lo, .max = hi, .step = st, .def = d               \
+    }
+#define LABELS(n, l, d)                                                                            \
+    {                                                                                              \
+        .name = n, .type = KF_KNOB_LABELS, .labels = l, .def = d                                   \
+    }
 
 /* Checks a one-kernel adapter; needle NULL: must pass. */
 static void check_decl(struct kf_kernel k, const char *needle)
 {
-    struct kf_adapter a = {.abi_version = KF_ADAPTER_ABI_VERSION, .name = "t", .kernels = &k,
-                           .n_kernels = 1};
+    struct kf_adapter a = {
+        .abi_version = KF_ADAPTER_ABI_VERSION, .name = "t", .kernels = &k, .n_kernels = 1};
     char err[512] = "";
     int rc = kf_adapter_check(&a, "t.so", err, sizeof(err));
     if (!needle) {
@@ -199,68 +202,70 @@ static void test_bad_declarations_are_refused_with_a_reason(void **state)
     (void)state;
     struct kf_knob good[] = {RANGE("threads", 1, 4, 1, 1), LABELS("layout", labels_ab, 1),
                              RANGE("batch", 1, 16, 5, 6)};
-    check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .accel = cpu_ok, .knobs = good,
-                                    .n_knobs = 3, .cpu_batch = batch_ok,
-                                    .accel_batch = batch_ok, .flags = KF_KERNEL_RETRY_SAFE},
-                 NULL);
+    check_decl((struct kf_kernel){.kind = "k",
+                                  .cpu = cpu_ok,
+                                  .accel = cpu_ok,
+                                  .knobs = good,
+                                  .n_knobs = 3,
+                                  .cpu_batch = batch_ok,
+                                  .accel_batch = batch_ok,
+                                  .flags = KF_KERNEL_RETRY_SAFE},
+               NULL);
 
     struct kf_knob bad_type[] = {{.name = "x", .type = 7}};
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = bad_type, .n_knobs = 1},
-                 "unknown knob type 7");
+               "unknown knob type 7");
     struct kf_knob empty_range[] = {RANGE("x", 5, 4, 1, 5)};
-    check_decl(
-        (struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = empty_range, .n_knobs = 1},
-        "knob 'x': empty domain");
+    check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = empty_range, .n_knobs = 1},
+               "knob 'x': empty domain");
     struct kf_knob zero_step[] = {RANGE("x", 1, 4, 0, 1)};
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = zero_step, .n_knobs = 1},
-                 "empty domain");
+               "empty domain");
     struct kf_knob no_labels[] = {LABELS("x", labels_none, 0)};
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = no_labels, .n_knobs = 1},
-                 "empty domain (no labels)");
+               "empty domain (no labels)");
     struct kf_knob null_labels[] = {LABELS("x", NULL, 0)};
-    check_decl(
-        (struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = null_labels, .n_knobs = 1},
-        "empty domain (no labels)");
+    check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = null_labels, .n_knobs = 1},
+               "empty domain (no labels)");
     struct kf_knob def_high[] = {RANGE("x", 1, 4, 1, 5)};
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = def_high, .n_knobs = 1},
-                 "default 5 is out of range");
+               "default 5 is out of range");
     struct kf_knob def_off_step[] = {RANGE("x", 1, 16, 5, 2)};
-    check_decl(
-        (struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = def_off_step, .n_knobs = 1},
-        "default 2 is out of range");
+    check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = def_off_step, .n_knobs = 1},
+               "default 2 is out of range");
     struct kf_knob def_label[] = {LABELS("x", labels_ab, 2)};
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = def_label, .n_knobs = 1},
-                 "default 2 is out of range");
+               "default 2 is out of range");
     struct kf_knob dup_label[] = {LABELS("x", labels_aa, 0)};
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = dup_label, .n_knobs = 1},
-                 "label 'a' is given twice");
+               "label 'a' is given twice");
     struct kf_knob dup[] = {RANGE("x", 1, 4, 1, 1), RANGE("x", 1, 2, 1, 1)};
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = dup, .n_knobs = 2},
-                 "duplicate knob name 'x'");
+               "duplicate knob name 'x'");
     struct kf_knob variant[] = {RANGE("variant", 1, 4, 1, 1)};
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = variant, .n_knobs = 1},
-                 "bad name 'variant'");
+               "bad name 'variant'");
     struct kf_knob spaced[] = {RANGE("two words", 1, 4, 1, 1)};
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .knobs = spaced, .n_knobs = 1},
-                 "bad name 'two words'");
+               "bad name 'two words'");
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .n_knobs = 1},
-                 "n_knobs is 1 but knobs is NULL");
+               "n_knobs is 1 but knobs is NULL");
 
     struct kf_knob batch[] = {RANGE("batch", 1, 8, 1, 1)};
-    check_decl((struct kf_kernel){.kind = "k", .cpu_batch = batch_ok, .knobs = batch,
-                                    .n_knobs = 1},
-                 "CPU batch entry point without a single-request CPU variant");
-    check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .accel_batch = batch_ok,
-                                    .knobs = batch, .n_knobs = 1},
-                 "accelerator batch entry point without a single-request accelerator variant");
+    check_decl((struct kf_kernel){.kind = "k", .cpu_batch = batch_ok, .knobs = batch, .n_knobs = 1},
+               "CPU batch entry point without a single-request CPU variant");
+    check_decl(
+        (struct kf_kernel){
+            .kind = "k", .cpu = cpu_ok, .accel_batch = batch_ok, .knobs = batch, .n_knobs = 1},
+        "accelerator batch entry point without a single-request accelerator variant");
     check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .cpu_batch = batch_ok},
-                 "a batch entry point needs a range knob 'batch'");
+               "a batch entry point needs a range knob 'batch'");
     struct kf_knob batch0[] = {RANGE("batch", 0, 8, 1, 1)};
-    check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .cpu_batch = batch_ok,
-                                    .knobs = batch0, .n_knobs = 1},
-                 "expected min >= 1");
-    check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .flags = 0x80},
-                 "unknown flags 0x80");
+    check_decl(
+        (struct kf_kernel){
+            .kind = "k", .cpu = cpu_ok, .cpu_batch = batch_ok, .knobs = batch0, .n_knobs = 1},
+        "expected min >= 1");
+    check_decl((struct kf_kernel){.kind = "k", .cpu = cpu_ok, .flags = 0x80}, "unknown flags 0x80");
 }
 
 int main(void)

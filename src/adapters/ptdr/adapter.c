@@ -195,8 +195,7 @@ static int reply_stats(const float *times, const struct ptdr_request *q, struct 
 }
 
 /* The reply of a request from its sample times: the best route, or statistics per route. */
-static int reply(const float *times, const struct ptdr_request *q, int stats,
-                 struct kf_result *out)
+static int reply(const float *times, const struct ptdr_request *q, int stats, struct kf_result *out)
 {
     if (stats)
         return reply_stats(times, q, out);
@@ -205,8 +204,8 @@ static int reply(const float *times, const struct ptdr_request *q, int stats,
     return kf_result_set(out, num, (size_t)n);
 }
 
-static int run(struct ptdr_state *st, const void *payload, size_t len,
-               const struct kf_knobs *knobs, struct kf_result *out, int accel, int stats)
+static int run(struct ptdr_state *st, const void *payload, size_t len, const struct kf_knobs *knobs,
+               struct kf_result *out, int accel, int stats)
 {
     if (accel && !st->cl) {
         kf_result_error(out, "accelerator unavailable: %s", st->cl_status);
@@ -302,9 +301,9 @@ static int run_batch(struct ptdr_state *st, struct kf_batch_item *items, size_t 
     struct loaded *l = acquire(st);
     if (!l) {
         for (size_t i = 0; i < n; i++)
-            items[i].rc = kf_result_error(&items[i].result,
-                                          "no profiles loaded: start the adapter with "
-                                          "profiles=PATH or broadcast load-profiles");
+            items[i].rc =
+                kf_result_error(&items[i].result, "no profiles loaded: start the adapter with "
+                                                  "profiles=PATH or broadcast load-profiles");
         return KF_OK;
     }
     if (!l->p->device) {
@@ -442,19 +441,41 @@ static const char *const feature_names[] = {"routes", "segments", "samples", NUL
 /* threads: CPU threads per request (the CPU variant); batch: requests per OpenCL launch (the
  * accelerator variant). Neither changes a reply (test_ptdr_variants). */
 static const struct kf_knob knobs[] = {
-    [KNOB_THREADS] = {.name = "threads", .type = KF_KNOB_RANGE, .min = 1,
-                      .max = PTDR_MAX_THREADS, .step = 1, .def = 1},
-    [KNOB_BATCH] = {.name = KF_KNOB_BATCH, .type = KF_KNOB_RANGE, .min = 1, .max = PTDR_MAX_BATCH,
-                    .step = PTDR_BATCH_STEP, .def = 1},
+    [KNOB_THREADS] = {.name = "threads",
+                      .type = KF_KNOB_RANGE,
+                      .min = 1,
+                      .max = PTDR_MAX_THREADS,
+                      .step = 1,
+                      .def = 1},
+    [KNOB_BATCH] = {.name = KF_KNOB_BATCH,
+                    .type = KF_KNOB_RANGE,
+                    .min = 1,
+                    .max = PTDR_MAX_BATCH,
+                    .step = PTDR_BATCH_STEP,
+                    .def = 1},
 };
 
 static const struct kf_kernel kernels[] = {
-    {.kind = "monte-carlo", .cpu = mc_cpu, .accel = mc_accel, .features = mc_features,
-     .feature_names = feature_names, .knobs = knobs, .n_knobs = 2, .work_units = work_units,
-     .accel_batch = mc_accel_batch, .flags = KF_KERNEL_RETRY_SAFE},
-    {.kind = "ptdr-stats", .cpu = stats_cpu, .accel = stats_accel, .features = stats_features,
-     .feature_names = feature_names, .knobs = knobs, .n_knobs = 2, .work_units = work_units,
-     .accel_batch = stats_accel_batch, .flags = KF_KERNEL_RETRY_SAFE},
+    {.kind = "monte-carlo",
+     .cpu = mc_cpu,
+     .accel = mc_accel,
+     .features = mc_features,
+     .feature_names = feature_names,
+     .knobs = knobs,
+     .n_knobs = 2,
+     .work_units = work_units,
+     .accel_batch = mc_accel_batch,
+     .flags = KF_KERNEL_RETRY_SAFE},
+    {.kind = "ptdr-stats",
+     .cpu = stats_cpu,
+     .accel = stats_accel,
+     .features = stats_features,
+     .feature_names = feature_names,
+     .knobs = knobs,
+     .n_knobs = 2,
+     .work_units = work_units,
+     .accel_batch = stats_accel_batch,
+     .flags = KF_KERNEL_RETRY_SAFE},
 };
 
 static const struct kf_broadcast_handler broadcasts[] = {

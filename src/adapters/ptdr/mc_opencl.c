@@ -172,8 +172,8 @@ void ptdr_cl_free(struct ptdr_cl *cl)
 {
     if (!cl)
         return;
-    struct cl_scratch *bufs[] = {&cl->route_off, &cl->segs, &cl->route_info, &cl->req_u,
-                                 &cl->req_seed, &cl->req_off, &cl->out};
+    struct cl_scratch *bufs[] = {&cl->route_off, &cl->segs,    &cl->route_info, &cl->req_u,
+                                 &cl->req_seed,  &cl->req_off, &cl->out};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         release(&bufs[i]->mem);
     if (cl->kernel)
@@ -372,10 +372,10 @@ int ptdr_cl_run_batch(struct ptdr_cl *cl, const struct ptdr_profiles *p,
         if ((e = clEnqueueWriteBuffer(cl->queue, bufs[i].b->mem, CL_FALSE, 0, bufs[i].len,
                                       bufs[i].host, 0, NULL, NULL)) != CL_SUCCESS)
             FAIL("%s: copying the requests to the device failed (%d)", cl->name, e);
-    const cl_mem *mems[] = {&d->lv,          &d->seg_base,        &d->slot_rel,
-                            &d->values,      &d->cumprobs,        &cl->route_off.mem,
-                            &cl->segs.mem,   &cl->route_info.mem, &cl->req_u.mem,
-                            &cl->req_seed.mem, &cl->req_off.mem,  &cl->out.mem};
+    const cl_mem *mems[] = {
+        &d->lv,         &d->seg_base,       &d->slot_rel,     &d->values,
+        &d->cumprobs,   &cl->route_off.mem, &cl->segs.mem,    &cl->route_info.mem,
+        &cl->req_u.mem, &cl->req_seed.mem,  &cl->req_off.mem, &cl->out.mem};
     for (cl_uint i = 0; i < sizeof(mems) / sizeof(mems[0]); i++)
         if ((e = clSetKernelArg(cl->kernel, i, sizeof(cl_mem), mems[i])) != CL_SUCCESS)
             FAIL("%s: clSetKernelArg %u failed (%d)", cl->name, i, e);
