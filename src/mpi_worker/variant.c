@@ -12,7 +12,7 @@
 #include "variant.h"
 #include "wire.h"
 
-#define MAX_KINDS 64
+#define MAX_KINDS    64
 #define MAX_FEATURES 16
 /* How often the accelerator's presence (VF in sysfs, device in the adapter) is checked. */
 #define ACCEL_CHECK_NS 100000000u
@@ -22,6 +22,8 @@ struct kind_selector {
     struct tuner_selector *sel; /* NULL when creating it failed: CPU only */
     size_t n_features;
     int chose; /* asked for choices (not only listening to MQTT under --variant accel) */
+    /* kernel knob j takes the choice's knob knob_from[j]; -1: the declared default */
+    int knob_from[KF_MAX_KNOBS];
 };
 
 struct kf_variants {
@@ -29,9 +31,9 @@ struct kf_variants {
     int rank;
     struct kind_selector kinds[MAX_KINDS];
     size_t n_kinds;
-    const char *vf_bdf;  /* first of KFARM_VF_BDFS, or --accel-bdf */
+    const char *vf_bdf; /* first of KFARM_VF_BDFS, or --accel-bdf */
     char vf_bdf_buf[64];
-    int spank_says_no;   /* KFARM_ACCEL=0 from the SPANK plugin */
+    int spank_says_no; /* KFARM_ACCEL=0 from the SPANK plugin */
     uint64_t accel_checked_at;
     int vf_present;
 };
@@ -93,6 +95,46 @@ static int accel_available(struct kf_variants *v, const struct kf_registry_kerne
     return k->adapter->accel_available ? k->adapter->accel_available(k->adapter_state) != 0 : 1;
 }
 
+/* Which of the selector's knobs feeds each kernel knob (they are matched by name); knobs only
+ * margot.json declares are tuned, but the kernel never sees them: say so once. */
+static void map_knobs(struct kind_selector *ks)
+{
+    const struct kf_kernel *kernel = ks->kernel;
+    for (size_t j = 0; j < KF_MAX_KNOBS; j++)
+        ks->knob_from[j] = -1;
+    const char *name;
+    for (size_t i = 0; (name = tuner_selector_knob_name(ks->sel, i)); i++) {
+        size_t j = 0;
+        while (j < kernel->n_knobs && strcmp(kernel->knobs[j].name, name))
+            j++;
+        if (j < kernel->n_knobs && j < KF_MAX_KNOBS)
+            ks->knob_from[j] = (int)i;
+        else
+            kf_warn("tuner for kind '%s': knob '%s' of the tuner configuration is not declared "
+                    "by the kernel; it is tuned but the kernel never sees it",
+                    kernel->kind, name);
+    }
+}
+
+/* The knob values of a choice for the kernel (declared defaults where the tuner has none). */
+static void choice_knobs(const struct kind_selector *ks, const struct tuner_choice *c,
+                         const struct kf_registry_kernel *k, long *values)
+{
+    for (size_t j = 0; j < k->kernel->n_knobs && j < KF_MAX_KNOBS; j++) {
+        int i = ks->knob_from[j];
+        values[j] = i >= 0 && (size_t)i < c->n_knobs ? c->knobs[i] : k->defaults[j];
+    }
+}
+
+/* Work units of a request for the tuner's time per unit: the kernel's count, 1 without one. */
+static double work_units(const struct kf_registry_kernel *k, const void *payload, size_t len,
+                         const double *features, size_t n)
+{
+    double u =
+        k->kernel->work_units ? k->kernel->work_units(k->state, payload, len, features, n) : 1.0;
+    return u > 0 ? u : 1.0;
+}
+
 static struct kind_selector *selector_for(struct kf_variants *v, const struct kf_kernel *kernel)
 {
     for (size_t i = 0; i < v->n_kinds; i++)
@@ -108,12 +150,29 @@ static struct kind_selector *selector_for(struct kf_variants *v, const struct kf
         n++;
     ks->n_features = n;
     char err[512] = "";
-    ks->sel = tuner_selector_new("kfarm", kernel->kind, kernel->feature_names, n, 1,
-                                 v->opts->tuner_file, v->opts->knowledge_file, err, sizeof(err));
+    struct tuner_knob_decl decl[KF_MAX_KNOBS];
+    size_t nk = kernel->n_knobs < KF_MAX_KNOBS ? kernel->n_knobs : KF_MAX_KNOBS;
+    for (size_t j = 0; j < nk; j++) {
+        const struct kf_knob *kn = &kernel->knobs[j];
+        size_t labels = 0;
+        while (kn->type == KF_KNOB_LABELS && kn->labels[labels])
+            labels++;
+        decl[j] = (struct tuner_knob_decl){.name = kn->name,
+                                           .min = kn->min,
+                                           .max = kn->max,
+                                           .step = kn->step,
+                                           .labels = labels ? kn->labels : NULL,
+                                           .n_labels = labels};
+    }
+    int has_accel = kernel->accel && v->opts->variant != KF_VARIANT_CPU;
+    ks->sel = tuner_selector_new_knobs("kfarm", kernel->kind, kernel->feature_names, n, has_accel,
+                                       decl, nk, v->opts->tuner_file, v->opts->knowledge_file, err,
+                                       sizeof(err));
     if (!ks->sel) {
         kf_error("tuner for kind '%s': %s; serving it with the CPU variant", kernel->kind, err);
         return ks;
     }
+    map_knobs(ks);
     if (v->opts->mqtt && tuner_selector_set_mqtt(ks->sel, v->opts->mqtt, &v->opts->mqtt_security,
                                                  NULL, v->vf_bdf, err, sizeof(err)))
         kf_warn("tuner for kind '%s': MQTT %s: %s; learning locally", kernel->kind, v->opts->mqtt,
@@ -131,11 +190,11 @@ static void log_mqtt_error(struct kind_selector *ks)
                 why);
 }
 
+/* values NULL: the declared defaults (no tuner decision). */
 static int run_variant(const struct kf_registry_kernel *k, int variant, const void *payload,
-                       size_t len, struct kf_result *res, uint64_t *ns)
+                       size_t len, const long *values, struct kf_result *res, uint64_t *ns)
 {
-    /* The declared defaults until the tuner's knob choices are wired in. */
-    struct kf_knobs knobs = {.count = k->kernel->n_knobs, .values = k->defaults};
+    struct kf_knobs knobs = {.count = k->kernel->n_knobs, .values = values ? values : k->defaults};
     uint64_t t0 = now_ns();
     int rc = (variant == KF_VARIANT_ACCEL ? k->kernel->accel : k->kernel->cpu)(k->state, payload,
                                                                                len, &knobs, res);
@@ -143,20 +202,22 @@ static int run_variant(const struct kf_registry_kernel *k, int variant, const vo
     return rc;
 }
 
-void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
-                     const void *payload, size_t len, struct kf_result *res,
-                     struct kf_variant_run *out)
+void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k, const void *payload,
+                     size_t len, struct kf_result *res, struct kf_variant_run *out)
 {
     const struct kf_kernel *kernel = k->kernel;
     memset(out, 0, sizeof(*out));
     out->variant = KF_VARIANT_CPU;
-    if (!kernel->accel || v->opts->variant == KF_VARIANT_CPU) {
+    /* CPU only: nothing to choose unless the kernel has knobs (the tuner then picks them among
+     * CPU settings). */
+    int cpu_only = !kernel->accel || v->opts->variant == KF_VARIANT_CPU;
+    if (cpu_only && kernel->n_knobs == 0) {
         out->reason = kernel->accel ? KF_REASON_FIXED : KF_REASON_CPU_ONLY;
-        out->rc = run_variant(k, KF_VARIANT_CPU, payload, len, res, &out->service_ns);
+        out->rc = run_variant(k, KF_VARIANT_CPU, payload, len, NULL, res, &out->service_ns);
         return;
     }
-    out->accel = (uint8_t)accel_available(v, k);
-    if (v->opts->variant == KF_VARIANT_ACCEL) {
+    out->accel = cpu_only ? 0 : (uint8_t)accel_available(v, k);
+    if (!cpu_only && v->opts->variant == KF_VARIANT_ACCEL) {
         /* Fixed accelerator, but a device ESFM paused or detached (heard over MQTT) is not used:
          * the kind's selector only listens here, its choice is not asked for. */
         struct kind_selector *ks = out->accel && v->opts->mqtt ? selector_for(v, kernel) : NULL;
@@ -165,25 +226,25 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
         log_mqtt_error(ks);
         out->reason = out->accel ? KF_REASON_FIXED : KF_REASON_FALLBACK;
         out->variant = out->accel ? KF_VARIANT_ACCEL : KF_VARIANT_CPU;
-        out->rc = run_variant(k, out->variant, payload, len, res, &out->service_ns);
+        out->rc = run_variant(k, out->variant, payload, len, NULL, res, &out->service_ns);
         if (out->rc == KF_UNAVAILABLE) {
             memset(res, 0, sizeof(*res));
             out->variant = KF_VARIANT_CPU;
             out->reason = KF_REASON_FALLBACK;
-            out->rc = run_variant(k, KF_VARIANT_CPU, payload, len, res, &out->service_ns);
+            out->rc = run_variant(k, KF_VARIANT_CPU, payload, len, NULL, res, &out->service_ns);
         }
         return;
     }
 
     struct kind_selector *ks = selector_for(v, kernel);
     double features[MAX_FEATURES] = {0};
-    int nf = ks && ks->n_features ? kernel->features(k->state, payload, len, features,
-                                                     ks->n_features)
-                                  : 0;
+    int nf = ks && ks->n_features
+                 ? kernel->features(k->state, payload, len, features, ks->n_features)
+                 : 0;
     if (!ks || !ks->sel || nf < 0 || (size_t)nf != ks->n_features) {
         /* No tuner, or a payload the adapter cannot read: the CPU variant says what is wrong. */
         out->reason = KF_REASON_FALLBACK;
-        out->rc = run_variant(k, KF_VARIANT_CPU, payload, len, res, &out->service_ns);
+        out->rc = run_variant(k, KF_VARIANT_CPU, payload, len, NULL, res, &out->service_ns);
         return;
     }
     struct tuner_choice c;
@@ -194,7 +255,9 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
     tuner_selector_get_stats(ks->sel, &st);
     out->accel = (uint8_t)st.accel_available; /* also what MQTT said (paused, detached) */
     int variant = c.variant == TUNER_VARIANT_ACCEL ? KF_VARIANT_ACCEL : KF_VARIANT_CPU;
-    out->rc = run_variant(k, variant, payload, len, res, &out->service_ns);
+    long values[KF_MAX_KNOBS];
+    choice_knobs(ks, &c, k, values);
+    out->rc = run_variant(k, variant, payload, len, values, res, &out->service_ns);
     if (out->rc == KF_UNAVAILABLE) {
         /* The device went away between the check and the run: decide again without it. */
         kf_info("kind '%s': accelerator unavailable (%s); CPU variant", kernel->kind, res->error);
@@ -203,17 +266,17 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
         v->accel_checked_at = 0;
         tuner_selector_choose(ks->sel, features, ks->n_features, 0, &c);
         variant = KF_VARIANT_CPU;
-        out->rc = run_variant(k, variant, payload, len, res, &out->service_ns);
+        choice_knobs(ks, &c, k, values);
+        out->rc = run_variant(k, variant, payload, len, values, res, &out->service_ns);
     }
     out->variant = (uint8_t)variant;
-    out->reason = c.reason == TUNER_REASON_CALIBRATING ? KF_REASON_CALIBRATING
+    out->reason = c.reason == TUNER_REASON_CALIBRATING  ? KF_REASON_CALIBRATING
                   : c.reason == TUNER_REASON_EXPLOITING ? KF_REASON_EXPLOITING
                                                         : KF_REASON_FALLBACK;
-    /* Failed requests say nothing about a variant's speed. Work units: the selector compares
-     * variants within a feature cluster, where requests are of similar size, so time per request
-     * ranks them as time per unit would. */
+    /* Failed requests say nothing about a variant's speed. */
     if (out->rc == KF_OK)
-        tuner_selector_observe(ks->sel, &c, (double)out->service_ns / 1e9, 1.0);
+        tuner_selector_observe(ks->sel, &c, (double)out->service_ns / 1e9,
+                               work_units(k, payload, len, features, ks->n_features));
 }
 
 /* --knowledge-save PATH: %r is the rank and %k the kind, so that ranks and kinds do not

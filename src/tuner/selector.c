@@ -366,10 +366,58 @@ static int rebuild_core(struct tuner_selector *s)
 
 /* ---- public API ---- */
 
+/* A knob margot.json declares for a kernel knob must stay inside the kernel's domain. */
+static int narrows(const struct knob *k, const struct tuner_knob_decl *d)
+{
+    if (d->labels) {
+        if (!k->is_enum || k->n_labels != d->n_labels)
+            return 0;
+        for (size_t i = 0; i < d->n_labels; i++)
+            if (strcmp(k->labels[i], d->labels[i]))
+                return 0;
+        return 1;
+    }
+    return !k->is_enum && k->min >= d->min && k->max <= d->max &&
+           (k->min - d->min) % d->step == 0 && k->step % d->step == 0;
+}
+
+static int add_declared_knobs(struct tuner *t, const struct tuner_knob_decl *knobs, size_t n,
+                              char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct tuner_knob_decl *d = &knobs[i];
+        int k = tuner_knob_index(t, d->name);
+        if (k >= 0) {
+            if (!narrows(&t->knobs[k], d))
+                return tuner_errorf(err, errlen, -EINVAL,
+                                    "block '%s': knob '%s' of margot.json is not inside the "
+                                    "kernel's declaration (%s); give a range within it on its "
+                                    "steps, or the same labels",
+                                    t->block, d->name, d->labels ? "labels" : "range");
+            continue;
+        }
+        int rc = d->labels ? tuner_add_knob_enum(t, d->name, d->labels, d->n_labels, err, errlen)
+                           : tuner_add_knob_range(t, d->name, d->min, d->max, d->step, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 struct tuner_selector *tuner_selector_new(const char *app, const char *kind,
                                           const char *const *feature_names, size_t n_features,
                                           int has_accel, const char *margot_json,
                                           const char *knowledge, char *err, size_t errlen)
+{
+    return tuner_selector_new_knobs(app, kind, feature_names, n_features, has_accel, NULL, 0,
+                                    margot_json, knowledge, err, errlen);
+}
+
+struct tuner_selector *tuner_selector_new_knobs(const char *app, const char *kind,
+                                                const char *const *feature_names, size_t n_features,
+                                                int has_accel, const struct tuner_knob_decl *knobs,
+                                                size_t n_knobs, const char *margot_json,
+                                                const char *knowledge, char *err, size_t errlen)
 {
     if (n_features > TUNER_MAX_FEATURES - 1 || (n_features && !feature_names)) {
         tuner_errorf(err, errlen, -EINVAL, "selector '%s': at most %d features, with names",
@@ -411,7 +459,8 @@ struct tuner_selector *tuner_selector_new(const char *app, const char *kind,
             goto fail;
         }
     }
-    if (define_block(s, feature_names, err, errlen) < 0)
+    if (add_declared_knobs(s->core, knobs, n_knobs, err, errlen) < 0 ||
+        define_block(s, feature_names, err, errlen) < 0)
         goto fail;
     if (knowledge) {
         char e[512];
