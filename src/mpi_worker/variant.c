@@ -202,6 +202,13 @@ static int run_variant(const struct kf_registry_kernel *k, int variant, const vo
     return rc;
 }
 
+static void choose(struct kind_selector *ks, const double *features, struct tuner_choice *c,
+                   uint8_t *accel);
+static void run_chosen(struct kf_variants *v, struct kind_selector *ks,
+                       const struct kf_registry_kernel *k, struct tuner_choice *cp,
+                       const double *features, const void *payload, size_t len,
+                       struct kf_result *res, struct kf_variant_run *out);
+
 void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k, const void *payload,
                      size_t len, struct kf_result *res, struct kf_variant_run *out)
 {
@@ -248,12 +255,38 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k, 
         return;
     }
     struct tuner_choice c;
+    choose(ks, features, &c, &out->accel);
+    run_chosen(v, ks, k, &c, features, payload, len, res, out);
+}
+
+/* Asks the kind's selector; *accel: in, what the worker sees; out, also what MQTT said. */
+static void choose(struct kind_selector *ks, const double *features, struct tuner_choice *c,
+                   uint8_t *accel)
+{
     struct tuner_selector_stats st;
-    tuner_selector_choose(ks->sel, features, ks->n_features, out->accel, &c);
+    tuner_selector_choose(ks->sel, features, ks->n_features, *accel, c);
     ks->chose = 1;
     log_mqtt_error(ks);
     tuner_selector_get_stats(ks->sel, &st);
-    out->accel = (uint8_t)st.accel_available; /* also what MQTT said (paused, detached) */
+    *accel = (uint8_t)st.accel_available;
+}
+
+static uint8_t reason_of(const struct tuner_choice *c)
+{
+    return c->reason == TUNER_REASON_CALIBRATING  ? KF_REASON_CALIBRATING
+           : c->reason == TUNER_REASON_EXPLOITING ? KF_REASON_EXPLOITING
+                                                  : KF_REASON_FALLBACK;
+}
+
+/* Runs one request as choice c says (the CPU variant if the accelerator vanished meanwhile) and
+ * tells the selector what it cost. */
+static void run_chosen(struct kf_variants *v, struct kind_selector *ks,
+                       const struct kf_registry_kernel *k, struct tuner_choice *cp,
+                       const double *features, const void *payload, size_t len,
+                       struct kf_result *res, struct kf_variant_run *out)
+{
+    const struct kf_kernel *kernel = k->kernel;
+    struct tuner_choice c = *cp;
     int variant = c.variant == TUNER_VARIANT_ACCEL ? KF_VARIANT_ACCEL : KF_VARIANT_CPU;
     long values[KF_MAX_KNOBS];
     choice_knobs(ks, &c, k, values);
@@ -270,13 +303,126 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k, 
         out->rc = run_variant(k, variant, payload, len, values, res, &out->service_ns);
     }
     out->variant = (uint8_t)variant;
-    out->reason = c.reason == TUNER_REASON_CALIBRATING  ? KF_REASON_CALIBRATING
-                  : c.reason == TUNER_REASON_EXPLOITING ? KF_REASON_EXPLOITING
-                                                        : KF_REASON_FALLBACK;
+    out->reason = reason_of(&c);
     /* Failed requests say nothing about a variant's speed. */
     if (out->rc == KF_OK)
         tuner_selector_observe(ks->sel, &c, (double)out->service_ns / 1e9,
                                work_units(k, payload, len, features, ks->n_features));
+}
+
+/* Index of the kernel's batch knob, or -1. */
+static int batch_knob(const struct kf_kernel *kernel)
+{
+    for (size_t j = 0; j < kernel->n_knobs && j < KF_MAX_KNOBS; j++)
+        if (strcmp(kernel->knobs[j].name, KF_KNOB_BATCH) == 0)
+            return (int)j;
+    return -1;
+}
+
+/* Features of a request, bucketed as the selector clusters them; -1 when unreadable. */
+static int bucketed_features(const struct kind_selector *ks, const struct kf_registry_kernel *k,
+                             const struct kf_batch_item *it, double *features, double *key)
+{
+    int nf = ks->n_features
+                 ? k->kernel->features(k->state, it->payload, it->len, features, ks->n_features)
+                 : 0;
+    if (nf < 0 || (size_t)nf != ks->n_features)
+        return -1;
+    for (size_t i = 0; i < ks->n_features; i++)
+        key[i] = tuner_feature_bucket(features[i]);
+    return 0;
+}
+
+/* How many of items[1..n) may join items[0] in one call: up to the batch knob's value, and only
+ * requests of the same feature cluster (the choice was made for that cluster). */
+static size_t batch_size(const struct kind_selector *ks, const struct kf_registry_kernel *k,
+                         const struct kf_batch_item *items, size_t n, long limit, const double *key)
+{
+    size_t count = 1;
+    double f[MAX_FEATURES], other[MAX_FEATURES];
+    while (count < n && (long)count < limit &&
+           bucketed_features(ks, k, &items[count], f, other) == 0 &&
+           memcmp(other, key, ks->n_features * sizeof(double)) == 0)
+        count++;
+    return count;
+}
+
+/* The batch entry point ran items[0..count) with choice c: replies, timing, one observation. */
+static void record_batch(struct kind_selector *ks, const struct kf_registry_kernel *k,
+                         const struct tuner_choice *c, struct kf_batch_item *items, size_t count,
+                         uint64_t ns, uint8_t accel, struct kf_variant_run *out)
+{
+    double units = 0, f[MAX_FEATURES], key[MAX_FEATURES];
+    for (size_t i = 0; i < count; i++) {
+        out[i] = (struct kf_variant_run){
+            .rc = items[i].rc,
+            .variant = c->variant == TUNER_VARIANT_ACCEL ? KF_VARIANT_ACCEL : KF_VARIANT_CPU,
+            .reason = reason_of(c),
+            .accel = accel,
+            .service_ns = ns / count,
+            .batch = (uint16_t)count};
+        if (items[i].rc == KF_OK && bucketed_features(ks, k, &items[i], f, key) == 0)
+            units += work_units(k, items[i].payload, items[i].len, f, ks->n_features);
+    }
+    /* Failed requests say nothing about a setting's speed; the rest share the call's time. */
+    if (units > 0)
+        tuner_selector_observe(ks->sel, c, (double)ns / 1e9, units);
+}
+
+size_t kf_variants_run_batch(struct kf_variants *v, const struct kf_registry_kernel *k,
+                             struct kf_batch_item *items, size_t n, struct kf_variant_run *out)
+{
+    const struct kf_kernel *kernel = k->kernel;
+    int cpu_only = !kernel->accel || v->opts->variant == KF_VARIANT_CPU;
+    int bk = batch_knob(kernel);
+    struct kind_selector *ks = NULL;
+    double features[MAX_FEATURES] = {0}, key[MAX_FEATURES];
+    /* Batches follow the tuner's batch knob: without a tuner decision, one request at a time. */
+    if (n < 2 || bk < 0 || (cpu_only && kernel->n_knobs == 0) ||
+        v->opts->variant == KF_VARIANT_ACCEL || !(ks = selector_for(v, kernel)) || !ks->sel ||
+        bucketed_features(ks, k, &items[0], features, key)) {
+        kf_variants_run(v, k, items[0].payload, items[0].len, &items[0].result, &out[0]);
+        items[0].rc = out[0].rc;
+        return 1;
+    }
+    uint8_t accel = cpu_only ? 0 : (uint8_t)accel_available(v, k);
+    struct tuner_choice c;
+    choose(ks, features, &c, &accel);
+    long values[KF_MAX_KNOBS];
+    choice_knobs(ks, &c, k, values);
+    kf_batch_fn entry = c.variant == TUNER_VARIANT_ACCEL ? kernel->accel_batch : kernel->cpu_batch;
+    size_t count = entry ? batch_size(ks, k, items, n, values[bk], key) : 1;
+    if (count == 1) {
+        run_chosen(v, ks, k, &c, features, items[0].payload, items[0].len, &items[0].result,
+                   &out[0]);
+        items[0].rc = out[0].rc;
+        return 1;
+    }
+    struct kf_knobs knobs = {.count = kernel->n_knobs, .values = values};
+    uint64_t t0 = now_ns();
+    int rc = entry(k->state, items, count, &knobs);
+    uint64_t ns = now_ns() - t0;
+    if (rc == KF_UNAVAILABLE) {
+        /* The device went away: each request decides again without it. */
+        kf_info("kind '%s': accelerator unavailable for a batch of %zu; CPU variant", kernel->kind,
+                count);
+        v->accel_checked_at = 0;
+        for (size_t i = 0; i < count; i++) {
+            memset(&items[i].result, 0, sizeof(items[i].result));
+            uint8_t none = 0;
+            if (bucketed_features(ks, k, &items[i], features, key) == 0) {
+                choose(ks, features, &c, &none);
+                run_chosen(v, ks, k, &c, features, items[i].payload, items[i].len, &items[i].result,
+                           &out[i]);
+            } else {
+                kf_variants_run(v, k, items[i].payload, items[i].len, &items[i].result, &out[i]);
+            }
+            items[i].rc = out[i].rc;
+        }
+        return count;
+    }
+    record_batch(ks, k, &c, items, count, ns, accel, out);
+    return count;
 }
 
 /* --knowledge-save PATH: %r is the rank and %k the kind, so that ranks and kinds do not

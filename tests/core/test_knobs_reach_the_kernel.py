@@ -1,11 +1,15 @@
 """Knobs reach the kernel: through a real job, the knob values a kernel receives are the ones the
 tuner chose from its knowledge (a file of fixed operating points), and they change when the
-knowledge changes. The knobecho test adapter replies with the values it got."""
+knowledge changes. Batching: requests queued while the worker is busy are run through the
+kernel's batch entry point, at most `batch` (the knob) per call, each reply to its own id, and a
+bad request in a batch fails alone. The knobecho test adapter replies with what it got."""
 import itertools
 import json
 import os
 import sys
 import tempfile
+
+import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 from kfarm_harness import BUILD, Job, check, client  # noqa: E402
@@ -56,3 +60,47 @@ with Job(2, ["--adapter", so]) as job:
     check(len(seen) > 1, "calibration should try several settings, saw %s" % seen)
     job.stop()
 print("ok: calibration passes values from the declared domain (%d settings seen)" % len(seen))
+
+# Batching: a sleep request keeps the only worker busy while 12 knobs requests queue behind it.
+BATCH = 4
+with Job(2, ["--adapter", "echo", "--adapter", so,
+             "--knowledge", knowledge((5, "fast", BATCH))]) as job:
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.RCVTIMEO, 20000)
+    s.connect(job.endpoint)
+    s.send_multipart([b"sleep", b"sleep", b'{"ms": 500}'])
+    payloads = {str(i).encode(): (b"bad" if i == 5 else b"r%d" % i) for i in range(12)}
+    for rid, p in payloads.items():
+        s.send_multipart([rid, b"knobs", p])
+    got = {}
+    for _ in range(13):
+        frames = s.recv_multipart()
+        got[frames[0]] = frames[1:]
+    check(got.pop(b"sleep", None) is not None, "no reply to the sleep request")
+    s.send_multipart([b"c", b"launches", b""])
+    frames = s.recv_multipart()
+    counts = json.loads(frames[2])
+    # 12 requests: with at most BATCH per call and all of them queued, at least 3 calls of which
+    # some are batches; every request ran exactly once.
+    check(counts["batches"] >= 1, "no batch call: %s" % counts)
+    check(counts["batched"] + counts["single"] == 12, "requests run: %s" % counts)
+    check(counts["batches"] + counts["single"] >= 3, "more than %d per call: %s" % (BATCH, counts))
+    sizes = []
+    for rid, p in payloads.items():
+        r = got.get(rid)
+        if p == b"bad":
+            check(r is not None and len(r) == 1 and b"bad request" in r[0],
+                  "the bad request should fail alone: %r" % r)
+            continue
+        check(r is not None and r[0] == b"ok", "request %s: %r" % (rid, r))
+        body = json.loads(r[1])
+        check(body["p"] == p.decode(), "reply to id %s carries payload %s" % (rid, body["p"]))
+        check(body["batch"] == BATCH, "batch knob %s, expected %d" % (body["batch"], BATCH))
+        check(1 <= body["n"] <= BATCH, "a call held %d requests, batch is %d" % (body["n"], BATCH))
+        sizes.append(body["n"])
+    check(max(sizes) > 1, "no reply came from a batch call: sizes %s" % sizes)
+    print("ok: 12 queued requests in %d batch calls + %d single (sizes %s), bad one failed alone"
+          % (counts["batches"], counts["single"], sorted(sizes)))
+    job.stop()
