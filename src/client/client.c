@@ -10,6 +10,9 @@
 
 #include <kfarm/client.h>
 
+#include "clock.h"
+#include "errbuf.h"
+
 #define KF_CLIENT_HEARTBEAT_MS 2000
 
 struct kf_client {
@@ -64,22 +67,22 @@ static int open_socket(void *sock, const char *ep, int bind, char *err, size_t e
 {
     if ((bind ? zmq_bind(sock, ep) : zmq_connect(sock, ep)) == 0)
         return 0;
-    snprintf(err, errlen, "cannot %s %s: %s", bind ? "bind" : "connect to", ep,
-             zmq_strerror(zmq_errno()));
-    return -1;
+    return kf_errf(err, errlen, -zmq_errno(), "cannot %s %s: %s", bind ? "bind" : "connect to", ep,
+                   zmq_strerror(zmq_errno()));
 }
 
 struct kf_client *kf_client_new(const struct kf_client_opts *o, char *err, size_t errlen)
 {
     struct kf_client *c = calloc(1, sizeof(*c));
     if (!c) {
-        snprintf(err, errlen, "out of memory");
+        kf_errf(err, errlen, -ENOMEM, "out of memory");
         return NULL;
     }
     c->ctx = zmq_ctx_new();
     c->req = c->ctx ? zmq_socket(c->ctx, ZMQ_DEALER) : NULL;
     if (!c->req) {
-        snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        kf_errf(err, errlen, -zmq_errno(), "cannot create a ZeroMQ socket: %s",
+                zmq_strerror(zmq_errno()));
         goto fail;
     }
     int zero = 0;
@@ -141,9 +144,9 @@ int kf_client_read_endpoint_file(const char *path, int timeout_ms, char *endpoin
     FILE *f;
     for (int waited = 0; !(f = fopen(path, "r")); waited += 50) {
         if (errno != ENOENT || waited >= timeout_ms) {
-            snprintf(err, errlen, "endpoint file %s: %s%s", path, strerror(errno),
-                     errno == ENOENT ? " (is the kfarm job running with --endpoint-file?)" : "");
-            return -1;
+            return kf_errf(err, errlen, -errno, "endpoint file %s: %s%s", path, strerror(errno),
+                           errno == ENOENT ? " (is the kfarm job running with --endpoint-file?)"
+                                           : "");
         }
         nanosleep(&nap, NULL);
     }
@@ -155,8 +158,7 @@ int kf_client_read_endpoint_file(const char *path, int timeout_ms, char *endpoin
     }
     fclose(f);
     if (!endpoint[0]) {
-        snprintf(err, errlen, "endpoint file %s has no KFARM_ENDPOINT= line", path);
-        return -1;
+        return kf_errf(err, errlen, -EINVAL, "endpoint file %s has no KFARM_ENDPOINT= line", path);
     }
     return 0;
 }
@@ -167,7 +169,7 @@ int kf_client_send(struct kf_client *c, const void *id, size_t id_len, const cha
     if (zmq_send(c->req, id, id_len, ZMQ_SNDMORE) < 0 ||
         zmq_send(c->req, kind, strlen(kind), ZMQ_SNDMORE) < 0 ||
         zmq_send(c->req, payload, len, 0) < 0)
-        return -1;
+        return -errno;
     return 0;
 }
 
@@ -189,13 +191,15 @@ int kf_client_recv(struct kf_client *c, struct kf_reply *r, int timeout_ms)
                             {.socket = c->watch, .events = ZMQ_POLLIN}};
     for (;;) {
         int rc = zmq_poll(it, c->watch ? 2 : 1, timeout_ms);
-        if (rc <= 0)
-            return rc;
+        if (rc < 0)
+            return -errno;
+        if (rc == 0)
+            return 0;
         if (it[0].revents & ZMQ_POLLIN)
             break; /* replies that arrived before a disconnect are delivered first */
         if (read_disconnect(c->watch)) {
             errno = ECONNRESET;
-            return -1;
+            return -ECONNRESET;
         }
     }
     zmq_msg_t parts[3];
@@ -205,10 +209,12 @@ int kf_client_recv(struct kf_client *c, struct kf_reply *r, int timeout_ms)
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, c->req, 0) < 0) {
+            int e = errno;
             zmq_msg_close(&m);
             for (size_t i = 0; i < n; i++)
                 zmq_msg_close(&parts[i]);
-            return -1;
+            errno = e;
+            return -e;
         }
         more = zmq_msg_more(&m);
         total++;
@@ -218,7 +224,8 @@ int kf_client_recv(struct kf_client *c, struct kf_reply *r, int timeout_ms)
             zmq_msg_close(&m);
     }
     r->id = copy_msg(&parts[0], &r->id_len);
-    if (total == 3 && zmq_msg_size(&parts[1]) == 2 && memcmp(zmq_msg_data(&parts[1]), "ok", 2) == 0) {
+    if (total == 3 && zmq_msg_size(&parts[1]) == 2 &&
+        memcmp(zmq_msg_data(&parts[1]), "ok", 2) == 0) {
         r->ok = 1;
         r->data = copy_msg(&parts[2], &r->len);
     } else if (total == 2) {
@@ -230,7 +237,11 @@ int kf_client_recv(struct kf_client *c, struct kf_reply *r, int timeout_ms)
     }
     for (size_t i = 0; i < n; i++)
         zmq_msg_close(&parts[i]);
-    return r->id && r->data ? 1 : -1;
+    if (r->id && r->data)
+        return 1;
+    kf_reply_fini(r);
+    errno = ENOMEM;
+    return -ENOMEM;
 }
 
 void kf_reply_fini(struct kf_reply *r)
@@ -244,25 +255,23 @@ int kf_client_broadcast(struct kf_client *c, const char *kind, const void *paylo
 {
     if (!c->pub) {
         errno = ENOTCONN;
-        return -1;
+        return -ENOTCONN;
     }
     if (zmq_send(c->pub, kind, strlen(kind), ZMQ_SNDMORE) < 0 ||
         zmq_send(c->pub, payload, len, 0) < 0)
-        return -1;
+        return -errno;
     return 0;
 }
 
 int kf_client_wait_subscribers(struct kf_client *c, int n, int timeout_ms)
 {
     if (!c->pub)
-        return -1;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+        return -ENOTCONN;
+    uint64_t t0 = kf_now_ns();
     while (c->subscribers < n) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long left = timeout_ms - (long)((kf_now_ns() - t0) / 1000000);
         if (left <= 0)
-            return -1;
+            return -ETIMEDOUT;
         zmq_pollitem_t it = {.socket = c->pub, .events = ZMQ_POLLIN};
         if (zmq_poll(&it, 1, left) <= 0)
             continue;

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "stats_view.h"
 
 #define MAX_RANKS 4096
@@ -97,9 +98,7 @@ static void print_table(FILE *out, const cJSON *s, const double *prev, double dt
 
 static double mono_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)kf_now_ns() / 1e9;
 }
 
 int kf_stats_view_run(struct kf_client *c, const struct kf_stats_view_opts *o, FILE *out)

@@ -5,31 +5,30 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "doorbell.h"
 
 int kf_doorbell_open(struct kf_doorbell *d, char *err, size_t errlen)
 {
     unsigned char rnd[12];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        snprintf(err, errlen, "doorbell: getrandom: %s", strerror(errno));
-        return -1;
+        return kf_errf(err, errlen, -errno, "doorbell: getrandom: %s", strerror(errno));
     }
     int n = snprintf(d->name, sizeof(d->name), "kfarm-%ld-", (long)getpid());
     for (size_t i = 0; i < sizeof(rnd); i++)
         n += snprintf(d->name + n, sizeof(d->name) - (size_t)n, "%02x", rnd[i]);
     d->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (d->fd < 0) {
-        snprintf(err, errlen, "doorbell: socket: %s", strerror(errno));
-        return -1;
+        return kf_errf(err, errlen, -errno, "doorbell: socket: %s", strerror(errno));
     }
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     size_t len = strlen(d->name);
     memcpy(a.sun_path + 1, d->name, len);
     if (bind(d->fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len))) {
-        snprintf(err, errlen, "doorbell: bind @%s: %s", d->name, strerror(errno));
+        int rc = kf_errf(err, errlen, -errno, "doorbell: bind @%s: %s", d->name, strerror(errno));
         close(d->fd);
         d->fd = -1;
-        return -1;
+        return rc;
     }
     return 0;
 }

@@ -25,7 +25,7 @@ struct kf_doorbell_peer {
     socklen_t addr_len;
 };
 
-/* Binds a new doorbell with a random name. Returns 0, or -1 with a message in err. */
+/* Binds a new doorbell with a random name. Returns 0, or -errno with a message in err. */
 int kf_doorbell_open(struct kf_doorbell *d, char *err, size_t errlen);
 void kf_doorbell_close(struct kf_doorbell *d);
 /* Discards pending rings. */

@@ -80,14 +80,14 @@ int main(int argc, char **argv)
         status = 2;
     } else if (rank == 0) {
         struct kf_gateway *g;
-        if (kf_gateway_open(&g, &opts, size, &flags, err, sizeof(err))) {
+        if (kf_gateway_open(&g, &opts.gateway, size, &flags, err, sizeof(err))) {
             kf_error("%s", err);
             status = 2;
         } else {
             status = kf_gateway_run(g);
         }
     } else {
-        status = kf_worker_run(&opts, rank, &flags);
+        status = kf_worker_run(&opts.worker, rank, &flags);
     }
     if (size >= 2)
         kf_sleepflags_fini(&flags);

@@ -1,4 +1,5 @@
 /* Loading adapters (built-in or dlopen()ed) and finding kernels and broadcast handlers by kind. */
+#include <errno.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,11 +7,12 @@
 
 #include "adapter_check.h"
 #include "adapter_v1.h"
+#include "errbuf.h"
 #include "builtin.h"
 #include "registry.h"
 
 #define MAX_ADAPTERS 8
-#define MAX_ENTRIES 256
+#define MAX_ENTRIES  256
 
 struct loaded_adapter {
     const struct kf_adapter *adapter;
@@ -48,13 +50,13 @@ static int add_entries(struct kf_registry *r, struct loaded_adapter *la, char *e
     for (size_t i = 0; i < a->n_kernels; i++) {
         const char *kind = la->v1_kernels ? la->v1_kernels[i].kind : a->kernels[i].kind;
         if (kf_registry_kernel(r, kind, strlen(kind))) {
-            snprintf(err, errlen, "adapter %s: kind '%s' is already served by another adapter",
-                     a->name, kind);
-            return -1;
+            return kf_errf(err, errlen, -EEXIST,
+                           "adapter %s: kind '%s' is already served by another adapter", a->name,
+                           kind);
         }
         if (r->n_kernels == MAX_ENTRIES) {
-            snprintf(err, errlen, "adapter %s: more than %d kernels in all", a->name, MAX_ENTRIES);
-            return -1;
+            return kf_errf(err, errlen, -E2BIG, "adapter %s: more than %d kernels in all", a->name,
+                           MAX_ENTRIES);
         }
         r->kernels[r->n_kernels++] = (struct kf_registry_kernel){
             .kernel = la->v1_kernels ? &la->v1_kernels[i] : &a->kernels[i],
@@ -69,9 +71,9 @@ static int add_entries(struct kf_registry *r, struct loaded_adapter *la, char *e
     }
     for (size_t i = 0; i < a->n_broadcasts; i++) {
         if (r->n_broadcasts == MAX_ENTRIES) {
-            snprintf(err, errlen, "adapter %s: more than %d broadcast handlers in all", a->name,
-                     MAX_ENTRIES);
-            return -1;
+            return kf_errf(err, errlen, -E2BIG,
+                           "adapter %s: more than %d broadcast handlers in all", a->name,
+                           MAX_ENTRIES);
         }
         r->broadcasts[r->n_broadcasts++] = (struct kf_registry_broadcast){
             .handler = &a->broadcasts[i], .adapter = a, .state = la->state};
@@ -79,58 +81,56 @@ static int add_entries(struct kf_registry *r, struct loaded_adapter *la, char *e
     return 0;
 }
 
-int kf_registry_load(struct kf_registry *r, const char *name, const struct kf_args *args,
-                     char *err, size_t errlen)
+int kf_registry_load(struct kf_registry *r, const char *name, const struct kf_args *args, char *err,
+                     size_t errlen)
 {
     if (r->n_adapters == MAX_ADAPTERS) {
-        snprintf(err, errlen, "adapter %s: at most %d adapters", name, MAX_ADAPTERS);
-        return -1;
+        return kf_errf(err, errlen, -E2BIG, "adapter %s: at most %d adapters", name, MAX_ADAPTERS);
     }
     struct loaded_adapter la = {0};
+    int rc;
     if (is_path(name)) {
         la.dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
         if (!la.dl) {
-            snprintf(err, errlen, "adapter %s: cannot load: %s", name, dlerror());
-            return -1;
+            return kf_errf(err, errlen, -ENOENT, "adapter %s: cannot load: %s", name, dlerror());
         }
         la.adapter = dlsym(la.dl, KF_ADAPTER_SYMBOL);
         if (!la.adapter) {
-            snprintf(err, errlen,
-                     "adapter %s: no symbol '%s'; an adapter exports one struct kf_adapter "
-                     "under that name (see kfarm/adapter.h)",
-                     name, KF_ADAPTER_SYMBOL);
+            rc = kf_errf(err, errlen, -ENOENT,
+                         "adapter %s: no symbol '%s'; an adapter exports one struct kf_adapter "
+                         "under that name (see kfarm/adapter.h)",
+                         name, KF_ADAPTER_SYMBOL);
             goto fail;
         }
     } else {
         la.adapter = kf_builtin_adapter(name);
         if (!la.adapter) {
-            snprintf(err, errlen,
-                     "adapter %s: no such built-in adapter (built-ins: %s); give a path to load "
-                     "a .so",
-                     name, kf_builtin_adapter_names());
-            return -1;
+            return kf_errf(err, errlen, -ENOENT,
+                           "adapter %s: no such built-in adapter (built-ins: %s); give a path to "
+                           "load a .so",
+                           name, kf_builtin_adapter_names());
         }
     }
-    if (kf_adapter_check(la.adapter, name, err, errlen))
+    if ((rc = kf_adapter_check(la.adapter, name, err, errlen)))
         goto fail;
     if (la.adapter->init) {
         char msg[512] = "";
         if (la.adapter->init(&la.state, args, msg, sizeof(msg)) != KF_OK) {
-            snprintf(err, errlen, "adapter %s: init failed: %s", name,
-                     msg[0] ? msg : "(no message)");
+            rc = kf_errf(err, errlen, -EINVAL, "adapter %s: init failed: %s", name,
+                         msg[0] ? msg : "(no message)");
             goto fail;
         }
     }
     if (la.adapter->abi_version == 1 &&
-        kf_adapter_v1_convert(la.adapter, la.state, &la.v1_kernels, &la.v1_shims)) {
-        snprintf(err, errlen, "adapter %s: out of memory", name);
+        (rc = kf_adapter_v1_convert(la.adapter, la.state, &la.v1_kernels, &la.v1_shims))) {
+        kf_errf(err, errlen, rc, "adapter %s: out of memory", name);
         if (la.adapter->fini)
             la.adapter->fini(la.state);
         goto fail;
     }
     r->adapters[r->n_adapters] = la;
     size_t n_kernels = r->n_kernels, n_broadcasts = r->n_broadcasts, kinds_len = strlen(r->kinds);
-    if (add_entries(r, &r->adapters[r->n_adapters], err, errlen)) {
+    if ((rc = add_entries(r, &r->adapters[r->n_adapters], err, errlen))) {
         if (la.adapter->fini)
             la.adapter->fini(la.state);
         /* Forget what this adapter added before the clash. */
@@ -146,7 +146,7 @@ fail:
     free(la.v1_shims);
     if (la.dl)
         dlclose(la.dl);
-    return -1;
+    return rc;
 }
 
 static int kind_eq(const char *a, const char *b, size_t blen)

@@ -27,7 +27,9 @@ struct kf_registry_broadcast {
 
 struct kf_registry *kf_registry_new(void);
 /* Loads an adapter by built-in name or .so path and runs its init with args.
- * Returns 0, or -1 with what failed and what to do in err. */
+ * Returns 0, or a negative errno with what failed and what to do in err: -ENOENT (no such
+ * adapter or symbol), -EPROTO (ABI version), -EEXIST (a kind served twice), -E2BIG (too many),
+ * -EINVAL (a bad table, or init failed). */
 int kf_registry_load(struct kf_registry *r, const char *name_or_path, const struct kf_args *args,
                      char *err, size_t errlen);
 const struct kf_registry_kernel *kf_registry_kernel(const struct kf_registry *r, const char *kind,

@@ -8,6 +8,7 @@
 
 #include <kfarm/tuner.h>
 
+#include "clock.h"
 #include "log.h"
 #include "variant.h"
 #include "wire.h"
@@ -27,7 +28,7 @@ struct kind_selector {
 };
 
 struct kf_variants {
-    const struct kf_options *opts;
+    const struct kf_worker_config *cfg;
     int rank;
     struct kind_selector kinds[MAX_KINDS];
     size_t n_kinds;
@@ -38,23 +39,16 @@ struct kf_variants {
     int vf_present;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-struct kf_variants *kf_variants_new(const struct kf_options *opts, int rank)
+struct kf_variants *kf_variants_new(const struct kf_worker_config *cfg, int rank)
 {
     struct kf_variants *v = calloc(1, sizeof(*v));
     if (!v)
         return NULL;
-    v->opts = opts;
+    v->cfg = cfg;
     v->rank = rank;
     const char *bdfs = getenv("KFARM_VF_BDFS");
-    if (opts->accel_bdf) {
-        v->vf_bdf = opts->accel_bdf;
+    if (cfg->accel_bdf) {
+        v->vf_bdf = cfg->accel_bdf;
     } else if (bdfs && *bdfs) {
         snprintf(v->vf_bdf_buf, sizeof(v->vf_bdf_buf), "%.*s", (int)strcspn(bdfs, ","), bdfs);
         v->vf_bdf = v->vf_bdf_buf;
@@ -76,12 +70,12 @@ static int vf_present(struct kf_variants *v)
 {
     if (!v->vf_bdf)
         return 1;
-    uint64_t t = now_ns();
+    uint64_t t = kf_now_ns();
     if (t - v->accel_checked_at > ACCEL_CHECK_NS) {
         char path[256];
         struct stat st;
         snprintf(path, sizeof(path), "%s/bus/pci/devices/%s",
-                 v->opts->sysfs_root ? v->opts->sysfs_root : "/sys", v->vf_bdf);
+                 v->cfg->sysfs_root ? v->cfg->sysfs_root : "/sys", v->vf_bdf);
         v->vf_present = stat(path, &st) == 0;
         v->accel_checked_at = t;
     }
@@ -164,18 +158,18 @@ static struct kind_selector *selector_for(struct kf_variants *v, const struct kf
                                            .labels = labels ? kn->labels : NULL,
                                            .n_labels = labels};
     }
-    int has_accel = kernel->accel && v->opts->variant != KF_VARIANT_CPU;
-    ks->sel = tuner_selector_new_knobs("kfarm", kernel->kind, kernel->feature_names, n, has_accel,
-                                       decl, nk, v->opts->tuner_file, v->opts->knowledge_file, err,
-                                       sizeof(err));
+    int has_accel = kernel->accel && v->cfg->variant != KF_VARIANT_CPU;
+    ks->sel =
+        tuner_selector_new_knobs("kfarm", kernel->kind, kernel->feature_names, n, has_accel, decl,
+                                 nk, v->cfg->tuner_file, v->cfg->knowledge_file, err, sizeof(err));
     if (!ks->sel) {
         kf_error("tuner for kind '%s': %s; serving it with the CPU variant", kernel->kind, err);
         return ks;
     }
     map_knobs(ks);
-    if (v->opts->mqtt && tuner_selector_set_mqtt(ks->sel, v->opts->mqtt, &v->opts->mqtt_security,
-                                                 NULL, v->vf_bdf, err, sizeof(err)))
-        kf_warn("tuner for kind '%s': MQTT %s: %s; learning locally", kernel->kind, v->opts->mqtt,
+    if (v->cfg->mqtt && tuner_selector_set_mqtt(ks->sel, v->cfg->mqtt, &v->cfg->mqtt_security, NULL,
+                                                v->vf_bdf, err, sizeof(err)))
+        kf_warn("tuner for kind '%s': MQTT %s: %s; learning locally", kernel->kind, v->cfg->mqtt,
                 err);
     return ks;
 }
@@ -195,10 +189,10 @@ static int run_variant(const struct kf_registry_kernel *k, int variant, const vo
                        size_t len, const long *values, struct kf_result *res, uint64_t *ns)
 {
     struct kf_knobs knobs = {.count = k->kernel->n_knobs, .values = values ? values : k->defaults};
-    uint64_t t0 = now_ns();
+    uint64_t t0 = kf_now_ns();
     int rc = (variant == KF_VARIANT_ACCEL ? k->kernel->accel : k->kernel->cpu)(k->state, payload,
                                                                                len, &knobs, res);
-    *ns = now_ns() - t0;
+    *ns = kf_now_ns() - t0;
     return rc;
 }
 
@@ -217,17 +211,17 @@ void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k, 
     out->variant = KF_VARIANT_CPU;
     /* CPU only: nothing to choose unless the kernel has knobs (the tuner then picks them among
      * CPU settings). */
-    int cpu_only = !kernel->accel || v->opts->variant == KF_VARIANT_CPU;
+    int cpu_only = !kernel->accel || v->cfg->variant == KF_VARIANT_CPU;
     if (cpu_only && kernel->n_knobs == 0) {
         out->reason = kernel->accel ? KF_REASON_FIXED : KF_REASON_CPU_ONLY;
         out->rc = run_variant(k, KF_VARIANT_CPU, payload, len, NULL, res, &out->service_ns);
         return;
     }
     out->accel = cpu_only ? 0 : (uint8_t)accel_available(v, k);
-    if (!cpu_only && v->opts->variant == KF_VARIANT_ACCEL) {
+    if (!cpu_only && v->cfg->variant == KF_VARIANT_ACCEL) {
         /* Fixed accelerator, but a device ESFM paused or detached (heard over MQTT) is not used:
          * the kind's selector only listens here, its choice is not asked for. */
-        struct kind_selector *ks = out->accel && v->opts->mqtt ? selector_for(v, kernel) : NULL;
+        struct kind_selector *ks = out->accel && v->cfg->mqtt ? selector_for(v, kernel) : NULL;
         if (ks && ks->sel && tuner_selector_accel_heard(ks->sel) == 0)
             out->accel = 0;
         log_mqtt_error(ks);
@@ -373,13 +367,13 @@ size_t kf_variants_run_batch(struct kf_variants *v, const struct kf_registry_ker
                              struct kf_batch_item *items, size_t n, struct kf_variant_run *out)
 {
     const struct kf_kernel *kernel = k->kernel;
-    int cpu_only = !kernel->accel || v->opts->variant == KF_VARIANT_CPU;
+    int cpu_only = !kernel->accel || v->cfg->variant == KF_VARIANT_CPU;
     int bk = batch_knob(kernel);
     struct kind_selector *ks = NULL;
     double features[MAX_FEATURES] = {0}, key[MAX_FEATURES];
     /* Batches follow the tuner's batch knob: without a tuner decision, one request at a time. */
     if (n < 2 || bk < 0 || (cpu_only && kernel->n_knobs == 0) ||
-        v->opts->variant == KF_VARIANT_ACCEL || !(ks = selector_for(v, kernel)) || !ks->sel ||
+        v->cfg->variant == KF_VARIANT_ACCEL || !(ks = selector_for(v, kernel)) || !ks->sel ||
         bucketed_features(ks, k, &items[0], features, key)) {
         kf_variants_run(v, k, items[0].payload, items[0].len, &items[0].result, &out[0]);
         items[0].rc = out[0].rc;
@@ -399,9 +393,9 @@ size_t kf_variants_run_batch(struct kf_variants *v, const struct kf_registry_ker
         return 1;
     }
     struct kf_knobs knobs = {.count = kernel->n_knobs, .values = values};
-    uint64_t t0 = now_ns();
+    uint64_t t0 = kf_now_ns();
     int rc = entry(k->state, items, count, &knobs);
-    uint64_t ns = now_ns() - t0;
+    uint64_t ns = kf_now_ns() - t0;
     if (rc == KF_UNAVAILABLE) {
         /* The device went away: each request decides again without it. */
         kf_info("kind '%s': accelerator unavailable for a batch of %zu; CPU variant", kernel->kind,
@@ -454,9 +448,9 @@ void kf_variants_free(struct kf_variants *v)
         struct kind_selector *ks = &v->kinds[i];
         if (!ks->sel)
             continue;
-        if (v->opts->knowledge_save && ks->chose) { /* nothing learned: keep the old file */
+        if (v->cfg->knowledge_save && ks->chose) { /* nothing learned: keep the old file */
             char path[4096], err[512];
-            expand_path(path, sizeof(path), v->opts->knowledge_save, v->rank, ks->kernel->kind);
+            expand_path(path, sizeof(path), v->cfg->knowledge_save, v->rank, ks->kernel->kind);
             if (tuner_selector_save(ks->sel, path, err, sizeof(err)))
                 kf_warn("saving knowledge for '%s' to %s: %s", ks->kernel->kind, path, err);
             else

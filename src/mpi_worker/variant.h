@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-#include "options.h"
 #include "registry.h"
 #include "wire.h"
+#include "worker_config.h"
 
 struct kf_variants;
 
@@ -20,7 +20,7 @@ struct kf_variant_run {
     uint16_t batch;       /* requests in the call that served this one (0: a single call) */
 };
 
-struct kf_variants *kf_variants_new(const struct kf_options *opts, int rank);
+struct kf_variants *kf_variants_new(const struct kf_worker_config *cfg, int rank);
 /* Runs request payload with kernel k, choosing the variant; fills res like a kernel. */
 void kf_variants_run(struct kf_variants *v, const struct kf_registry_kernel *k,
                      const void *payload, size_t len, struct kf_result *res,

@@ -10,6 +10,7 @@
 #include <poll.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "doorbell.h"
 #include "heap_trim.h"
 #include "log.h"
@@ -17,12 +18,13 @@
 #include "sendq.h"
 #include "variant.h"
 #include "wire.h"
+#include "wire_recv.h"
 #include "worker.h"
 
 struct worker {
     int rank;
     struct kf_registry *registry;
-    const struct kf_options *opts;
+    const struct kf_worker_config *cfg;
     struct kf_doorbell doorbell;     /* the gateway rings it after sending us work */
     struct kf_doorbell_peer gateway; /* we ring it after sending a reply */
     struct kf_variants *variants;
@@ -50,13 +52,6 @@ static void on_sigterm(int sig)
 {
     (void)sig;
     worker_sigterm = 1;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void ring_gateway(struct worker *w)
@@ -101,7 +96,7 @@ static void flush_replies(struct worker *w)
 static void maybe_flush_replies(struct worker *w)
 {
     if (w->replies.count &&
-        (w->last_service_ns >= HOLD_NS || now_ns() - w->replies_since >= HOLD_NS))
+        (w->last_service_ns >= HOLD_NS || kf_now_ns() - w->replies_since >= HOLD_NS))
         flush_replies(w);
 }
 
@@ -113,7 +108,7 @@ static void send_to_gateway(struct worker *w, const struct kf_wire_hdr *hdr, con
             flush_replies(w);
         if (kf_wire_batch_add(&w->replies, hdr, NULL, 0, payload, len) == 0) {
             if (w->replies.count == 1)
-                w->replies_since = now_ns();
+                w->replies_since = kf_now_ns();
             return;
         }
     }
@@ -247,8 +242,8 @@ static int say_hello(struct worker *w)
 {
     char err[1024] = "";
     int rc = 0;
-    for (size_t i = 0; i < w->opts->n_adapters && rc == 0; i++) {
-        const struct kf_adapter_spec *s = &w->opts->adapters[i];
+    for (size_t i = 0; i < w->cfg->n_adapters && rc == 0; i++) {
+        const struct kf_adapter_spec *s = &w->cfg->adapters[i];
         struct kf_args args = {.count = s->n_args, .keys = s->keys, .values = s->values};
         rc = kf_registry_load(w->registry, s->name, &args, err, sizeof(err));
     }
@@ -283,28 +278,6 @@ static int wait_for_gateway(struct worker *w, uint64_t ns)
     return 1;
 }
 
-/* Receives the next message from the gateway if one is there. Returns its buffer or NULL. */
-static void *poll_gateway(int *len)
-{
-    int flag = 0;
-    MPI_Message mh;
-    MPI_Status st;
-    /* Open MPI's improbe matches what earlier progress received, then progresses: a message
-     * that just arrived is found by the second call. */
-    for (int i = 0; i < 2 && !flag; i++)
-        MPI_Improbe(0, KF_WIRE_TAG, MPI_COMM_WORLD, &flag, &mh, &st);
-    if (!flag)
-        return NULL;
-    MPI_Get_count(&st, MPI_BYTE, len);
-    void *buf = malloc(*len > 0 ? (size_t)*len : 1);
-    if (!buf) {
-        kf_error("out of memory receiving a %d-byte message; aborting the job", *len);
-        MPI_Abort(MPI_COMM_WORLD, 70);
-    }
-    MPI_Mrecv(buf, *len, MPI_BYTE, &mh, MPI_STATUS_IGNORE);
-    return buf;
-}
-
 /* Applies one message from the gateway; returns 1 when it says shut down. */
 static int handle_message(struct worker *w, const struct kf_wire_msg *m, int failed_start)
 {
@@ -332,22 +305,116 @@ static int handle_message(struct worker *w, const struct kf_wire_msg *m, int fai
     return 0;
 }
 
-int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags *flags)
+/* Waits for the next message from the gateway: polls, and when there is none backs off, sleeping
+ * on the doorbell. Returns the message, or NULL when it is time to leave without one (SIGTERM and
+ * no shutdown from the gateway within grace_ns). */
+static void *next_message(struct worker *w, struct kf_backoff *idle, uint64_t grace_ns, int *len)
+{
+    uint64_t sigterm_at = 0;
+    for (;;) {
+        kf_sendq_progress(w->sendq);
+        void *buf = kf_wire_recv(0, NULL, len);
+        if (buf)
+            return buf;
+        flush_replies(w); /* nothing more at hand: the gateway gets what is done */
+        if (worker_sigterm) {
+            if (!sigterm_at) {
+                sigterm_at = kf_now_ns();
+            } else if (kf_now_ns() - sigterm_at > grace_ns) {
+                kf_warn("no shutdown from the gateway %.0f s after SIGTERM; leaving",
+                        (double)grace_ns / 1e9);
+                return NULL;
+            }
+        }
+        uint64_t ns = kf_backoff_step(idle);
+        if (!ns)
+            continue;
+        /* Say we sleep, then look once more: a message sent before the gateway saw the flag
+         * is found here, any later one comes with a ring. */
+        kf_sleepflags_set(w->flags, 1);
+        buf = kf_wire_recv(0, NULL, len);
+        if (!buf && wait_for_gateway(w, ns))
+            kf_backoff_reset(idle); /* work is on its way: poll at once */
+        kf_sleepflags_set(w->flags, 0);
+        if (buf)
+            return buf;
+    }
+}
+
+/* Applies one message (or each record of a batch); returns 1 when the gateway says shut down. */
+static int apply_message(struct worker *w, void *buf, int len, int failed_start)
+{
+    struct kf_wire_msg m;
+    if (kf_wire_unpack(buf, (size_t)len, &m)) {
+        kf_error("malformed %d-byte message from the gateway; ignored", len);
+        return 0;
+    }
+    if (m.hdr.type != KF_WIRE_BATCH)
+        return handle_message(w, &m, failed_start);
+    int stop = 0, more;
+    struct kf_wire_msg rec;
+    size_t off = 0;
+    while ((more = kf_wire_batch_next(&m, &off, &rec)) == 1) {
+        /* Requests for a kernel with a batch entry point go together (handle_requests). */
+        const struct kf_registry_kernel *k =
+            rec.hdr.type == KF_WIRE_REQUEST && !failed_start
+                ? kf_registry_kernel(w->registry, rec.kind, rec.hdr.kind_len)
+                : NULL;
+        if (k && (k->kernel->cpu_batch || k->kernel->accel_batch)) {
+            struct kf_wire_msg reqs[GATHER_MAX];
+            handle_requests(w, k, reqs, gather_requests(&m, &off, &rec, reqs));
+            continue;
+        }
+        stop |= handle_message(w, &rec, failed_start);
+    }
+    if (more < 0)
+        kf_error("malformed record at byte %zu of a %d-byte batch from the gateway; the rest "
+                 "ignored",
+                 off, len);
+    return stop;
+}
+
+/* Serves until the gateway says shut down (returns 0) or SIGTERM outlasts the grace (returns 1). */
+static int serve(struct worker *w, int failed_start)
+{
+    struct kf_backoff idle;
+    kf_backoff_init(&idle, 1000000);
+    /* Gives freed request and reply buffers back at most once per 5 s (heap_trim.c). */
+    struct kf_heap_trim trim;
+    kf_heap_trim_init(&trim, 5000000000u, kf_now_ns());
+    /* The gateway normally says shut down within its drain timeout; past that (gateway gone or
+     * stuck), leave on our own so that no rank outlives the job. */
+    uint64_t grace_ns = (uint64_t)((w->cfg->drain_timeout_s + 10) * 1e9);
+    for (;;) {
+        kf_heap_trim_maybe(&trim, kf_now_ns());
+        int len = 0;
+        void *buf = next_message(w, &idle, grace_ns, &len);
+        if (!buf)
+            return 1;
+        kf_backoff_reset(&idle);
+        int stop = apply_message(w, buf, len, failed_start);
+        free(buf);
+        kf_heap_trim_note(&trim, 1);
+        if (stop)
+            return 0;
+    }
+}
+
+int kf_worker_run(const struct kf_worker_config *cfg, int rank, struct kf_sleepflags *flags)
 {
     struct worker w = {.rank = rank,
-                       .opts = opts,
+                       .cfg = cfg,
                        .registry = kf_registry_new(),
                        .doorbell = {.fd = -1},
                        .gateway = {.fd = -1},
                        .flags = flags};
-    w.variants = kf_variants_new(opts, rank);
+    w.variants = kf_variants_new(cfg, rank);
     w.sendq = kf_sendq_new();
+    int status;
     if (!w.registry || !w.variants || !w.sendq) {
         kf_error("out of memory");
-        kf_sendq_free(w.sendq, 0);
-        kf_variants_free(w.variants);
-        kf_registry_free(w.registry);
-        return 70;
+        status = 70;
+        goto out;
     }
     struct sigaction sa = {.sa_handler = on_sigterm};
     sigaction(SIGTERM, &sa, NULL);
@@ -360,94 +427,21 @@ int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags 
         kf_info("accelerator: KFARM_ACCEL=%s KFARM_VF_BDFS=%s KFARM_ACCEL_REASON=%s",
                 getenv("KFARM_ACCEL"), getenv("KFARM_VF_BDFS") ? getenv("KFARM_VF_BDFS") : "",
                 getenv("KFARM_ACCEL_REASON") ? getenv("KFARM_ACCEL_REASON") : "");
-    struct kf_backoff idle;
-    kf_backoff_init(&idle, 1000000);
-    /* Gives freed request and reply buffers back at most once per 5 s (heap_trim.c). */
-    struct kf_heap_trim trim;
-    kf_heap_trim_init(&trim, 5000000000u, now_ns());
-    uint64_t sigterm_at = 0;
-    /* The gateway normally says shut down within its drain timeout; past that (gateway gone or
-     * stuck), leave on our own so that no rank outlives the job. */
-    uint64_t grace_ns = (uint64_t)((opts->drain_timeout_s + 10) * 1e9);
-    for (;;) {
-        kf_heap_trim_maybe(&trim, now_ns());
-        kf_sendq_progress(w.sendq);
-        int len = 0;
-        void *buf = poll_gateway(&len);
-        if (!buf) {
-            flush_replies(&w); /* nothing more at hand: the gateway gets what is done */
-            if (worker_sigterm) {
-                if (!sigterm_at)
-                    sigterm_at = now_ns();
-                else if (now_ns() - sigterm_at > grace_ns) {
-                    kf_warn("no shutdown from the gateway %.0f s after SIGTERM; leaving",
-                            (double)grace_ns / 1e9);
-                    kf_wire_batch_fini(&w.replies);
-                    kf_sendq_free(w.sendq, 1);
-                    kf_variants_free(w.variants);
-                    kf_registry_free(w.registry);
-                    kf_doorbell_close(&w.doorbell);
-                    kf_doorbell_peer_close(&w.gateway);
-                    return 1;
-                }
-            }
-            uint64_t ns = kf_backoff_step(&idle);
-            if (!ns)
-                continue;
-            /* Say we sleep, then look once more: a message sent before the gateway saw the flag
-             * is found here, any later one comes with a ring. */
-            kf_sleepflags_set(w.flags, 1);
-            buf = poll_gateway(&len);
-            if (!buf && wait_for_gateway(&w, ns))
-                kf_backoff_reset(&idle); /* work is on its way: poll at once */
-            kf_sleepflags_set(w.flags, 0);
-            if (!buf)
-                continue;
-        }
-        kf_backoff_reset(&idle);
-        struct kf_wire_msg m;
-        if (kf_wire_unpack(buf, (size_t)len, &m)) {
-            kf_error("malformed %d-byte message from the gateway; ignored", len);
-            free(buf);
-            continue;
-        }
-        int stop = 0;
-        if (m.hdr.type == KF_WIRE_BATCH) {
-            struct kf_wire_msg rec;
-            size_t off = 0;
-            int more;
-            while ((more = kf_wire_batch_next(&m, &off, &rec)) == 1) {
-                const struct kf_registry_kernel *k =
-                    rec.hdr.type == KF_WIRE_REQUEST && !failed_start
-                        ? kf_registry_kernel(w.registry, rec.kind, rec.hdr.kind_len)
-                        : NULL;
-                if (k && (k->kernel->cpu_batch || k->kernel->accel_batch)) {
-                    struct kf_wire_msg reqs[GATHER_MAX];
-                    handle_requests(&w, k, reqs, gather_requests(&m, &off, &rec, reqs));
-                    continue;
-                }
-                stop |= handle_message(&w, &rec, failed_start);
-            }
-            if (more < 0)
-                kf_error("malformed record at byte %zu of a %d-byte batch from the gateway; the "
-                         "rest ignored",
-                         off, len);
-        } else {
-            stop = handle_message(&w, &m, failed_start);
-        }
-        free(buf);
-        kf_heap_trim_note(&trim, 1);
-        if (stop)
-            break;
+    if (serve(&w, failed_start)) {
+        status = 1;
+    } else {
+        flush_replies(&w);
+        kf_info("served %lu requests (%lu failed), applied %lu broadcasts", w.served, w.failed,
+                w.broadcasts);
+        status = failed_start ? 3 : 0;
     }
-    flush_replies(&w);
+out:
     kf_wire_batch_fini(&w.replies);
-    kf_sendq_free(w.sendq, 1);
-    kf_info("served %lu requests (%lu failed), applied %lu broadcasts", w.served, w.failed,
-            w.broadcasts);
+    /* Waits up to 1 s for sends in flight, so that the last replies reach the gateway. */
+    kf_sendq_free(w.sendq, status == 70 ? 0 : 1);
     kf_variants_free(w.variants);
     kf_registry_free(w.registry);
     kf_doorbell_close(&w.doorbell);
     kf_doorbell_peer_close(&w.gateway);
-    return failed_start ? 3 : 0;
+    return status;
 }

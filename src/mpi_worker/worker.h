@@ -3,10 +3,12 @@
 #ifndef KF_WORKER_H
 #define KF_WORKER_H
 
-#include "options.h"
 #include "sleepflags.h"
+#include "worker_config.h"
 
-/* Runs until the gateway says shut down. Returns the process exit status. */
-int kf_worker_run(const struct kf_options *opts, int rank, struct kf_sleepflags *flags);
+/* Runs until the gateway says shut down. Returns the process exit status: 0, 3 when the adapters
+ * failed to load (the gateway was told), 1 when SIGTERM came and the gateway never said shut
+ * down, 70 out of memory. */
+int kf_worker_run(const struct kf_worker_config *cfg, int rank, struct kf_sleepflags *flags);
 
 #endif

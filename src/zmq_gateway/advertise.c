@@ -1,6 +1,7 @@
 /* Choosing the address written to the endpoint file for wildcard binds. A hostname often does not
  * resolve inside a container or network namespace, or resolves to 127.0.1.1, so interfaces decide.
  */
+#include <errno.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "advertise.h"
 
 static int is_loopback(uint32_t host_order)
@@ -144,23 +146,21 @@ int kf_advertise_resolve(const char *want, char *out, size_t outlen, char *err, 
     if (strchr(want, '/')) {
         struct subnet s;
         if (parse_subnet(want, &s)) {
-            snprintf(err, errlen, "--advertise %s: expected a subnet such as 10.1.0.0/16", want);
-            return -1;
+            return kf_errf(err, errlen, -EINVAL,
+                           "--advertise %s: expected a subnet such as 10.1.0.0/16", want);
         }
         if (find_ipv4(match_subnet, &s, out, outlen))
             return 0;
-        snprintf(err, errlen,
-                 "--advertise %s: no interface of this node has an IPv4 address in that subnet; "
-                 "give the subnet of the network clients use",
-                 want);
-        return -1;
+        return kf_errf(err, errlen, -EADDRNOTAVAIL,
+                       "--advertise %s: no interface of this node has an IPv4 address in that "
+                       "subnet; give the subnet of the network clients use",
+                       want);
     }
     if (if_nametoindex(want)) {
         if (find_ipv4(match_name, want, out, outlen))
             return 0;
-        snprintf(err, errlen, "--advertise %s: that interface has no IPv4 address or is down",
-                 want);
-        return -1;
+        return kf_errf(err, errlen, -EINVAL,
+                       "--advertise %s: that interface has no IPv4 address or is down", want);
     }
     snprintf(out, outlen, "%s", want);
     return 0;

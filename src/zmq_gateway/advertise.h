@@ -12,7 +12,8 @@
  *   A.B.C.D/N     this node's IPv4 inside that subnet (e.g. the cluster network);
  *   an interface  that interface's IPv4 (e.g. eth1, ib0);
  *   anything else used as given (a host name or address).
- * Returns 0, or -1 with a message in err when a subnet or interface has no IPv4 here. */
+ * Returns 0, or a negative errno with a message in err: -EINVAL for a malformed subnet,
+ * -EADDRNOTAVAIL when a subnet or interface has no IPv4 here. */
 int kf_advertise_resolve(const char *want, char *out, size_t outlen, char *err, size_t errlen);
 
 #endif

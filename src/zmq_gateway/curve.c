@@ -2,6 +2,7 @@
  * context (ZeroMQ calls it synchronously during each handshake) and answers 200 only for client
  * public keys listed in --curve-allowed-keys; everything else is refused before any frame of the
  * client reaches the gateway. It leaves when zmq_ctx_term() makes its recv fail with ETERM. */
+#include "errbuf.h"
 #include "curve.h"
 
 #include <ctype.h>
@@ -38,18 +39,16 @@ int kf_curve_read_key(const char *path, char out[41], char *err, size_t errlen)
 {
     FILE *f = fopen(path, "re");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot read the key: %s", path, strerror(errno));
-        return -1;
+        return kf_errf(err, errlen, -errno, "%s: cannot read the key: %s", path, strerror(errno));
     }
     uint8_t bin[32];
     int rc = next_key_line(f, out);
     fclose(f);
     if (rc || !zmq_z85_decode(bin, out)) {
-        snprintf(err, errlen,
-                 "%s: expected a 40-character Z85 CURVE key (make a pair with "
-                 "zmq_curve_keypair(); see docs/security.md)",
-                 path);
-        return -1;
+        return kf_errf(err, errlen, -EINVAL,
+                       "%s: expected a 40-character Z85 CURVE key (make a pair with "
+                       "zmq_curve_keypair(); see docs/security.md)",
+                       path);
     }
     return 0;
 }
@@ -58,14 +57,12 @@ static int load_allowed(struct kf_curve *c, const char *path, char *err, size_t 
 {
     FILE *f = fopen(path, "re");
     if (!f) {
-        snprintf(err, errlen, "--curve-allowed-keys %s: %s", path, strerror(errno));
-        return -1;
+        return kf_errf(err, errlen, -errno, "--curve-allowed-keys %s: %s", path, strerror(errno));
     }
     c->allowed = calloc(KF_CURVE_MAX_KEYS, 32);
     if (!c->allowed) {
         fclose(f);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     }
     char key[41];
     int rc;
@@ -73,23 +70,21 @@ static int load_allowed(struct kf_curve *c, const char *path, char *err, size_t 
     while ((rc = next_key_line(f, key)) != -1) {
         line++;
         if (rc || !zmq_z85_decode(c->allowed[c->n_allowed], key)) {
-            snprintf(err, errlen, "--curve-allowed-keys %s: key %zu is not a 40-character Z85 key",
-                     path, line);
             fclose(f);
-            return -1;
+            return kf_errf(err, errlen, -EINVAL,
+                           "--curve-allowed-keys %s: key %zu is not a 40-character Z85 key", path,
+                           line);
         }
         if (++c->n_allowed == KF_CURVE_MAX_KEYS) {
-            snprintf(err, errlen, "--curve-allowed-keys %s: more than %d keys", path,
-                     KF_CURVE_MAX_KEYS);
             fclose(f);
-            return -1;
+            return kf_errf(err, errlen, -EINVAL, "--curve-allowed-keys %s: more than %d keys", path,
+                           KF_CURVE_MAX_KEYS);
         }
     }
     fclose(f);
     if (c->n_allowed == 0) {
-        snprintf(err, errlen, "--curve-allowed-keys %s: no key in the file; nobody could connect",
-                 path);
-        return -1;
+        return kf_errf(err, errlen, -EINVAL,
+                       "--curve-allowed-keys %s: no key in the file; nobody could connect", path);
     }
     return 0;
 }
@@ -100,41 +95,38 @@ int kf_curve_init(struct kf_curve *c, int bind_mode, const char *secret_path,
     memset(c, 0, sizeof(*c));
     if (!secret_path) {
         if (allowed_path || server_path) {
-            snprintf(err, errlen,
-                     "--curve-allowed-keys and --curve-server-key need "
-                     "--curve-secret-key");
-            return -1;
+            return kf_errf(err, errlen, -EINVAL,
+                           "--curve-allowed-keys and --curve-server-key need --curve-secret-key");
         }
         return 0;
     }
     if (!zmq_has("curve")) {
-        snprintf(err, errlen, "--curve-secret-key: this libzmq was built without CURVE");
-        return -1;
+        return kf_errf(err, errlen, -EINVAL,
+                       "--curve-secret-key: this libzmq was built without CURVE");
     }
-    if (kf_curve_read_key(secret_path, c->secret, err, errlen))
-        return -1;
+    int rc = kf_curve_read_key(secret_path, c->secret, err, errlen);
+    if (rc)
+        return rc;
     if (zmq_curve_public(c->public_key, c->secret)) {
-        snprintf(err, errlen, "--curve-secret-key %s: not a valid secret key", secret_path);
-        return -1;
+        return kf_errf(err, errlen, -EINVAL, "--curve-secret-key %s: not a valid secret key",
+                       secret_path);
     }
     if (bind_mode) {
         if (!allowed_path || server_path) {
-            snprintf(err, errlen,
-                     "bind mode with CURVE needs --curve-allowed-keys FILE (the "
-                     "client public keys to admit) and no --curve-server-key");
-            return -1;
+            return kf_errf(err, errlen, -EINVAL,
+                           "bind mode with CURVE needs --curve-allowed-keys FILE (the client "
+                           "public keys to admit) and no --curve-server-key");
         }
-        if (load_allowed(c, allowed_path, err, errlen))
-            return -1;
+        if ((rc = load_allowed(c, allowed_path, err, errlen)))
+            return rc;
     } else {
         if (!server_path || allowed_path) {
-            snprintf(err, errlen,
-                     "connect mode with CURVE needs --curve-server-key FILE (the "
-                     "client's public key) and no --curve-allowed-keys");
-            return -1;
+            return kf_errf(err, errlen, -EINVAL,
+                           "connect mode with CURVE needs --curve-server-key FILE (the client's "
+                           "public key) and no --curve-allowed-keys");
         }
-        if (kf_curve_read_key(server_path, c->server, err, errlen))
-            return -1;
+        if ((rc = kf_curve_read_key(server_path, c->server, err, errlen)))
+            return rc;
     }
     c->enabled = 1;
     return 0;
@@ -212,19 +204,19 @@ int kf_curve_start_zap(struct kf_curve *c, void *ctx, char *err, size_t errlen)
 {
     c->zap = zmq_socket(ctx, ZMQ_REP);
     if (!c->zap || zmq_bind(c->zap, "inproc://zeromq.zap.01")) {
-        snprintf(err, errlen, "CURVE: cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
+        int rc = kf_errf(err, errlen, -zmq_errno(), "CURVE: cannot start the ZAP handler: %s",
+                         zmq_strerror(zmq_errno()));
         if (c->zap)
             zmq_close(c->zap);
         c->zap = NULL;
-        return -1;
+        return rc;
     }
     pthread_t *t = malloc(sizeof(*t));
     if (!t || pthread_create(t, NULL, zap_loop, c)) {
         free(t);
         zmq_close(c->zap);
         c->zap = NULL;
-        snprintf(err, errlen, "CURVE: cannot start the ZAP thread");
-        return -1;
+        return kf_errf(err, errlen, -EAGAIN, "CURVE: cannot start the ZAP thread");
     }
     c->thread = t;
     return 0;
@@ -244,8 +236,8 @@ int kf_curve_apply(const struct kf_curve *c, void *sock, int bind_mode, char *er
              zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, c->secret, 40);
     }
     if (rc) {
-        snprintf(err, errlen, "CURVE: cannot set the socket's keys: %s", zmq_strerror(zmq_errno()));
-        return -1;
+        return kf_errf(err, errlen, -zmq_errno(), "CURVE: cannot set the socket's keys: %s",
+                       zmq_strerror(zmq_errno()));
     }
     return 0;
 }

@@ -21,7 +21,7 @@ struct kf_curve {
 /* Reads one Z85 key (40 characters; blank lines and '#' comments ignored) from path. */
 int kf_curve_read_key(const char *path, char out[41], char *err, size_t errlen);
 /* Loads the keys named by the options (NULL = not given) and checks they fit the mode. CURVE is
- * on when secret_path is given. Returns 0, or -1 with err filled. */
+ * on when secret_path is given. Returns 0, or a negative errno with err filled. */
 int kf_curve_init(struct kf_curve *c, int bind_mode, const char *secret_path,
                   const char *allowed_path, const char *server_path, char *err, size_t errlen);
 /* Bind mode: starts the ZAP handler on ctx (before any socket binds). */

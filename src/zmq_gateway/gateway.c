@@ -14,7 +14,9 @@
 #include <zmq.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "dispatch.h"
+#include "errbuf.h"
 #include "doorbell.h"
 #include "frames.h"
 #include "gateway.h"
@@ -28,6 +30,7 @@
 #include "stats.h"
 #include "trace.h"
 #include "wire.h"
+#include "wire_recv.h"
 
 #define MAX_KEPT_FRAMES 6 /* route + id + kind + payload + enough to report extras */
 #define BATCH 256         /* messages handled per source per loop turn, for fairness */
@@ -37,7 +40,7 @@
  * match and at most one wake-up for all of them (size rules in wire.h). */
 
 struct kf_gateway {
-    const struct kf_options *o;
+    const struct kf_gateway_config *o;
     struct kf_session s;
     struct kf_dispatch *dispatch;
     struct kf_inflight *inflight;
@@ -71,13 +74,6 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void kf_gateway_stop_workers(int world_size)
 {
     struct kf_wire_hdr h = {.type = KF_WIRE_SHUTDOWN, .version = KF_WIRE_VERSION};
@@ -85,12 +81,13 @@ void kf_gateway_stop_workers(int world_size)
         MPI_Send(&h, sizeof(h), MPI_BYTE, r, KF_WIRE_TAG, MPI_COMM_WORLD);
 }
 
-int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int world_size,
+int kf_gateway_open(struct kf_gateway **out, const struct kf_gateway_config *o, int world_size,
                     struct kf_sleepflags *flags, char *err, size_t errlen)
 {
+    int rc;
     struct kf_gateway *g = calloc(1, sizeof(*g));
     if (!g) {
-        snprintf(err, errlen, "out of memory");
+        rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
     g->o = o;
@@ -106,7 +103,7 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int wor
     g->doorbell.fd = -1;
     if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->worker_ranks || !g->workers ||
         !g->batches) {
-        snprintf(err, errlen, "out of memory");
+        rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
     for (int i = 0; i < g->n_workers; i++)
@@ -116,24 +113,24 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_options *o, int wor
     if (kf_doorbell_open(&g->doorbell, err, errlen))
         kf_warn("%s; waiting for replies will poll instead", err);
     if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK)) {
-        snprintf(err, errlen, "cannot create the signal pipe: %s", strerror(errno));
+        rc = kf_errf(err, errlen, -errno, "cannot create the signal pipe: %s", strerror(errno));
         goto fail;
     }
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    if (kf_session_open(&g->s, o, err, errlen))
-        goto fail;
-    if (o->trace_file && !(g->trace = kf_trace_open(o->trace_file, g->n_workers, err, errlen)))
-        goto fail;
-    if (o->metrics_listen && !(g->metrics = kf_metrics_http_start(o->metrics_listen, err, errlen)))
+    if ((rc = kf_session_open(&g->s, o, err, errlen)) ||
+        (o->trace_file &&
+         (rc = kf_trace_open(&g->trace, o->trace_file, g->n_workers, err, errlen))) ||
+        (o->metrics_listen &&
+         (rc = kf_metrics_http_start(&g->metrics, o->metrics_listen, err, errlen))))
         goto fail;
     if (g->metrics)
         kf_info("metrics at http://%s/metrics (port %d)", o->metrics_listen,
                 kf_metrics_http_port(g->metrics));
     kf_backoff_init(&g->backoff, 200000);
     kf_backoff_setup_thread();
-    kf_heap_trim_init(&g->trim, HEAP_TRIM_INTERVAL_NS, now_ns());
+    kf_heap_trim_init(&g->trim, HEAP_TRIM_INTERVAL_NS, kf_now_ns());
     *out = g;
     return 0;
 fail:
@@ -152,7 +149,7 @@ fail:
             kf_session_close(&g->s, 0);
         free(g);
     }
-    return -1;
+    return rc;
 }
 
 /* ---- replies to clients ---- */
@@ -294,7 +291,7 @@ static int broadcast_to_workers(struct kf_gateway *g, const char *kind, size_t k
     if (!buf || kf_sendq_post(g->sendq, buf, n, g->worker_ranks, g->n_workers)) {
         free(buf);
         kf_error("out of memory forwarding broadcast '%.*s'", (int)kind_len, kind);
-        return -1;
+        return -ENOMEM;
     }
     kf_stats_broadcast(g->stats);
     for (int r = 1; r <= g->n_workers; r++)
@@ -424,7 +421,7 @@ static void accept_request(struct kf_gateway *g, const void *route, size_t route
         reply_error(g, route, route_len, v->id, v->id_len, "gateway out of memory");
         return;
     }
-    r->t_start = now_ns();
+    r->t_start = kf_now_ns();
     if (g->trace)
         r->trace_kind = kf_trace_kind(g->trace, v->kind, v->kind_len);
     kf_stats_request(g->stats);
@@ -536,28 +533,6 @@ static int drain_broadcasts(struct kf_gateway *g)
 
 /* ---- from workers ---- */
 
-static void *recv_worker_message(int *source, int *len)
-{
-    int flag = 0;
-    MPI_Message mh;
-    MPI_Status st;
-    /* Open MPI's improbe matches what earlier progress received, then progresses: a message
-     * that just arrived is found by the second call. */
-    for (int i = 0; i < 2 && !flag; i++)
-        MPI_Improbe(MPI_ANY_SOURCE, KF_WIRE_TAG, MPI_COMM_WORLD, &flag, &mh, &st);
-    if (!flag)
-        return NULL;
-    MPI_Get_count(&st, MPI_BYTE, len);
-    *source = st.MPI_SOURCE;
-    void *buf = malloc(*len > 0 ? (size_t)*len : 1);
-    if (!buf) {
-        kf_error("out of memory receiving a %d-byte reply; aborting the job", *len);
-        MPI_Abort(MPI_COMM_WORLD, 70);
-    }
-    MPI_Mrecv(buf, *len, MPI_BYTE, &mh, MPI_STATUS_IGNORE);
-    return buf;
-}
-
 static void handle_reply(struct kf_gateway *g, int source, const struct kf_wire_msg *m)
 {
     struct kf_request *r = kf_inflight_find(g->inflight, m->hdr.seq);
@@ -569,7 +544,7 @@ static void handle_reply(struct kf_gateway *g, int source, const struct kf_wire_
     }
     kf_dispatch_finished(g->dispatch, source, m->hdr.service_ns);
     int ok = m->hdr.status == KF_WIRE_OK;
-    kf_stats_reply(g->stats, source, &m->hdr, now_ns() - r->t_start);
+    kf_stats_reply(g->stats, source, &m->hdr, kf_now_ns() - r->t_start);
     kf_trace_reply(g->trace, source, r->trace_kind, &m->hdr);
     if (ok) {
         reply_ok(g, r->route, r->route_len, r->id, r->id_len, m->payload, m->payload_len);
@@ -585,7 +560,7 @@ static int poll_workers(struct kf_gateway *g)
     int handled = 0;
     for (; handled < BATCH; handled++) {
         int source, len;
-        void *buf = recv_worker_message(&source, &len);
+        void *buf = kf_wire_recv(MPI_ANY_SOURCE, &source, &len);
         if (!buf)
             break;
         struct kf_wire_msg m, rec;
@@ -625,7 +600,7 @@ static int await_workers(struct kf_gateway *g)
         if (got_signal)
             return -1;
         int source, len;
-        void *buf = recv_worker_message(&source, &len);
+        void *buf = kf_wire_recv(MPI_ANY_SOURCE, &source, &len);
         if (!buf) {
             kf_backoff_wait(&b);
             continue;
@@ -680,7 +655,7 @@ static void fail_one(struct kf_request *r, void *arg)
 static void begin_stop(struct kf_gateway *g)
 {
     g->stopping = 1;
-    g->stop_deadline = now_ns() + (uint64_t)(g->o->drain_timeout_s * 1e9);
+    g->stop_deadline = kf_now_ns() + (uint64_t)(g->o->drain_timeout_s * 1e9);
     kf_info("%s: stopping; %zu requests running, %zu waiting (failed now)",
             strsignal(got_signal), kf_inflight_count(g->inflight) - kf_inflight_pending(g->inflight),
             kf_inflight_pending(g->inflight));
@@ -752,11 +727,11 @@ static void serve(struct kf_gateway *g)
         flush_batches(g);
         int sending = kf_sendq_progress(g->sendq);
         kf_heap_trim_note(&g->trim, work);
-        kf_heap_trim_maybe(&g->trim, now_ns());
+        kf_heap_trim_maybe(&g->trim, kf_now_ns());
         if (got_signal && !g->stopping)
             begin_stop(g);
         if (g->stopping &&
-            (kf_inflight_count(g->inflight) == 0 || now_ns() > g->stop_deadline))
+            (kf_inflight_count(g->inflight) == 0 || kf_now_ns() > g->stop_deadline))
             return;
         if (work) {
             kf_backoff_reset(&g->backoff);
@@ -765,7 +740,7 @@ static void serve(struct kf_gateway *g)
         if (kf_dispatch_total_outstanding(g->dispatch) == 0 && sending == 0) {
             /* Nothing can come from MPI: sleep until a client or a signal (or the heap trim that
              * gives back what the last requests freed). */
-            wait_for_events(g, g->stopping ? 50000000 : kf_heap_trim_due_ns(&g->trim, now_ns()));
+            wait_for_events(g, g->stopping ? 50000000 : kf_heap_trim_due_ns(&g->trim, kf_now_ns()));
             kf_backoff_reset(&g->backoff);
             continue;
         }
@@ -814,7 +789,7 @@ int kf_gateway_run(struct kf_gateway *g)
         goto out;
     }
     if (g->o->endpoint_file) {
-        char err[512], url[300] = "";
+        char err[1024], url[300] = "";
         if (g->metrics)
             kf_session_metrics_url(&g->s, g->o->metrics_listen, kf_metrics_http_port(g->metrics),
                                    url, sizeof(url));

@@ -5,14 +5,15 @@
 
 #include <stddef.h>
 
-#include "options.h"
+#include "gateway_config.h"
 #include "sleepflags.h"
 
 struct kf_gateway;
 
 /* Opens the client sockets (before any worker is waited for, so a bad endpoint fails at once).
- * Returns 0, or -1 with a message in err; on failure the workers are told to stop. */
-int kf_gateway_open(struct kf_gateway **out, const struct kf_options *opts, int world_size,
+ * Returns 0, or a negative errno with a message in err; on failure the workers are told to stop.
+ * cfg must outlive the gateway. */
+int kf_gateway_open(struct kf_gateway **out, const struct kf_gateway_config *cfg, int world_size,
                     struct kf_sleepflags *flags, char *err, size_t errlen);
 /* Waits for the workers, serves until SIGTERM/SIGINT, drains, stops the workers, frees g.
  * Returns the process exit status. */

@@ -15,6 +15,8 @@
 
 #include <microhttpd.h>
 
+#include "clock.h"
+#include "errbuf.h"
 #include "metrics_http.h"
 
 #define REFRESH_NS 100000000ull /* snapshots younger than this are served as they are */
@@ -30,18 +32,11 @@ struct kf_metrics_http {
     char *json, *text;
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Returns a copy of the wanted document, refreshed if stale; NULL before the first snapshot. */
 static char *snapshot_copy(struct kf_metrics_http *m, int want_json)
 {
     pthread_mutex_lock(&m->lock);
-    if (mono_ns() - m->published_ns > REFRESH_NS) {
+    if (kf_now_ns() - m->published_ns > REFRESH_NS) {
         uint64_t gen = m->generation, one = 1;
         if (write(m->efd, &one, sizeof(one)) < 0) {
             /* counter saturated: a wake-up is pending anyway */
@@ -102,9 +97,8 @@ static int resolve(const char *listen, struct addrinfo **out, char *err, size_t 
 {
     const char *colon = strrchr(listen, ':');
     if (!colon || colon == listen || !colon[1]) {
-        snprintf(err, errlen, "--metrics-listen %s: expected HOST:PORT, e.g. 127.0.0.1:9464",
-                 listen);
-        return -1;
+        return kf_errf(err, errlen, -EINVAL,
+                       "--metrics-listen %s: expected HOST:PORT, e.g. 127.0.0.1:9464", listen);
     }
     const char *orig = listen;
     char host[256];
@@ -114,8 +108,7 @@ static int resolve(const char *listen, struct addrinfo **out, char *err, size_t 
         hl -= 2;
     }
     if (hl >= sizeof(host)) {
-        snprintf(err, errlen, "--metrics-listen: host name too long");
-        return -1;
+        return kf_errf(err, errlen, -EINVAL, "--metrics-listen: host name too long");
     }
     memcpy(host, listen, hl);
     host[hl] = '\0';
@@ -124,20 +117,21 @@ static int resolve(const char *listen, struct addrinfo **out, char *err, size_t 
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     int rc = getaddrinfo(strcmp(host, "*") ? host : NULL, colon + 1, &hints, out);
     if (rc) {
-        snprintf(err, errlen, "--metrics-listen %s: cannot resolve: %s", orig, gai_strerror(rc));
-        return -1;
+        return kf_errf(err, errlen, -EHOSTUNREACH, "--metrics-listen %s: cannot resolve: %s", orig,
+                       gai_strerror(rc));
     }
     return 0;
 }
 
-struct kf_metrics_http *kf_metrics_http_start(const char *listen, char *err, size_t errlen)
+int kf_metrics_http_start(struct kf_metrics_http **out, const char *listen, char *err,
+                          size_t errlen)
 {
     struct addrinfo *ai = NULL;
+    int rc;
+    *out = NULL;
     struct kf_metrics_http *m = calloc(1, sizeof(*m));
-    if (!m) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    if (!m)
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     pthread_mutex_init(&m->lock, NULL);
     pthread_condattr_t ca;
@@ -145,10 +139,10 @@ struct kf_metrics_http *kf_metrics_http_start(const char *listen, char *err, siz
     pthread_cond_init(&m->fresh, &ca);
     pthread_condattr_destroy(&ca);
     if (m->efd < 0) {
-        snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+        rc = kf_errf(err, errlen, -errno, "cannot create an eventfd: %s", strerror(errno));
         goto fail;
     }
-    if (resolve(listen, &ai, err, errlen))
+    if ((rc = resolve(listen, &ai, err, errlen)))
         goto fail;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
@@ -157,19 +151,21 @@ struct kf_metrics_http *kf_metrics_http_start(const char *listen, char *err, siz
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (!m->daemon) {
-        snprintf(err, errlen,
-                 "--metrics-listen %s: cannot listen there (address in use or not local?)", listen);
+        rc = kf_errf(err, errlen, -EADDRINUSE,
+                     "--metrics-listen %s: cannot listen there (address in use or not local?)",
+                     listen);
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
     m->port = info ? info->port : 0;
     freeaddrinfo(ai);
-    return m;
+    *out = m;
+    return 0;
 fail:
     if (ai)
         freeaddrinfo(ai);
     kf_metrics_http_stop(m);
-    return NULL;
+    return rc;
 }
 
 void kf_metrics_http_stop(struct kf_metrics_http *m)
@@ -214,7 +210,7 @@ void kf_metrics_http_publish(struct kf_metrics_http *m, const char *json, const 
         m->text = t;
         j = t = NULL;
     }
-    m->published_ns = mono_ns();
+    m->published_ns = kf_now_ns();
     m->generation++;
     pthread_cond_broadcast(&m->fresh);
     pthread_mutex_unlock(&m->lock);

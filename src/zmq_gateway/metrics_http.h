@@ -7,8 +7,10 @@
 
 struct kf_metrics_http;
 
-/* Listens on listen ("HOST:PORT", PORT may be 0). Returns NULL with a message in err. */
-struct kf_metrics_http *kf_metrics_http_start(const char *listen, char *err, size_t errlen);
+/* Listens on listen ("HOST:PORT", PORT may be 0) into *out. Returns 0, or a negative errno with
+ * a message in err. */
+int kf_metrics_http_start(struct kf_metrics_http **out, const char *listen, char *err,
+                          size_t errlen);
 /* Stops the HTTP thread and frees; NULL is a no-op. */
 void kf_metrics_http_stop(struct kf_metrics_http *m);
 /* The port actually bound. */

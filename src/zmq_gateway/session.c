@@ -13,6 +13,9 @@
 #include <zmq.h>
 
 #include "advertise.h"
+#include "atomic_file.h"
+#include "clock.h"
+#include "errbuf.h"
 #include "log.h"
 #include "session.h"
 
@@ -20,18 +23,18 @@
 static int split_tcp(const char *ep, char *host, size_t hostlen, char *port, size_t portlen)
 {
     if (strncmp(ep, "tcp://", 6))
-        return -1;
+        return -EINVAL;
     const char *h = ep + 6;
     const char *colon = strrchr(h, ':');
     if (!colon)
-        return -1;
+        return -EINVAL;
     size_t n = (size_t)(colon - h);
     if (n >= 2 && h[0] == '[' && h[n - 1] == ']') { /* [::1]:5555 */
         h++;
         n -= 2;
     }
     if (n >= hostlen || strlen(colon + 1) >= portlen)
-        return -1;
+        return -EINVAL;
     memcpy(host, h, n);
     host[n] = '\0';
     strcpy(port, colon + 1);
@@ -67,12 +70,10 @@ static int probe_endpoint(const char *opt, const char *ep, double timeout_s, cha
         return 0; /* ipc:// and inproc:// have nothing to probe */
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc) {
-        snprintf(err, errlen, "%s %s: cannot resolve '%s': %s", opt, ep, host, gai_strerror(rc));
-        return -1;
-    }
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (rc)
+        return kf_errf(err, errlen, -EHOSTUNREACH, "%s %s: cannot resolve '%s': %s", opt, ep, host,
+                       gai_strerror(rc));
+    uint64_t t0 = kf_now_ns();
     int logged = 0;
     for (;;) {
         for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -81,8 +82,7 @@ static int probe_endpoint(const char *opt, const char *ep, double timeout_s, cha
                 return 0;
             }
         }
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        double waited = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        double waited = (double)(kf_now_ns() - t0) / 1e9;
         if (waited >= timeout_s)
             break;
         if (!logged++)
@@ -91,20 +91,18 @@ static int probe_endpoint(const char *opt, const char *ep, double timeout_s, cha
         nanosleep(&nap, NULL);
     }
     freeaddrinfo(res);
-    snprintf(err, errlen,
-             "%s %s: nothing accepts connections there after %.0f s; start the client (it binds "
-             "its sockets) first, check the address, or raise --connect-timeout",
-             opt, ep, timeout_s);
-    return -1;
+    return kf_errf(err, errlen, -ETIMEDOUT,
+                   "%s %s: nothing accepts connections there after %.0f s; start the client (it "
+                   "binds its sockets) first, check the address, or raise --connect-timeout",
+                   opt, ep, timeout_s);
 }
 
 static int bind_socket(void *sock, const char *opt, const char *ep, const char *advertise,
                        char *out, size_t outlen, char *err, size_t errlen)
 {
-    if (zmq_bind(sock, ep)) {
-        snprintf(err, errlen, "%s %s: cannot bind: %s", opt, ep, zmq_strerror(zmq_errno()));
-        return -1;
-    }
+    if (zmq_bind(sock, ep))
+        return kf_errf(err, errlen, -zmq_errno(), "%s %s: cannot bind: %s", opt, ep,
+                       zmq_strerror(zmq_errno()));
     char last[256];
     size_t l = sizeof(last);
     zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last, &l);
@@ -117,69 +115,66 @@ static int bind_socket(void *sock, const char *opt, const char *ep, const char *
     return 0;
 }
 
-int kf_session_open(struct kf_session *s, const struct kf_options *o, char *err, size_t errlen)
+/* Binds or connects one socket of the session; out gets the endpoint as clients should use it. */
+static int attach_socket(void *sock, int bind_mode, const char *opt, const char *ep,
+                         const char *adv, char *out, size_t outlen, char *err, size_t errlen)
+{
+    if (bind_mode)
+        return bind_socket(sock, opt, ep, adv, out, outlen, err, errlen);
+    if (zmq_connect(sock, ep))
+        return kf_errf(err, errlen, -zmq_errno(), "%s %s: %s", opt, ep, zmq_strerror(zmq_errno()));
+    snprintf(out, outlen, "%s", ep);
+    return 0;
+}
+
+int kf_session_open(struct kf_session *s, const struct kf_gateway_config *o, char *err,
+                    size_t errlen)
 {
     memset(s, 0, sizeof(*s));
     s->bind_mode = o->bind_mode;
+    int rc;
     if (!o->bind_mode) {
-        if (probe_endpoint("--connect", o->endpoint, o->connect_timeout_s, err, errlen))
-            return -1;
-        if (o->broadcast_endpoint && probe_endpoint("--broadcast-connect", o->broadcast_endpoint,
-                                                    o->connect_timeout_s, err, errlen))
-            return -1;
+        if ((rc = probe_endpoint("--connect", o->endpoint, o->connect_timeout_s, err, errlen)))
+            return rc;
+        if (o->broadcast_endpoint &&
+            (rc = probe_endpoint("--broadcast-connect", o->broadcast_endpoint, o->connect_timeout_s,
+                                 err, errlen)))
+            return rc;
     }
     s->ctx = zmq_ctx_new();
-    if (!s->ctx) {
-        snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    if (kf_curve_init(&s->curve, o->bind_mode, o->curve_secret_key, o->curve_allowed_keys,
-                      o->curve_server_key, err, errlen) ||
-        (s->curve.enabled && o->bind_mode && kf_curve_start_zap(&s->curve, s->ctx, err, errlen)))
+    if (!s->ctx)
+        return kf_errf(err, errlen, -zmq_errno(), "cannot create a ZeroMQ context: %s",
+                       zmq_strerror(zmq_errno()));
+    if ((rc = kf_curve_init(&s->curve, o->bind_mode, o->curve_secret_key, o->curve_allowed_keys,
+                            o->curve_server_key, err, errlen)) ||
+        (s->curve.enabled && o->bind_mode &&
+         (rc = kf_curve_start_zap(&s->curve, s->ctx, err, errlen))))
         goto fail;
     s->req = zmq_socket(s->ctx, o->bind_mode ? ZMQ_ROUTER : ZMQ_DEALER);
-    if (kf_curve_apply(&s->curve, s->req, o->bind_mode, err, errlen))
+    if ((rc = kf_curve_apply(&s->curve, s->req, o->bind_mode, err, errlen)))
         goto fail;
     /* Replies must never be dropped or block the gateway: no send high-water mark. */
     int zero = 0;
     zmq_setsockopt(s->req, ZMQ_SNDHWM, &zero, sizeof(zero));
     char adv[256];
-    if (kf_advertise_resolve(o->advertise, adv, sizeof(adv), err, errlen))
+    if ((rc = kf_advertise_resolve(o->advertise, adv, sizeof(adv), err, errlen)) ||
+        (rc = attach_socket(s->req, o->bind_mode, o->bind_mode ? "--bind" : "--connect",
+                            o->endpoint, adv, s->endpoint, sizeof(s->endpoint), err, errlen)))
         goto fail;
-    if (o->bind_mode) {
-        if (bind_socket(s->req, "--bind", o->endpoint, adv, s->endpoint, sizeof(s->endpoint), err,
-                        errlen))
-            goto fail;
-    } else {
-        if (zmq_connect(s->req, o->endpoint)) {
-            snprintf(err, errlen, "--connect %s: %s", o->endpoint, zmq_strerror(zmq_errno()));
-            goto fail;
-        }
-        snprintf(s->endpoint, sizeof(s->endpoint), "%s", o->endpoint);
-    }
     if (o->broadcast_endpoint) {
         s->sub = zmq_socket(s->ctx, ZMQ_SUB);
         zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, o->topic, strlen(o->topic));
-        if (kf_curve_apply(&s->curve, s->sub, o->bind_mode, err, errlen))
+        if ((rc = kf_curve_apply(&s->curve, s->sub, o->bind_mode, err, errlen)) ||
+            (rc = attach_socket(s->sub, o->bind_mode,
+                                o->bind_mode ? "--broadcast-bind" : "--broadcast-connect",
+                                o->broadcast_endpoint, adv, s->broadcast_endpoint,
+                                sizeof(s->broadcast_endpoint), err, errlen)))
             goto fail;
-        if (o->bind_mode) {
-            if (bind_socket(s->sub, "--broadcast-bind", o->broadcast_endpoint, adv,
-                            s->broadcast_endpoint, sizeof(s->broadcast_endpoint), err, errlen))
-                goto fail;
-        } else {
-            if (zmq_connect(s->sub, o->broadcast_endpoint)) {
-                snprintf(err, errlen, "--broadcast-connect %s: %s", o->broadcast_endpoint,
-                         zmq_strerror(zmq_errno()));
-                goto fail;
-            }
-            snprintf(s->broadcast_endpoint, sizeof(s->broadcast_endpoint), "%s",
-                     o->broadcast_endpoint);
-        }
     }
     return 0;
 fail:
     kf_session_close(s, 0);
-    return -1;
+    return rc < 0 ? rc : -EINVAL;
 }
 
 void kf_session_metrics_url(const struct kf_session *s, const char *listen, int port, char *url,
@@ -212,25 +207,20 @@ void kf_session_metrics_url(const struct kf_session *s, const char *listen, int 
 int kf_session_write_endpoint_file(const struct kf_session *s, const char *path,
                                    const char *metrics_url, char *err, size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "--endpoint-file %s: cannot write %s: %s", path, tmp,
-                 strerror(errno));
-        return -1;
-    }
-    fprintf(f, "KFARM_ENDPOINT=%s\n", s->endpoint);
-    if (s->broadcast_endpoint[0])
-        fprintf(f, "KFARM_BROADCAST_ENDPOINT=%s\n", s->broadcast_endpoint);
-    if (metrics_url)
-        fprintf(f, "KFARM_METRICS_URL=%s\n", metrics_url);
-    /* Readers poll for the file: it must appear complete or not at all. */
-    if (fflush(f) || fsync(fileno(f)) || fclose(f) || rename(tmp, path)) {
-        snprintf(err, errlen, "--endpoint-file %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
+    char text[1024];
+    int n =
+        snprintf(text, sizeof(text), "KFARM_ENDPOINT=%s\n%s%s%s%s%s%s", s->endpoint,
+                 s->broadcast_endpoint[0] ? "KFARM_BROADCAST_ENDPOINT=" : "", s->broadcast_endpoint,
+                 s->broadcast_endpoint[0] ? "\n" : "", metrics_url ? "KFARM_METRICS_URL=" : "",
+                 metrics_url ? metrics_url : "", metrics_url ? "\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(text))
+        return kf_errf(err, errlen, -ENAMETOOLONG, "--endpoint-file %s: endpoints too long", path);
+    /* Readers poll for the file: it must appear complete or not at all. 0644: what the file had
+     * so far (it holds no secret; CURVE keys are in files of their own). */
+    char why[512];
+    int rc = kf_atomic_write_text(path, text, 0644, why, sizeof(why));
+    if (rc)
+        return kf_errf(err, errlen, rc, "--endpoint-file %s: %s", path, why);
     return 0;
 }
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "curve.h"
-#include "options.h"
+#include "gateway_config.h"
 
 struct kf_session {
     void *ctx;
@@ -20,10 +20,11 @@ struct kf_session {
 
 /* Creates, binds or connects the sockets. In connect mode it first checks (for up to
  * --connect-timeout) that the client accepts TCP connections, so a wrong address fails the job
- * at start instead of leaving it waiting. Returns 0, or -1 with a message in err. */
-int kf_session_open(struct kf_session *s, const struct kf_options *o, char *err, size_t errlen);
+ * at start instead of leaving it waiting. Returns 0, or a negative errno with a message in err. */
+int kf_session_open(struct kf_session *s, const struct kf_gateway_config *o, char *err,
+                    size_t errlen);
 /* Writes KFARM_ENDPOINT=..., KFARM_BROADCAST_ENDPOINT=... and, when metrics_url is not NULL,
- * KFARM_METRICS_URL=... atomically. */
+ * KFARM_METRICS_URL=... atomically (kf_atomic_write_text). Returns 0 or a negative errno. */
 int kf_session_write_endpoint_file(const struct kf_session *s, const char *path,
                                    const char *metrics_url, char *err, size_t errlen);
 /* The URL a scraper should use for --metrics-listen HOST:PORT bound at `port`: HOST, or the

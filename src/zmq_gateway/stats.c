@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "log.h"
 #include "stats.h"
 #include "wire.h"
@@ -25,7 +26,7 @@ struct rank_stats {
 
 struct kf_stats {
     int n_workers;
-    struct timespec started;
+    uint64_t started_ns;
     uint64_t requests, broadcasts, gateway_errors;
     struct histogram latency;
     struct rank_stats *ranks;
@@ -67,7 +68,7 @@ struct kf_stats *kf_stats_new(int n_workers)
         return NULL;
     }
     s->n_workers = n_workers;
-    clock_gettime(CLOCK_MONOTONIC, &s->started);
+    s->started_ns = kf_now_ns();
     return s;
 }
 
@@ -112,9 +113,7 @@ void kf_stats_reply(struct kf_stats *s, int rank, const struct kf_wire_hdr *repl
 
 static double uptime_s(const struct kf_stats *s)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - s->started.tv_sec) + (double)(t.tv_nsec - s->started.tv_nsec) / 1e9;
+    return (double)(kf_now_ns() - s->started_ns) / 1e9;
 }
 
 static const char *variant_name(int v)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "errbuf.h"
 #include "trace.h"
 
 #define MAX_KINDS 255 /* index 0 is "other": kinds beyond the table share it */
@@ -14,7 +16,7 @@
 
 struct kf_trace {
     FILE *f;
-    struct timespec t0;
+    uint64_t t0_ns;
     uint64_t last_flush;
     int n_workers;
     signed char *accel; /* per rank: -1 unknown, 0 unavailable, 1 available */
@@ -24,19 +26,17 @@ struct kf_trace {
 
 static uint64_t since_start_ns(const struct kf_trace *t)
 {
-    struct timespec n;
-    clock_gettime(CLOCK_MONOTONIC, &n);
-    return (uint64_t)(n.tv_sec - t->t0.tv_sec) * 1000000000ull + (uint64_t)n.tv_nsec -
-           (uint64_t)t->t0.tv_nsec;
+    return kf_now_ns() - t->t0_ns;
 }
 
-struct kf_trace *kf_trace_open(const char *path, int n_workers, char *err, size_t errlen)
+int kf_trace_open(struct kf_trace **out, const char *path, int n_workers, char *err, size_t errlen)
 {
+    int rc;
     struct kf_trace *t = calloc(1, sizeof(*t));
     if (t)
         t->accel = malloc((size_t)n_workers + 1);
     if (!t || !t->accel) {
-        snprintf(err, errlen, "out of memory for the trace");
+        rc = kf_errf(err, errlen, -ENOMEM, "out of memory for the trace");
         goto fail;
     }
     memset(t->accel, -1, (size_t)n_workers + 1);
@@ -45,18 +45,22 @@ struct kf_trace *kf_trace_open(const char *path, int n_workers, char *err, size_
     t->n_kinds = 1;
     t->f = fopen(path, "w");
     if (!t->f || !t->kinds[0]) {
-        snprintf(err, errlen, "--trace %s: cannot create the file: %s; give a writable path", path,
-                 strerror(errno));
+        int e = t->kinds[0] ? errno : ENOMEM;
+        rc =
+            kf_errf(err, errlen, -e, "--trace %s: cannot create the file: %s; give a writable path",
+                    path, strerror(e));
         goto fail;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t->t0);
+    t->t0_ns = kf_now_ns();
     fprintf(t->f, "# kfarm trace 1 started %lld (unix s) workers %d\n", (long long)time(NULL),
             n_workers);
     fputs("# time_s\trank\tkind\tvariant\twhy\taccel\tservice_us\tstatus\n", t->f);
-    return t;
+    *out = t;
+    return 0;
 fail:
     kf_trace_close(t);
-    return NULL;
+    *out = NULL;
+    return rc;
 }
 
 void kf_trace_close(struct kf_trace *t)

@@ -10,8 +10,9 @@
 
 struct kf_trace;
 
-/* Creates (truncates) path. Returns NULL with a message in err. */
-struct kf_trace *kf_trace_open(const char *path, int n_workers, char *err, size_t errlen);
+/* Creates (truncates) path into *out. Returns 0, or a negative errno with a message in err. */
+int kf_trace_open(struct kf_trace **out, const char *path, int n_workers, char *err,
+                  size_t errlen);
 /* Flushes and closes; NULL is a no-op. */
 void kf_trace_close(struct kf_trace *t);
 /* A small number naming the kind, kept with the request until its reply (kinds are interned so

@@ -1,4 +1,5 @@
 /* Unit tests of `kfarm` option parsing: defaults, both topologies, and clear errors. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,11 +29,11 @@ static void test_bind_mode_with_adapter_args(void **state)
     assert_int_equal(parse(&o, err, 8, "--bind", "tcp://*:0", "--broadcast-bind", "tcp://*:0",
                            "--adapter", "ptdr", "--adapter-arg", "samples=100"),
                      0);
-    assert_true(o.bind_mode);
-    assert_int_equal(o.n_adapters, 1);
-    assert_string_equal(o.adapters[0].keys[0], "samples");
-    assert_string_equal(o.adapters[0].values[0], "100");
-    assert_int_equal(o.max_inflight, 16);
+    assert_true(o.gateway.bind_mode);
+    assert_int_equal(o.worker.n_adapters, 1);
+    assert_string_equal(o.worker.adapters[0].keys[0], "samples");
+    assert_string_equal(o.worker.adapters[0].values[0], "100");
+    assert_int_equal(o.gateway.max_inflight, 16);
     kf_options_fini(&o);
 }
 
@@ -42,9 +43,9 @@ static void test_connect_mode_defaults_to_echo(void **state)
     struct kf_options o;
     char err[512];
     assert_int_equal(parse(&o, err, 4, "--connect", "tcp://h:1", "--topic", "traffic-sim:"), 0);
-    assert_false(o.bind_mode);
-    assert_string_equal(o.adapters[0].name, "echo");
-    assert_string_equal(o.topic, "traffic-sim:");
+    assert_false(o.gateway.bind_mode);
+    assert_string_equal(o.worker.adapters[0].name, "echo");
+    assert_string_equal(o.gateway.topic, "traffic-sim:");
     kf_options_fini(&o);
 }
 
@@ -52,7 +53,7 @@ static void expect_error(const char *needle, int argc, char *a, char *b, char *c
 {
     struct kf_options o;
     char err[512] = "";
-    assert_int_equal(parse(&o, err, argc, a, b, c, d), -1);
+    assert_int_equal(parse(&o, err, argc, a, b, c, d), -EINVAL);
     if (!strstr(err, needle))
         fail_msg("error does not mention '%s': %s", needle, err);
     kf_options_fini(&o);
@@ -81,7 +82,7 @@ static void test_adapter_arg_without_equals(void **state)
     char err[512] = "";
     assert_int_equal(parse(&o, err, 6, "--bind", "tcp://*:1", "--adapter", "echo",
                            "--adapter-arg", "novalue"),
-                     -1);
+                     -EINVAL);
     assert_non_null(strstr(err, "KEY=VALUE"));
     kf_options_fini(&o);
 }
@@ -95,27 +96,27 @@ static void test_mqtt_security_options(void **state)
                            "--mqtt-username", "tuner", "--mqtt-password-file", "/etc/pw",
                            "--mqtt-cafile", "/etc/ca.pem", "--mqtt-cert", "/etc/c.pem"),
                      0);
-    assert_string_equal(o.mqtt, "ssl://b:8883");
-    assert_string_equal(o.mqtt_security.username, "tuner");
-    assert_string_equal(o.mqtt_security.password_file, "/etc/pw");
-    assert_string_equal(o.mqtt_security.cafile, "/etc/ca.pem");
-    assert_string_equal(o.mqtt_security.certfile, "/etc/c.pem");
-    assert_null(o.mqtt_security.keyfile);
+    assert_string_equal(o.worker.mqtt, "ssl://b:8883");
+    assert_string_equal(o.worker.mqtt_security.username, "tuner");
+    assert_string_equal(o.worker.mqtt_security.password_file, "/etc/pw");
+    assert_string_equal(o.worker.mqtt_security.cafile, "/etc/ca.pem");
+    assert_string_equal(o.worker.mqtt_security.certfile, "/etc/c.pem");
+    assert_null(o.worker.mqtt_security.keyfile);
     kf_options_fini(&o);
     /* defaults: plain and anonymous */
     assert_int_equal(parse(&o, err, 4, "--bind", "tcp://*:1", "--mqtt", "tcp://b:1883"), 0);
-    assert_null(o.mqtt_security.username);
-    assert_null(o.mqtt_security.cafile);
+    assert_null(o.worker.mqtt_security.username);
+    assert_null(o.worker.mqtt_security.cafile);
     kf_options_fini(&o);
     expect_error("need --mqtt URI", 4, "--bind", "tcp://*:1", "--mqtt-cafile", "/ca");
     assert_int_equal(parse(&o, err, 6, "--connect", "tcp://h:1", "--mqtt", "ssl://b:1",
                            "--mqtt-username", "u"),
-                     -1);
+                     -EINVAL);
     assert_non_null(strstr(err, "needs --mqtt-password-file"));
     kf_options_fini(&o);
     assert_int_equal(parse(&o, err, 6, "--connect", "tcp://h:1", "--mqtt", "tcp://b:1",
                            "--mqtt-cafile", "/ca"),
-                     -1);
+                     -EINVAL);
     assert_non_null(strstr(err, "--mqtt-cafile is for TLS"));
     kf_options_fini(&o);
     expect_error("expected tcp://host:port or ssl://host:port", 4, "--connect", "tcp://h:1",
@@ -129,16 +130,16 @@ static void test_max_pending_bytes(void **state)
     char err[512] = "";
     /* default in both modes: 1 GiB, 64 requests of the default --max-message-bytes */
     assert_int_equal(parse(&o, err, 2, "--connect", "tcp://h:1"), 0);
-    assert_int_equal(o.max_pending_bytes, (size_t)1 << 30);
-    assert_int_equal(o.max_pending_bytes / o.max_message_bytes, 64);
+    assert_int_equal(o.gateway.max_pending_bytes, (size_t)1 << 30);
+    assert_int_equal(o.gateway.max_pending_bytes / o.gateway.max_message_bytes, 64);
     kf_options_fini(&o);
     assert_int_equal(parse(&o, err, 4, "--bind", "tcp://*:1", "--max-pending-bytes", "20000"), 0);
-    assert_int_equal(o.max_pending_bytes, 20000);
+    assert_int_equal(o.gateway.max_pending_bytes, 20000);
     kf_options_fini(&o);
     assert_int_equal(parse(&o, err, 4, "--connect", "tcp://h:1", "--max-pending-bytes",
                            "1099511627776"),
                      0);
-    assert_int_equal(o.max_pending_bytes, (size_t)1 << 40);
+    assert_int_equal(o.gateway.max_pending_bytes, (size_t)1 << 40);
     kf_options_fini(&o);
     expect_error("--max-pending-bytes 0: expected bytes from 64 to 1099511627776", 4, "--bind",
                  "tcp://*:1", "--max-pending-bytes", "0");

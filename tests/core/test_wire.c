@@ -1,5 +1,6 @@
-/* Unit tests of the MPI wire format (src/common/wire.c): single messages and BATCH messages round
+/* Unit tests of the MPI wire format (src/mpi_link/wire.c): single messages and BATCH messages round
  * trip with their version, and a malformed batch is refused at the first bad record. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,8 +30,8 @@ static void test_pack_unpack_round_trip_with_version(void **state)
     assert_int_equal(m.payload_len, 5);
     assert_memory_equal(m.payload, "hello", 5);
     /* shorter than its header, or than its header says */
-    assert_int_equal(kf_wire_unpack(buf, sizeof(h) - 1, &m), -1);
-    assert_int_equal(kf_wire_unpack(buf, sizeof(h) + 3, &m), -1);
+    assert_int_equal(kf_wire_unpack(buf, sizeof(h) - 1, &m), -EBADMSG);
+    assert_int_equal(kf_wire_unpack(buf, sizeof(h) + 3, &m), -EBADMSG);
     free(buf);
 }
 
@@ -137,20 +138,20 @@ static void test_truncated_batch_stops_at_the_bad_record(void **state)
     assert_int_equal(rc, 0);
     /* cut inside the third record: two good ones, then an error */
     assert_int_equal(walk(buf, len - 1, &rc), 2);
-    assert_int_equal(rc, -1);
+    assert_int_equal(rc, -EBADMSG);
     /* cut inside the first record's length field */
     assert_int_equal(walk(buf, sizeof(struct kf_wire_hdr) + 2, &rc), 0);
-    assert_int_equal(rc, -1);
+    assert_int_equal(rc, -EBADMSG);
     /* a length past the end of the batch */
     uint32_t huge = UINT32_MAX;
     memcpy(buf + sizeof(struct kf_wire_hdr), &huge, sizeof(huge));
     assert_int_equal(walk(buf, len, &rc), 0);
-    assert_int_equal(rc, -1);
+    assert_int_equal(rc, -EBADMSG);
     /* a record too short to hold a header */
     uint32_t tiny = 4;
     memcpy(buf + sizeof(struct kf_wire_hdr), &tiny, sizeof(tiny));
     assert_int_equal(walk(buf, len, &rc), 0);
-    assert_int_equal(rc, -1);
+    assert_int_equal(rc, -EBADMSG);
     free(buf);
 }
 
@@ -164,7 +165,7 @@ static void test_batch_inside_a_batch_is_refused(void **state)
     void *outer = kf_wire_batch_take(&b, &outer_len);
     int rc;
     assert_int_equal(walk(outer, outer_len, &rc), 0);
-    assert_int_equal(rc, -1);
+    assert_int_equal(rc, -EBADMSG);
     free(inner);
     free(outer);
 }

@@ -1,4 +1,5 @@
 /* Unit tests of the observing options of `kfarm`: --metrics-listen HOST:PORT and --trace FILE. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,12 +25,12 @@ static void test_metrics_listen_and_trace_are_kept(void **state)
     char err[512];
     char *args[] = {"--metrics-listen", "127.0.0.1:9464", "--trace", "/tmp/t.tsv"};
     assert_int_equal(parse(&o, err, 4, args), 0);
-    assert_string_equal(o.metrics_listen, "127.0.0.1:9464");
-    assert_string_equal(o.trace_file, "/tmp/t.tsv");
+    assert_string_equal(o.gateway.metrics_listen, "127.0.0.1:9464");
+    assert_string_equal(o.gateway.trace_file, "/tmp/t.tsv");
     kf_options_fini(&o);
     assert_int_equal(parse(&o, err, 0, args), 0);
-    assert_null(o.metrics_listen);
-    assert_null(o.trace_file);
+    assert_null(o.gateway.metrics_listen);
+    assert_null(o.gateway.trace_file);
     kf_options_fini(&o);
 }
 
@@ -39,12 +40,12 @@ static void test_metrics_listen_without_port_is_refused(void **state)
     struct kf_options o;
     char err[512];
     char *args[] = {"--metrics-listen", "localhost"};
-    assert_int_equal(parse(&o, err, 2, args), -1);
+    assert_int_equal(parse(&o, err, 2, args), -EINVAL);
     assert_non_null(strstr(err, "--metrics-listen localhost"));
     assert_non_null(strstr(err, "HOST:PORT"));
     kf_options_fini(&o);
     char *noval[] = {"--trace"};
-    assert_int_equal(parse(&o, err, 1, noval), -1);
+    assert_int_equal(parse(&o, err, 1, noval), -EINVAL);
     assert_non_null(strstr(err, "--trace needs a value"));
     kf_options_fini(&o);
 }

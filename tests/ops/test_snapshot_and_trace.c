@@ -1,5 +1,6 @@
 /* Unit tests of the gateway's self-report (per-client in-flight counts, the Prometheus text form)
  * and of the trace writer (reply lines, pause/unpause events), on the real gateway objects. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,7 +102,8 @@ static void test_trace_lines_and_accelerator_events(void **state)
     assert_true(fd >= 0);
     close(fd);
     char err[256];
-    struct kf_trace *t = kf_trace_open(path, 2, err, sizeof(err));
+    struct kf_trace *t;
+    assert_int_equal(kf_trace_open(&t, path, 2, err, sizeof(err)), 0);
     assert_non_null(t);
     uint16_t work = kf_trace_kind(t, "work", 4), other = kf_trace_kind(t, "odd kind\t", 9);
     assert_int_equal(kf_trace_kind(t, "work", 4), work);
@@ -147,7 +149,9 @@ static void test_trace_lines_and_accelerator_events(void **state)
     unlink(path);
     assert_int_equal(n, 4);
     assert_int_equal(events, 2);
-    assert_null(kf_trace_open("/nonexistent-dir/trace", 2, err, sizeof(err)));
+    struct kf_trace *none;
+    assert_int_equal(kf_trace_open(&none, "/nonexistent-dir/trace", 2, err, sizeof(err)), -ENOENT);
+    assert_null(none);
     assert_non_null(strstr(err, "/nonexistent-dir/trace"));
 }
 

@@ -4,6 +4,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -105,10 +106,11 @@ static int in_empty_netns(int (*fn)(void))
 static int errors_say_which_form_failed(void)
 {
     char out[64], err[256];
-    if (kf_advertise_resolve("10.213.0.0/16", out, sizeof(out), err, sizeof(err)) != -1 ||
+    if (kf_advertise_resolve("10.213.0.0/16", out, sizeof(out), err, sizeof(err)) !=
+            -EADDRNOTAVAIL ||
         !strstr(err, "10.213.0.0/16") || !strstr(err, "no interface"))
         return 1;
-    if (kf_advertise_resolve("10.0.0.0/99", out, sizeof(out), err, sizeof(err)) != -1 ||
+    if (kf_advertise_resolve("10.0.0.0/99", out, sizeof(out), err, sizeof(err)) != -EINVAL ||
         !strstr(err, "expected a subnet"))
         return 2;
     return 0;

@@ -1,9 +1,11 @@
 /* MPI_Isend bookkeeping with shared, reference-counted buffers (one buffer per broadcast): the
  * gateway never blocks on a send, and a worker does not wait in MPI_Send for a busy gateway. */
+#include <errno.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "sendq.h"
 #include "wire.h"
 
@@ -47,7 +49,7 @@ static int reserve(struct kf_sendq *q, int extra)
     if (d)
         q->done = d;
     if (!r || !b || !d)
-        return -1;
+        return -ENOMEM;
     q->cap = cap;
     return 0;
 }
@@ -57,7 +59,7 @@ int kf_sendq_post(struct kf_sendq *q, void *buf, size_t len, const int *ranks, i
     struct shared_buf *sb = malloc(sizeof(*sb));
     if (!sb || reserve(q, n)) {
         free(sb);
-        return -1;
+        return -ENOMEM;
     }
     if (n <= 0) {
         free(buf);
@@ -118,11 +120,9 @@ void kf_sendq_free(struct kf_sendq *q, double timeout_s)
 {
     if (!q)
         return;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = kf_now_ns();
     while (kf_sendq_progress(q) > 0) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > timeout_s)
+        if ((double)(kf_now_ns() - t0) / 1e9 > timeout_s)
             break;
         struct timespec nap = {0, 200000};
         nanosleep(&nap, NULL);

@@ -16,8 +16,8 @@ struct kf_sleepflags {
     int world_size;
 };
 
-/* Collective over MPI_COMM_WORLD. Returns 0, or -1 when shared memory is not available (then
- * every query answers "asleep", the behaviour without flags). */
+/* Collective over MPI_COMM_WORLD. Returns 0, or -EOPNOTSUPP when shared memory is not available
+ * (-ENOMEM without memory); then every query answers "asleep", the behaviour without flags. */
 int kf_sleepflags_init(struct kf_sleepflags *s);
 /* Collective over MPI_COMM_WORLD. */
 void kf_sleepflags_fini(struct kf_sleepflags *s);

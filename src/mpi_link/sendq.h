@@ -12,7 +12,7 @@ struct kf_sendq *kf_sendq_new(void);
 /* Waits (bounded by timeout_s) for outstanding sends, then frees everything. */
 void kf_sendq_free(struct kf_sendq *q, double timeout_s);
 /* Sends buf to each of n ranks and takes ownership of buf (freed when the last send completes).
- * Returns 0, or -1 when out of memory (buf stays the caller's, nothing was sent). */
+ * Returns 0, or -ENOMEM (buf stays the caller's, nothing was sent). */
 int kf_sendq_post(struct kf_sendq *q, void *buf, size_t len, const int *ranks, int n);
 /* Bytes of the buffers not yet sent to every rank they were posted to (a broadcast's buffer
  * counts once): O(1), for the gateway-wide bound --max-pending-bytes. */

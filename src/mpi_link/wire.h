@@ -68,7 +68,7 @@ struct kf_wire_msg {
 void *kf_wire_pack(const struct kf_wire_hdr *hdr, const char *kind, size_t kind_len,
                    const void *payload, size_t payload_len, size_t *out_len);
 
-/* Points msg into buf; returns 0, or -1 when buf is too short for what its header says. */
+/* Points msg into buf; returns 0, or -EBADMSG when buf is too short for what its header says. */
 int kf_wire_unpack(const void *buf, size_t len, struct kf_wire_msg *msg);
 
 /* What goes into a BATCH, on both sides: a message larger than KF_WIRE_BATCH_MAX_RECORD travels
@@ -88,11 +88,11 @@ struct kf_wire_batch {
     unsigned count; /* records so far */
 };
 
-/* Appends one message (header, kind, payload) as a record, packed in place. Returns 0, or -1 when
- * out of memory (the batch is unchanged). */
+/* Appends one message (header, kind, payload) as a record, packed in place. Returns 0, or -ENOMEM
+ * (-E2BIG for a record over 4 GiB); the batch is unchanged. */
 int kf_wire_batch_add(struct kf_wire_batch *b, const struct kf_wire_hdr *hdr, const char *kind,
                       size_t kind_len, const void *payload, size_t payload_len);
-/* Appends a message kf_wire_pack built. Returns 0, or -1 when out of memory (batch unchanged). */
+/* Appends a message kf_wire_pack built. Returns 0, or -ENOMEM/-E2BIG (batch unchanged). */
 int kf_wire_batch_add_packed(struct kf_wire_batch *b, const void *msg, size_t len);
 /* Hands over the finished BATCH message (malloc()ed; NULL when empty) and starts a new batch. */
 void *kf_wire_batch_take(struct kf_wire_batch *b, size_t *out_len);
@@ -102,7 +102,7 @@ void kf_wire_batch_fini(struct kf_wire_batch *b);
 int kf_wire_batch_full(const struct kf_wire_batch *b, size_t len);
 
 /* Walks the records of a BATCH: *off starts at 0. Returns 1 with rec pointing at the next record,
- * 0 after the last, -1 when the record at *off is malformed (its length runs past the batch, it is
+ * 0 after the last, -EBADMSG when the record at *off is malformed (its length runs past the batch, it is
  * too short for a header, or it is itself a BATCH); the records before it stay valid. */
 int kf_wire_batch_next(const struct kf_wire_msg *batch, size_t *off, struct kf_wire_msg *rec);
 

@@ -1,6 +1,7 @@
 /* Packing and unpacking of gateway <-> worker MPI messages. */
 #include "wire.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +34,10 @@ void *kf_wire_pack(const struct kf_wire_hdr *hdr, const char *kind, size_t kind_
 int kf_wire_unpack(const void *buf, size_t len, struct kf_wire_msg *msg)
 {
     if (len < sizeof(msg->hdr))
-        return -1;
+        return -EBADMSG;
     memcpy(&msg->hdr, buf, sizeof(msg->hdr));
     if (msg->hdr.kind_len > len - sizeof(msg->hdr))
-        return -1;
+        return -EBADMSG;
     const char *p = (const char *)buf + sizeof(msg->hdr);
     msg->kind = p;
     msg->payload = p + msg->hdr.kind_len;
@@ -44,11 +45,11 @@ int kf_wire_unpack(const void *buf, size_t len, struct kf_wire_msg *msg)
     return 0;
 }
 
-/* Room for extra more bytes; returns -1 when out of memory or past what a u32 record allows. */
+/* Room for extra more bytes; returns -ENOMEM, or -E2BIG past what a u32 record allows. */
 static int batch_reserve(struct kf_wire_batch *b, size_t extra)
 {
     if (extra > UINT32_MAX)
-        return -1;
+        return -E2BIG;
     if (!b->buf)
         b->len = sizeof(struct kf_wire_hdr); /* the header is written by take */
     if (b->len + extra <= b->cap)
@@ -58,7 +59,7 @@ static int batch_reserve(struct kf_wire_batch *b, size_t extra)
         cap *= 2;
     unsigned char *n = realloc(b->buf, cap);
     if (!n)
-        return -1;
+        return -ENOMEM;
     b->buf = n;
     b->cap = cap;
     return 0;
@@ -69,7 +70,7 @@ int kf_wire_batch_add(struct kf_wire_batch *b, const struct kf_wire_hdr *hdr, co
 {
     size_t rec = sizeof(*hdr) + kind_len + payload_len;
     if (rec > UINT32_MAX || batch_reserve(b, sizeof(uint32_t) + rec))
-        return -1;
+        return -ENOMEM;
     unsigned char *p = b->buf + b->len;
     uint32_t rec32 = (uint32_t)rec;
     memcpy(p, &rec32, sizeof(rec32));
@@ -82,7 +83,7 @@ int kf_wire_batch_add(struct kf_wire_batch *b, const struct kf_wire_hdr *hdr, co
 int kf_wire_batch_add_packed(struct kf_wire_batch *b, const void *msg, size_t len)
 {
     if (len > UINT32_MAX || batch_reserve(b, sizeof(uint32_t) + len))
-        return -1;
+        return -ENOMEM;
     uint32_t len32 = (uint32_t)len;
     memcpy(b->buf + b->len, &len32, sizeof(len32));
     memcpy(b->buf + b->len + sizeof(len32), msg, len);
@@ -124,11 +125,11 @@ int kf_wire_batch_next(const struct kf_wire_msg *batch, size_t *off, struct kf_w
     const unsigned char *p = (const unsigned char *)batch->payload + *off;
     uint32_t len;
     if (left < sizeof(len))
-        return -1;
+        return -EBADMSG;
     memcpy(&len, p, sizeof(len));
     if (len > left - sizeof(len) || kf_wire_unpack(p + sizeof(len), len, rec) ||
         rec->hdr.type == KF_WIRE_BATCH)
-        return -1;
+        return -EBADMSG;
     *off += sizeof(len) + len;
     return 1;
 }

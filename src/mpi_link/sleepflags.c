@@ -1,6 +1,7 @@
 /* Node-local sleep flags in an MPI-3 shared-memory window. The store of a flag and the send of a
  * message are each followed by a full fence, so either the sleeper's last check sees the message
  * or the sender sees the flag (Dekker). */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "sleepflags.h"
@@ -19,7 +20,7 @@ int kf_sleepflags_init(struct kf_sleepflags *s)
     void *base = NULL;
     int rc = MPI_Win_allocate_shared(64, 64, MPI_INFO_NULL, s->node, &base, &s->win);
     if (rc != MPI_SUCCESS || !s->of_world_rank)
-        return -1;
+        return !s->of_world_rank ? -ENOMEM : -EOPNOTSUPP;
     s->mine = base;
     atomic_init(s->mine, 0);
     int node_size;
