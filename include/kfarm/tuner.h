@@ -271,6 +271,10 @@ struct tuner_learn_params {
     double band;                    /* error coefficient band [1/band, band] (1.5) */
     size_t band_samples;            /* M: consecutive samples outside the band to re-explore (5) */
     size_t observations_per_config; /* learner: N observations per configuration (5) */
+    /* selector: settings calibrated per cluster when the knob space is larger: full factorial up
+     * to this many, else a design (each variant's first setting, one knob varied at a time from
+     * it, then seeded random settings up to the budget) (32) */
+    size_t design_budget;
 };
 void tuner_learn_params_default(struct tuner_learn_params *p);
 

@@ -162,6 +162,51 @@ static int setting_variant(const struct tuner_selector *s, size_t setting)
     return (int)s->settings[setting * s->core->nk + s->variant_knob];
 }
 
+/* Domain index of knob k in setting set (settings are mixed radix, last knob fastest). */
+static size_t setting_digit(const struct tuner_selector *s, size_t set, size_t k)
+{
+    for (size_t j = s->core->nk; j-- > k + 1;)
+        set /= s->dom_n[j];
+    return set % s->dom_n[k];
+}
+
+/* Which settings a cluster calibrates. All of them up to the budget; beyond, a design that
+ * stays cheap in the number of knobs: per variant its first setting and every setting that
+ * differs from it in one knob (one factor at a time), then seeded random ones up to the budget.
+ * Knowledge (a file, a learner) may still bring settings outside it; they are exploited too. */
+static int choose_design(struct tuner_selector *s)
+{
+    s->in_design = calloc(s->n_settings, 1);
+    if (!s->in_design)
+        return -ENOMEM;
+    size_t budget = s->lp.design_budget ? s->lp.design_budget : 1, chosen = 0;
+    if (s->n_settings <= budget) {
+        memset(s->in_design, 1, s->n_settings);
+        return 0;
+    }
+    for (size_t set = 0; set < s->n_settings; set++) {
+        size_t off_base = 0; /* knobs besides the variant away from their first value */
+        for (size_t k = 0; k < s->core->nk; k++)
+            off_base += k != s->variant_knob && setting_digit(s, set, k) != 0;
+        if (off_base <= 1) {
+            s->in_design[set] = 1;
+            chosen++;
+        }
+    }
+    uint32_t x = 2166136261u; /* FNV-1a of the kind: the same design on every rank */
+    for (const char *p = s->kind; *p; p++)
+        x = (x ^ (unsigned char)*p) * 16777619u;
+    for (size_t tries = 0; chosen < budget && tries < 64 * budget; tries++) {
+        x = x * 1664525u + 1013904223u;
+        size_t set = (x >> 8) % s->n_settings;
+        if (!s->in_design[set]) {
+            s->in_design[set] = 1;
+            chosen++;
+        }
+    }
+    return 0;
+}
+
 struct tuner *selector_core_like(const struct tuner_selector *s)
 {
     const struct tuner *c = s->core;
@@ -462,6 +507,10 @@ struct tuner_selector *tuner_selector_new_knobs(const char *app, const char *kin
     if (add_declared_knobs(s->core, knobs, n_knobs, err, errlen) < 0 ||
         define_block(s, feature_names, err, errlen) < 0)
         goto fail;
+    if (choose_design(s) < 0) {
+        tuner_errorf(err, errlen, -ENOMEM, "out of memory for a selector");
+        goto fail;
+    }
     if (knowledge) {
         char e[512];
         char *text = tuner_read_text(knowledge, e, sizeof(e));
@@ -567,7 +616,8 @@ int tuner_selector_choose(struct tuner_selector *s, const double *features, size
     size_t pick = SIZE_MAX, fewest = SIZE_MAX;
     for (size_t set = 0; set < s->n_settings; set++) {
         const struct cell *c = &cl->cells[set];
-        if (c->calibrated || (!accel && setting_variant(s, set) == TUNER_VARIANT_ACCEL))
+        if (c->calibrated || !s->in_design[set] ||
+            (!accel && setting_variant(s, set) == TUNER_VARIANT_ACCEL))
             continue;
         if (c->n < fewest) {
             fewest = c->n;
@@ -695,6 +745,7 @@ void tuner_selector_free(struct tuner_selector *s)
     for (size_t k = 0; k < TUNER_MAX_KNOBS; k++)
         free(s->domain[k]);
     free(s->settings);
+    free(s->in_design);
     tuner_free(s->core);
     free(s);
 }

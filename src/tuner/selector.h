@@ -37,6 +37,7 @@ struct tuner_selector {
     /* settings: every combination of knob values (mixed radix over the knob domains) */
     size_t n_settings;
     double *settings; /* n_settings * nk */
+    unsigned char *in_design; /* per setting: calibrated locally (design_budget) */
     double *domain[TUNER_MAX_KNOBS];
     size_t dom_n[TUNER_MAX_KNOBS];
 
