@@ -11,8 +11,9 @@
 
 size_t kf_knob_domain_size(const struct kf_knob *k)
 {
-    if (k->type == KF_KNOB_RANGE)
-        return (size_t)((k->max - k->min) / k->step) + 1;
+    if (k->type == KF_KNOB_RANGE) /* unsigned: a range may span all of long */
+        return (size_t)(((unsigned long)k->max - (unsigned long)k->min) / (unsigned long)k->step) +
+               1;
     size_t n = 0;
     while (k->labels[n])
         n++;
@@ -38,7 +39,8 @@ static int check_knob(const struct kf_knob *k, const char *where, char *err, siz
                            "%s: empty domain (range min %ld, max %ld, step %ld); expected "
                            "max >= min and step >= 1",
                            where, k->min, k->max, k->step);
-        if (k->def < k->min || k->def > k->max || (k->def - k->min) % k->step)
+        if (k->def < k->min || k->def > k->max ||
+            ((unsigned long)k->def - (unsigned long)k->min) % (unsigned long)k->step)
             return kf_errf(err, errlen, -EINVAL,
                            "%s: default %ld is out of range (%ld..%ld step %ld)", where, k->def,
                            k->min, k->max, k->step);
