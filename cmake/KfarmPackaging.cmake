@@ -11,8 +11,8 @@ if(NOT CMAKE_LIBRARY_ARCHITECTURE)
 endif()
 set(KFARM_DEB_PLUGIN_DIR ${KFARM_DEB_ARCH_LIBDIR}/slurm-wlm) # Slurm's PluginDir on Debian
 
-# kfarm: the MPI program, the client, learner/observer, kfarm-plot, adapters, client library,
-# Python client, man pages.
+# kfarm: the MPI program, the client, learner/observer (with disabled systemd units), kfarm-plot,
+# the ptdr tools, adapters, client library, Python package, man pages.
 set(kfarm_bins kfarm kfarm-client kfarm-learner kfarm-observer)
 foreach(t IN LISTS kfarm_bins)
   if(TARGET ${t})
@@ -29,12 +29,30 @@ if(TARGET ptdr_module) # external-adapter form of the built-in ptdr (kfarm --ada
   install(TARGETS ptdr_module LIBRARY DESTINATION ${KFARM_DEB_ARCH_LIBDIR}/kfarm/adapters
     COMPONENT kfarm EXCLUDE_FROM_ALL)
 endif()
-install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/kfarm-plot/kfarm-plot DESTINATION usr/bin
+foreach(t ptdr-gen ptdr-convert ptdr-run)
+  if(TARGET ${t})
+    install(TARGETS ${t} RUNTIME DESTINATION usr/bin COMPONENT kfarm EXCLUDE_FROM_ALL)
+  endif()
+endforeach()
+# The build-tree copy: it carries the version.
+install(PROGRAMS ${CMAKE_BINARY_DIR}/tools/kfarm-plot/kfarm-plot DESTINATION usr/bin
   COMPONENT kfarm EXCLUDE_FROM_ALL)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/clients/python/kfarm
+  DESTINATION usr/lib/python3/dist-packages COMPONENT kfarm EXCLUDE_FROM_ALL
+  FILES_MATCHING PATTERN "*.py" PATTERN "py.typed" PATTERN "__pycache__" EXCLUDE)
 install(FILES ${PROJECT_SOURCE_DIR}/clients/python/kfarm_client.py
   DESTINATION usr/lib/python3/dist-packages COMPONENT kfarm EXCLUDE_FROM_ALL)
-foreach(page kfarm.1 kfarm-client.1 kfarm-learner.1 kfarm-observer.1)
+foreach(page kfarm.1 kfarm-client.1 kfarm-learner.1 kfarm-observer.1 kfarm-plot.1 ptdr-gen.1
+             ptdr-convert.1 ptdr-run.1)
   install(FILES ${PROJECT_SOURCE_DIR}/docs/man/${page} DESTINATION usr/share/man/man1
+    COMPONENT kfarm EXCLUDE_FROM_ALL)
+endforeach()
+# Services, installed disabled (no maintainer script enables or starts them); their options in
+# /etc/kfarm, conffiles.
+foreach(unit kfarm-learner kfarm-observer)
+  install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/${unit}.service
+    DESTINATION lib/systemd/system COMPONENT kfarm EXCLUDE_FROM_ALL)
+  install(FILES ${PROJECT_SOURCE_DIR}/packaging/etc/${unit}.conf DESTINATION etc/kfarm
     COMPONENT kfarm EXCLUDE_FROM_ALL)
 endforeach()
 foreach(doc operations.md protocol.md architecture.md tuner.md ptdr.md)
@@ -59,6 +77,11 @@ if(TARGET esfm)
 endif()
 install(FILES ${PROJECT_SOURCE_DIR}/docs/esfm-policy.example.json DESTINATION etc/kfarm
   COMPONENT kfarm-esfm EXCLUDE_FROM_ALL)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/esfmd.service
+  DESTINATION lib/systemd/system COMPONENT kfarm-esfm EXCLUDE_FROM_ALL)
+if(TARGET esfmd)
+  install(TARGETS esfmd RUNTIME DESTINATION usr/sbin COMPONENT kfarm-esfm EXCLUDE_FROM_ALL)
+endif()
 install(DIRECTORY DESTINATION var/lib/esfm COMPONENT kfarm-esfm EXCLUDE_FROM_ALL
   DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/esfm.8 DESTINATION usr/share/man/man8
@@ -134,14 +157,17 @@ set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 set(CPACK_COMPONENT_KFARM-SPANK_DEPENDS kfarm-esfm)
 set(CPACK_COMPONENT_KFARM-DEV_DEPENDS kfarm kfarm-esfm)
 set(CPACK_COMPONENT_KFARM_DESCRIPTION
-  "kfarm MPI program, kfarm-client, adapters, client library, Python client, kfarm-plot")
+  "kfarm MPI program, kfarm-client, adapters, client library, Python client, kfarm-plot, ptdr tools")
 set(CPACK_COMPONENT_KFARM-SPANK_DESCRIPTION
   "Slurm SPANK plugin attaching FPGA VFs to jobs (--fpga-vfs) through ESFM")
 set(CPACK_COMPONENT_KFARM-ESFM_DESCRIPTION "SR-IOV FPGA manager (esfm command and libesfm)")
 set(CPACK_COMPONENT_KFARM-DEV_DESCRIPTION "kfarm headers, pkg-config files, static tuner library")
 # Files under /etc are the admin's: dpkg keeps their edits on upgrade.
+file(WRITE ${CMAKE_BINARY_DIR}/packaging/kfarm/conffiles
+  "/etc/kfarm/kfarm-learner.conf\n/etc/kfarm/kfarm-observer.conf\n")
 file(WRITE ${CMAKE_BINARY_DIR}/packaging/esfm/conffiles "/etc/kfarm/esfm-policy.example.json\n")
 file(WRITE ${CMAKE_BINARY_DIR}/packaging/spank/conffiles "/etc/slurm/plugstack.conf.d/kfarm.conf\n")
+set(CPACK_DEBIAN_KFARM_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/packaging/kfarm/conffiles)
 set(CPACK_DEBIAN_KFARM-ESFM_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/packaging/esfm/conffiles)
 set(CPACK_DEBIAN_KFARM-SPANK_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/packaging/spank/conffiles)
 include(CPack)

@@ -14,6 +14,10 @@
 extern "C" {
 #endif
 
+/* libesfm is built with hidden visibility: what this header declares is its whole API (and all
+ * that src/esfm/libesfm.map lets it export). */
+#pragma GCC visibility push(default)
+
 /*
  * Errors. Every function returns 0 or a negative errno-style code and writes a one-line message
  * (what failed, on which object, why, what to do) into the caller's err buffer. The code says
@@ -62,11 +66,11 @@ struct esfm_options {
                                 nothing) */
     struct kf_mqtt_security mqtt_security; /* user, password file, CA, client cert (all NULL:
                                               anonymous) */
-    int parallel;            /* threads for multi-VF operations; <= 0 means one per VF */
-    bool force;              /* ignore the busy counter */
-    unsigned hv_flags;       /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */
-    int detach_timeout_ms;   /* bound on the device-removed wait; 0 = 10000 */
-    bool skip_reconcile;     /* true: leave crashed runs' journal entries (esfm status) */
+    int parallel;          /* threads for multi-VF operations; <= 0 means one per VF */
+    bool force;            /* ignore the busy counter */
+    unsigned hv_flags;     /* ESFM_HV_LIVE | ESFM_HV_CONFIG; 0 = both */
+    int detach_timeout_ms; /* bound on the device-removed wait; 0 = 10000 */
+    bool skip_reconcile;   /* true: leave crashed runs' journal entries (esfm status) */
     const struct esfm_sysfs_ops *sysfs_ops; /* NULL = real kernel */
     esfm_log_fn log;                        /* NULL = silent */
     void *log_arg;
@@ -177,8 +181,7 @@ int esfm_list_pending(struct esfm_ctx *ctx, struct esfm_pending **out, size_t *n
 /* Repairs what crashed runs left (esfm_ctx_new already does it). *repaired gets the count. */
 int esfm_reconcile(struct esfm_ctx *ctx, int *repaired, char *err, size_t errlen);
 
-/* The CLI, callable with another sysfs ops table (tests run it on the fake kernel). */
-int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops);
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "clock.h"
+#include "json_get.h"
 #include "stats_view.h"
 
 #define MAX_RANKS 4096
@@ -19,18 +20,6 @@ static void on_interrupt(int sig)
 {
     (void)sig;
     interrupted = 1;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsTrue(v) ? 1 : 0;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "-";
 }
 
 /* Sends $stats and returns the parsed reply, or NULL with a message on stderr. */
@@ -68,21 +57,24 @@ static void print_table(FILE *out, const cJSON *s, const double *prev, double dt
     fprintf(out,
             "kfarm: up %.1f s, %.0f requests, %.0f broadcasts, %.0f gateway errors, %.0f "
             "waiting; latency p50 %.0f us, p99 %.0f us\n\n",
-            num(s, "uptime_s"), num(s, "requests"), num(s, "broadcasts"), num(s, "gateway_errors"),
-            num(s, "pending"), num(s, "latency_p50_us"), num(s, "latency_p99_us"));
+            kf_json_number(s, "uptime_s"), kf_json_number(s, "requests"),
+            kf_json_number(s, "broadcasts"), kf_json_number(s, "gateway_errors"),
+            kf_json_number(s, "pending"), kf_json_number(s, "latency_p50_us"),
+            kf_json_number(s, "latency_p99_us"));
     fprintf(out, "%5s %10s %7s %8s %8s %10s %10s %-7s %-12s %-5s\n", "RANK", "REQUESTS", "ERRORS",
             "INFLIGHT", "REQ/S", "P50_US", "P99_US", "VARIANT", "WHY", "ACCEL");
     const cJSON *w;
     cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(s, "workers"))
     {
-        int rank = (int)num(w, "rank");
+        int rank = (int)kf_json_number(w, "rank");
         char rate[32] = "-";
         if (prev && dt > 0 && rank > 0 && rank < MAX_RANKS && prev[rank] >= 0)
-            snprintf(rate, sizeof(rate), "%.0f", (num(w, "requests") - prev[rank]) / dt);
+            snprintf(rate, sizeof(rate), "%.0f", (kf_json_number(w, "requests") - prev[rank]) / dt);
         fprintf(out, "%5d %10.0f %7.0f %8.0f %8s %10.1f %10.1f %-7s %-12s %-5s\n", rank,
-                num(w, "requests"), num(w, "errors"), num(w, "inflight"), rate,
-                num(w, "service_p50_us"), num(w, "service_p99_us"), str(w, "variant"),
-                str(w, "why"), num(w, "accel_available") ? "yes" : "no");
+                kf_json_number(w, "requests"), kf_json_number(w, "errors"),
+                kf_json_number(w, "inflight"), rate, kf_json_number(w, "service_p50_us"),
+                kf_json_number(w, "service_p99_us"), kf_json_string(w, "variant", "-"),
+                kf_json_string(w, "why", "-"), kf_json_number(w, "accel_available") ? "yes" : "no");
     }
     const cJSON *clients = cJSON_GetObjectItemCaseSensitive(s, "clients");
     if (cJSON_GetArraySize(clients) > 0) {
@@ -90,8 +82,8 @@ static void print_table(FILE *out, const cJSON *s, const double *prev, double dt
         const cJSON *c;
         cJSON_ArrayForEach(c, clients)
         {
-            fprintf(out, "%-24s %8.0f %8.0f\n", str(c, "client"), num(c, "inflight"),
-                    num(c, "waiting"));
+            fprintf(out, "%-24s %8.0f %8.0f\n", kf_json_string(c, "client", "-"),
+                    kf_json_number(c, "inflight"), kf_json_number(c, "waiting"));
         }
     }
 }
@@ -138,9 +130,9 @@ int kf_stats_view_run(struct kf_client *c, const struct kf_stats_view_opts *o, F
         const cJSON *w;
         cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(s, "workers"))
         {
-            int rank = (int)num(w, "rank");
+            int rank = (int)kf_json_number(w, "rank");
             if (rank > 0 && rank < MAX_RANKS)
-                prev[rank] = num(w, "requests");
+                prev[rank] = kf_json_number(w, "requests");
         }
         t_prev = t;
         cJSON_Delete(s);

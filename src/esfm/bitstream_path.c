@@ -1,6 +1,6 @@
 /* Bitstream files under the policy's bitstream_dir: canonical paths (realpath), containment,
  * root-only directories and files, and one open file descriptor from hash to flash. */
-#include "internal.h"
+#include "esfm_internal.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -56,13 +56,13 @@ static int unsafe(const struct esfm_bitstream *b, const char *canon, const char 
                   const char *obj, const struct stat *st, char *err, size_t errlen)
 {
     bool file = strcmp(obj, canon) == 0;
-    return esfm_fail(err, errlen, -EACCES,
-                     "bitstream %s%s%s%s: %s %s must be owned by root and not group/world-writable "
-                     "(owner uid %u, mode %03o), or anyone who can write it can swap the image "
-                     "between the sha256 check and the flash; fix with: chown root %s; chmod "
-                     "go-w %s",
-                     b->name, file ? "" : " (", file ? "" : canon, file ? "" : ")", what, obj,
-                     (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777), obj, obj);
+    return kf_errf(err, errlen, -EACCES,
+                   "bitstream %s%s%s%s: %s %s must be owned by root and not group/world-writable "
+                   "(owner uid %u, mode %03o), or anyone who can write it can swap the image "
+                   "between the sha256 check and the flash; fix with: chown root %s; chmod "
+                   "go-w %s",
+                   b->name, file ? "" : " (", file ? "" : canon, file ? "" : ")", what, obj,
+                   (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777), obj, obj);
 }
 
 /* Every directory from / down to the file's parent: root-owned and not group/world-writable
@@ -80,9 +80,8 @@ static int check_dirs(const struct esfm_bitstream *b, const char *cdir, const ch
         snprintf(d, sizeof d, "%.*s", (int)(len ? len : 1), canon);
         struct stat st;
         if (lstat(d, &st))
-            return esfm_fail(err, errlen, -ENOENT,
-                             "bitstream %s (%s): cannot stat directory %s: %s", b->name, canon, d,
-                             strerror(errno));
+            return kf_errf(err, errlen, -ENOENT, "bitstream %s (%s): cannot stat directory %s: %s",
+                           b->name, canon, d, strerror(errno));
         if (!S_ISDIR(st.st_mode) || !safe_stat(&st, len < dirlen))
             return unsafe(b, canon, len == dirlen ? "bitstream_dir" : "directory", d, &st, err,
                           errlen);
@@ -95,8 +94,8 @@ static int check_file(const struct esfm_bitstream *b, const char *canon, const s
                       char *err, size_t errlen)
 {
     if (!S_ISREG(st->st_mode))
-        return esfm_fail(err, errlen, -EACCES, "bitstream %s: %s is not a regular file", b->name,
-                         canon);
+        return kf_errf(err, errlen, -EACCES, "bitstream %s: %s is not a regular file", b->name,
+                       canon);
     if (!safe_stat(st, false))
         return unsafe(b, canon, "file", canon, st, err, errlen);
     return 0;
@@ -107,30 +106,30 @@ int esfm_bitstream_canon(const struct esfm_policy *p, const struct esfm_bitstrea
 {
     char cdir[PATH_MAX];
     if (!p->bitstream_dir)
-        return esfm_fail(err, errlen, -EACCES,
-                         "bitstream %s (%s): the policy has no \"bitstream_dir\"; add the "
-                         "directory that holds the allow-listed images",
-                         b->name, b->path);
+        return kf_errf(err, errlen, -EACCES,
+                       "bitstream %s (%s): the policy has no \"bitstream_dir\"; add the "
+                       "directory that holds the allow-listed images",
+                       b->name, b->path);
     if (!realpath(p->bitstream_dir, cdir))
-        return esfm_fail(err, errlen, errno == ENOENT ? -ENOENT : -EACCES,
-                         "bitstream_dir %s: %s; create it (root-owned, mode 755) or fix the "
-                         "policy",
-                         p->bitstream_dir, strerror(errno));
+        return kf_errf(err, errlen, errno == ENOENT ? -ENOENT : -EACCES,
+                       "bitstream_dir %s: %s; create it (root-owned, mode 755) or fix the "
+                       "policy",
+                       p->bitstream_dir, strerror(errno));
     if (!realpath(b->path, canon))
-        return esfm_fail(err, errlen, errno == ENOENT ? -ENOENT : -EACCES,
-                         "cannot resolve bitstream %s (%s): %s", b->name, b->path, strerror(errno));
+        return kf_errf(err, errlen, errno == ENOENT ? -ENOENT : -EACCES,
+                       "cannot resolve bitstream %s (%s): %s", b->name, b->path, strerror(errno));
     if (!below(cdir, canon))
-        return esfm_fail(err, errlen, -EACCES,
-                         "bitstream %s: %s resolves to %s, outside the policy's bitstream_dir %s "
-                         "(a symlink or .. leads out); refusing it",
-                         b->name, b->path, canon, cdir);
+        return kf_errf(err, errlen, -EACCES,
+                       "bitstream %s: %s resolves to %s, outside the policy's bitstream_dir %s "
+                       "(a symlink or .. leads out); refusing it",
+                       b->name, b->path, canon, cdir);
     int rc = check_dirs(b, cdir, canon, err, errlen);
     if (rc)
         return rc;
     struct stat st;
     if (stat(canon, &st))
-        return esfm_fail(err, errlen, errno == ENOENT ? -ENOENT : -EACCES,
-                         "cannot stat bitstream %s (%s): %s", b->name, canon, strerror(errno));
+        return kf_errf(err, errlen, errno == ENOENT ? -ENOENT : -EACCES,
+                       "cannot stat bitstream %s (%s): %s", b->name, canon, strerror(errno));
     return check_file(b, canon, &st, err, errlen);
 }
 
@@ -144,10 +143,10 @@ int esfm_bitstream_open(const struct esfm_policy *p, const struct esfm_bitstream
     /* O_NOFOLLOW: the last component was a plain file when realpath saw it and must still be. */
     f->fd = open(f->canon, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (f->fd < 0)
-        return esfm_fail(err, errlen, errno == ENOENT ? -ENOENT : -EACCES,
-                         "cannot open bitstream %s (%s): %s", b->name, f->canon, strerror(errno));
+        return kf_errf(err, errlen, errno == ENOENT ? -ENOENT : -EACCES,
+                       "cannot open bitstream %s (%s): %s", b->name, f->canon, strerror(errno));
     if (fstat(f->fd, &f->st)) {
-        rc = esfm_fail(err, errlen, -EACCES, "fstat bitstream %s: %s", f->canon, strerror(errno));
+        rc = kf_errf(err, errlen, -EACCES, "fstat bitstream %s: %s", f->canon, strerror(errno));
         goto fail;
     }
     if ((rc = check_file(b, f->canon, &f->st, err, errlen)))
@@ -174,10 +173,10 @@ int esfm_bitstream_recheck(const struct esfm_policy *p, const struct esfm_bitstr
         now.st_size != f->st.st_size || now.st_mtim.tv_sec != f->st.st_mtim.tv_sec ||
         now.st_mtim.tv_nsec != f->st.st_mtim.tv_nsec ||
         now.st_ctim.tv_sec != f->st.st_ctim.tv_sec || now.st_ctim.tv_nsec != f->st.st_ctim.tv_nsec)
-        return esfm_fail(err, errlen, -EACCES,
-                         "bitstream %s (%s) was replaced or changed %s; refusing it (run esfm "
-                         "init again once it is stable)",
-                         b->name, f->canon, when);
+        return kf_errf(err, errlen, -EACCES,
+                       "bitstream %s (%s) was replaced or changed %s; refusing it (run esfm "
+                       "init again once it is stable)",
+                       b->name, f->canon, when);
     return check_file(b, canon, &now, err, errlen);
 }
 

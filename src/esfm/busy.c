@@ -1,6 +1,6 @@
 /* The kfarm busy counter written by kmod/: a VF's kfarm/busy ("<queues> [pid]") or the PF's
  * kfarm/vf_busy lines "<vf bdf> <active queues> <pid>". Absent files mean idle. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,9 @@
-/* The esfm command: parses global options and a command, runs it through libesfm and prints
- * the report (text or --json). Exit codes are esfm_exit_code()'s, documented in docs/esfm.md. */
-#include "internal.h"
+/* The esfm command: parses global options and a command, runs it through libesfm's public API
+ * and prints the report (text or --json). Exit codes are esfm_exit_code()'s (docs/esfm.md). */
+#include "esfm_cli.h"
 
+#include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -34,6 +36,18 @@ static const char usage_text[] =
     "exit codes: 0 ok, 1 internal, 2 usage/bad input, 3 policy refused, 4 not found,\n"
     "  5 busy, 6 hypervisor error, 7 sysfs error, 8 state/journal error, 9 flash failed\n";
 
+/* What the command line says: options, then the command's words (a[0] is the command). */
+struct cli {
+    struct esfm_options o;
+    bool json;
+    int nvfs; /* --vfs, -1 = not given */
+    const char *bitstream, *vf_driver, *partition;
+    unsigned uid;
+    char **a;
+    int na;
+    int n; /* the VF count argument of reconf and job-attach */
+};
+
 static void print_line(void *arg, const char *line)
 {
     fprintf(arg, "%s\n", line);
@@ -57,8 +71,10 @@ static void print_json(cJSON *j)
     cJSON_Delete(j);
 }
 
-static int cmd_list_vfs(struct esfm_ctx *ctx, const char *pf, bool json, char *err)
+static int cmd_list_vfs(struct esfm_ctx *ctx, const struct cli *c, char *err)
 {
+    const char *pf = c->na > 1 ? c->a[1] : NULL;
+    bool json = c->json;
     struct esfm_vf_info *v;
     size_t n;
     int rc = esfm_list_vfs(ctx, pf, &v, &n, err, ESFM_ERR_LEN);
@@ -92,8 +108,9 @@ static int cmd_list_vfs(struct esfm_ctx *ctx, const char *pf, bool json, char *e
     return 0;
 }
 
-static int cmd_list_vf_vm(struct esfm_ctx *ctx, bool json, char *err)
+static int cmd_list_vf_vm(struct esfm_ctx *ctx, const struct cli *c, char *err)
 {
+    bool json = c->json;
     struct esfm_hostdev *h;
     size_t n;
     int rc = esfm_list_vf_vm(ctx, &h, &n, err, ESFM_ERR_LEN);
@@ -120,8 +137,9 @@ static int cmd_list_vf_vm(struct esfm_ctx *ctx, bool json, char *err)
     return 0;
 }
 
-static int cmd_status(struct esfm_ctx *ctx, bool json, char *err)
+static int cmd_status(struct esfm_ctx *ctx, const struct cli *c, char *err)
 {
+    bool json = c->json;
     struct esfm_pf_info *pf = NULL;
     struct esfm_vf_info *vf = NULL;
     struct esfm_pending *p = NULL;
@@ -146,9 +164,9 @@ static int cmd_status(struct esfm_ctx *ctx, bool json, char *err)
             cJSON_AddNumberToObject(e, "totalvfs", pf[i].totalvfs);
             cJSON_AddItemToArray(a, e);
         }
-        cJSON *c = cJSON_AddObjectToObject(o, "vfs");
+        cJSON *counts = cJSON_AddObjectToObject(o, "vfs");
         for (int s = 0; s < 3; s++)
-            cJSON_AddNumberToObject(c, esfm_vf_state_name((enum esfm_vf_state)s), count[s]);
+            cJSON_AddNumberToObject(counts, esfm_vf_state_name((enum esfm_vf_state)s), count[s]);
         a = cJSON_AddArrayToObject(o, "pending");
         for (size_t i = 0; i < np; i++) {
             cJSON *e = cJSON_CreateObject();
@@ -177,6 +195,21 @@ out:
     return rc;
 }
 
+int esfm_parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    if (!s || !*s)
+        return -EINVAL;
+    for (const char *p = s; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return -EINVAL;
+    errno = 0;
+    unsigned long v = strtoul(s, NULL, 10);
+    if (errno || v > max)
+        return -ERANGE;
+    *out = (unsigned)v;
+    return 0;
+}
+
 static int parse_count(const char *s, int *out)
 {
     unsigned v;
@@ -186,202 +219,256 @@ static int parse_count(const char *s, int *out)
     return 0;
 }
 
-int esfm_cli_main(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops)
+static int cmd_init(struct esfm_ctx *ctx, const struct cli *c, char *err)
 {
-    enum {
-        O_SYSFS = 256,
-        O_CONNECT,
-        O_POLICY,
-        O_STATE,
-        O_MQTT,
-        O_PARALLEL,
-        O_FORCE,
-        O_JSON,
-        O_VFS,
-        O_BITSTREAM,
-        O_VFDRV,
-        O_LIVE,
-        O_CONFIG,
-        O_TIMEOUT,
-        O_UID,
-        O_PARTITION,
-        O_HELP,
-        O_MQTT_SECURITY /* + KF_MQTT_OPT_* */
-    };
-    static const struct option opts[] = {
-        {"sysfs-root", 1, 0, O_SYSFS},
-        {"connect", 1, 0, O_CONNECT},
-        {"policy", 1, 0, O_POLICY},
-        {"state-dir", 1, 0, O_STATE},
-        {"mqtt", 1, 0, O_MQTT},
-        {"parallel", 1, 0, O_PARALLEL},
-        {"force", 0, 0, O_FORCE},
-        {"json", 0, 0, O_JSON},
-        {"vfs", 1, 0, O_VFS},
-        {"bitstream", 1, 0, O_BITSTREAM},
-        {"vf-driver", 1, 0, O_VFDRV},
-        {"live", 0, 0, O_LIVE},
-        {"config", 0, 0, O_CONFIG},
-        {"timeout", 1, 0, O_TIMEOUT},
-        {"uid", 1, 0, O_UID},
-        {"partition", 1, 0, O_PARTITION},
-        {"help", 0, 0, O_HELP},
-        KF_MQTT_SECURITY_LONG_OPTIONS(O_MQTT_SECURITY),
-        {0, 0, 0, 0},
-    };
-    struct esfm_options o = {.log = print_line, .log_arg = stdout, .sysfs_ops = sysfs_ops};
-    bool json = false;
-    int nvfs = -1, c, v;
-    const char *bitstream = NULL, *vf_driver = NULL, *partition = NULL;
-    unsigned uid = 0;
+    return esfm_init(ctx, c->na > 1 ? c->a[1] : NULL, c->nvfs, c->bitstream, c->vf_driver, err,
+                     ESFM_ERR_LEN);
+}
+
+static int cmd_reconf(struct esfm_ctx *ctx, const struct cli *c, char *err)
+{
+    return esfm_reconf(ctx, c->a[1], c->n, err, ESFM_ERR_LEN);
+}
+
+static int cmd_attach(struct esfm_ctx *ctx, const struct cli *c, char *err)
+{
+    char vf[ESFM_BDF_LEN];
+    return esfm_attach(ctx, c->na == 3 ? c->a[1] : NULL, c->a[c->na - 1], vf, err, ESFM_ERR_LEN);
+}
+
+static int cmd_detach(struct esfm_ctx *ctx, const struct cli *c, char *err)
+{
+    return esfm_detach(ctx, c->a[1], err, ESFM_ERR_LEN);
+}
+
+static int cmd_pause(struct esfm_ctx *ctx, const struct cli *c, char *err)
+{
+    bool fell_back;
+    return esfm_pause(ctx, c->a[1], true, &fell_back, err, ESFM_ERR_LEN);
+}
+
+static int cmd_unpause(struct esfm_ctx *ctx, const struct cli *c, char *err)
+{
+    bool fell_back;
+    return esfm_pause(ctx, c->a[1], false, &fell_back, err, ESFM_ERR_LEN);
+}
+
+static int cmd_reconcile(struct esfm_ctx *ctx, const struct cli *c, char *err)
+{
+    (void)c;
+    int repaired = 0;
+    int rc = esfm_reconcile(ctx, &repaired, err, ESFM_ERR_LEN);
+    if (!rc)
+        printf("journal: %d entr%s repaired\n", repaired, repaired == 1 ? "y" : "ies");
+    return rc;
+}
+
+static int cmd_job_attach(struct esfm_ctx *ctx, const struct cli *c, char *err)
+{
+    struct esfm_grant *g = calloc((size_t)c->n, sizeof *g);
+    struct esfm_job job = {.job_id = c->a[1], .uid = c->uid, .partition = c->partition};
+    int rc =
+        g ? esfm_job_attach(ctx, &job, c->a[2], (unsigned)c->n, g, err, ESFM_ERR_LEN) : -ENOMEM;
+    for (int i = 0; !rc && i < c->n; i++)
+        printf("%s %s %s\n", g[i].vf_bdf, g[i].alias, g[i].guest_bdf[0] ? g[i].guest_bdf : "-");
+    free(g);
+    return rc;
+}
+
+static int cmd_job_detach(struct esfm_ctx *ctx, const struct cli *c, char *err)
+{
+    return esfm_job_detach(ctx, c->a[1], err, ESFM_ERR_LEN);
+}
+
+/* The commands: name, the old underscore alias, how many arguments, and what runs it. */
+static const struct command {
+    const char *name, *alias;
+    int min, max;
+    int (*run)(struct esfm_ctx *ctx, const struct cli *c, char *err);
+} commands[] = {
+    {"init", NULL, 0, 1, cmd_init},
+    {"reconf", NULL, 2, 2, cmd_reconf},
+    {"attach", NULL, 1, 2, cmd_attach},
+    {"detach", NULL, 1, 1, cmd_detach},
+    {"pause", NULL, 1, 1, cmd_pause},
+    {"unpause", NULL, 1, 1, cmd_unpause},
+    {"list-vfs", "list_vfs", 0, 1, cmd_list_vfs},
+    {"list-vf-vm", "list_vf_vm", 0, 0, cmd_list_vf_vm},
+    {"status", NULL, 0, 0, cmd_status},
+    {"reconcile", NULL, 0, 0, cmd_reconcile},
+    {"job-attach", NULL, 3, 3, cmd_job_attach},
+    {"job-detach", NULL, 1, 1, cmd_job_detach},
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t t = 0; t < sizeof commands / sizeof commands[0]; t++)
+        if (!strcmp(name, commands[t].name) ||
+            (commands[t].alias && !strcmp(name, commands[t].alias)))
+            return &commands[t];
+    return NULL;
+}
+
+enum {
+    O_SYSFS = 256,
+    O_CONNECT,
+    O_POLICY,
+    O_STATE,
+    O_MQTT,
+    O_PARALLEL,
+    O_FORCE,
+    O_JSON,
+    O_VFS,
+    O_BITSTREAM,
+    O_VFDRV,
+    O_LIVE,
+    O_CONFIG,
+    O_TIMEOUT,
+    O_UID,
+    O_PARTITION,
+    O_HELP,
+    O_MQTT_SECURITY /* + KF_MQTT_OPT_* */
+};
+
+static const struct option long_options[] = {
+    {"sysfs-root", 1, 0, O_SYSFS},
+    {"connect", 1, 0, O_CONNECT},
+    {"policy", 1, 0, O_POLICY},
+    {"state-dir", 1, 0, O_STATE},
+    {"mqtt", 1, 0, O_MQTT},
+    {"parallel", 1, 0, O_PARALLEL},
+    {"force", 0, 0, O_FORCE},
+    {"json", 0, 0, O_JSON},
+    {"vfs", 1, 0, O_VFS},
+    {"bitstream", 1, 0, O_BITSTREAM},
+    {"vf-driver", 1, 0, O_VFDRV},
+    {"live", 0, 0, O_LIVE},
+    {"config", 0, 0, O_CONFIG},
+    {"timeout", 1, 0, O_TIMEOUT},
+    {"uid", 1, 0, O_UID},
+    {"partition", 1, 0, O_PARTITION},
+    {"help", 0, 0, O_HELP},
+    KF_MQTT_SECURITY_LONG_OPTIONS(O_MQTT_SECURITY),
+    {0, 0, 0, 0},
+};
+
+/* One option into c. Returns -1 when it is taken, else the exit code (0 after --help). */
+static int take_option(struct cli *c, int opt, char **argv)
+{
+    int v;
+    switch (opt) {
+    case O_SYSFS:
+        c->o.sysfs_root = optarg;
+        return -1;
+    case O_CONNECT:
+        c->o.connect_uri = optarg;
+        return -1;
+    case O_POLICY:
+        c->o.policy_path = optarg;
+        return -1;
+    case O_STATE:
+        c->o.state_dir = optarg;
+        return -1;
+    case O_MQTT:
+        c->o.mqtt_uri = optarg;
+        return -1;
+    case O_FORCE:
+        c->o.force = true;
+        return -1;
+    case O_JSON:
+        c->json = true;
+        return -1;
+    case O_BITSTREAM:
+        c->bitstream = optarg;
+        return -1;
+    case O_VFDRV:
+        c->vf_driver = optarg;
+        return -1;
+    case O_LIVE:
+        c->o.hv_flags |= ESFM_HV_LIVE;
+        return -1;
+    case O_CONFIG:
+        c->o.hv_flags |= ESFM_HV_CONFIG;
+        return -1;
+    case O_PARTITION:
+        c->partition = optarg;
+        return -1;
+    case O_PARALLEL:
+        if (parse_count(optarg, &c->o.parallel) || c->o.parallel < 1)
+            return usage_error("--parallel wants a number >= 1, got '%s'", optarg);
+        return -1;
+    case O_VFS:
+        if (parse_count(optarg, &c->nvfs))
+            return usage_error("--vfs wants a VF count (0, 1, 2...), got '%s'", optarg);
+        return -1;
+    case O_TIMEOUT:
+        if (parse_count(optarg, &c->o.detach_timeout_ms) || c->o.detach_timeout_ms < 1)
+            return usage_error("--timeout wants milliseconds >= 1, got '%s'", optarg);
+        return -1;
+    case O_UID:
+        if (parse_count(optarg, &v))
+            return usage_error("--uid wants a number, got '%s'", optarg);
+        c->uid = (unsigned)v;
+        return -1;
+    case 'h':
+    case O_HELP:
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (opt >= O_MQTT_SECURITY && opt < O_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
+        kf_mqtt_security_set(&c->o.mqtt_security, opt - O_MQTT_SECURITY, optarg);
+        return -1;
+    }
+    if (optopt >= '0' && optopt <= '9')
+        return usage_error("counts must be whole numbers >= 0, got '%s'", argv[optind - 1]);
+    return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+}
+
+/* Options, the command and its argument count. Returns -1 when the command may run, else the
+ * exit code. */
+static int parse_command_line(struct cli *c, int argc, char **argv, const struct command **cmd)
+{
+    int opt, rc;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_SYSFS:
-            o.sysfs_root = optarg;
-            break;
-        case O_CONNECT:
-            o.connect_uri = optarg;
-            break;
-        case O_POLICY:
-            o.policy_path = optarg;
-            break;
-        case O_STATE:
-            o.state_dir = optarg;
-            break;
-        case O_MQTT:
-            o.mqtt_uri = optarg;
-            break;
-        case O_FORCE:
-            o.force = true;
-            break;
-        case O_JSON:
-            json = true;
-            break;
-        case O_BITSTREAM:
-            bitstream = optarg;
-            break;
-        case O_VFDRV:
-            vf_driver = optarg;
-            break;
-        case O_LIVE:
-            o.hv_flags |= ESFM_HV_LIVE;
-            break;
-        case O_CONFIG:
-            o.hv_flags |= ESFM_HV_CONFIG;
-            break;
-        case O_PARTITION:
-            partition = optarg;
-            break;
-        case O_PARALLEL:
-            if (parse_count(optarg, &o.parallel) || o.parallel < 1)
-                return usage_error("--parallel wants a number >= 1, got '%s'", optarg);
-            break;
-        case O_VFS:
-            if (parse_count(optarg, &nvfs))
-                return usage_error("--vfs wants a VF count (0, 1, 2...), got '%s'", optarg);
-            break;
-        case O_TIMEOUT:
-            if (parse_count(optarg, &o.detach_timeout_ms) || o.detach_timeout_ms < 1)
-                return usage_error("--timeout wants milliseconds >= 1, got '%s'", optarg);
-            break;
-        case O_UID:
-            if (parse_count(optarg, &v))
-                return usage_error("--uid wants a number, got '%s'", optarg);
-            uid = (unsigned)v;
-            break;
-        case 'h':
-        case O_HELP:
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            if (c >= O_MQTT_SECURITY && c < O_MQTT_SECURITY + KF_MQTT_OPT_COUNT) {
-                kf_mqtt_security_set(&o.mqtt_security, c - O_MQTT_SECURITY, optarg);
-                break;
-            }
-            if (optopt >= '0' && optopt <= '9')
-                return usage_error("counts must be whole numbers >= 0, got '%s'", argv[optind - 1]);
-            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    char **a = argv + optind;
-    int na = argc - optind;
-    if (na < 1)
+    while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1)
+        if ((rc = take_option(c, opt, argv)) >= 0)
+            return rc;
+    c->a = argv + optind;
+    c->na = argc - optind;
+    if (c->na < 1)
         return usage_error("%s", "no command given");
-    const char *cmd = a[0];
-    if (!strcmp(cmd, "list_vfs"))
-        cmd = "list-vfs";
-    if (!strcmp(cmd, "list_vf_vm"))
-        cmd = "list-vf-vm";
-    struct {
-        const char *name;
-        int min, max;
-    } const table[] = {
-        {"init", 0, 1},   {"reconf", 2, 2},    {"attach", 1, 2},     {"detach", 1, 1},
-        {"pause", 1, 1},  {"unpause", 1, 1},   {"list-vfs", 0, 1},   {"list-vf-vm", 0, 0},
-        {"status", 0, 0}, {"reconcile", 0, 0}, {"job-attach", 3, 3}, {"job-detach", 1, 1},
-    };
-    size_t t;
-    for (t = 0; t < sizeof table / sizeof table[0]; t++)
-        if (!strcmp(cmd, table[t].name))
-            break;
-    if (t == sizeof table / sizeof table[0])
-        return usage_error("unknown command '%s'", cmd);
-    if (na - 1 < table[t].min || na - 1 > table[t].max) {
-        fprintf(stderr, "esfm: %s takes %d to %d arguments, got %d\n", cmd, table[t].min,
-                table[t].max, na - 1);
+    if (!(*cmd = find_command(c->a[0])))
+        return usage_error("unknown command '%s'", c->a[0]);
+    if (c->na - 1 < (*cmd)->min || c->na - 1 > (*cmd)->max) {
+        fprintf(stderr, "esfm: %s takes %d to %d arguments, got %d\n", (*cmd)->name, (*cmd)->min,
+                (*cmd)->max, c->na - 1);
         return 2;
     }
-    int n = 0;
-    if (!strcmp(cmd, "reconf") && parse_count(a[2], &n))
-        return usage_error("the VF count must be a whole number (0, 1, 2...), got '%s'", a[2]);
-    if (!strcmp(cmd, "job-attach") && (parse_count(a[3], &n) || n < 1))
-        return usage_error("the VF count must be a number >= 1, got '%s'", a[3]);
-    o.skip_reconcile = !strcmp(cmd, "status");
+    if ((*cmd)->run == cmd_reconf && parse_count(c->a[2], &c->n))
+        return usage_error("the VF count must be a whole number (0, 1, 2...), got '%s'", c->a[2]);
+    if ((*cmd)->run == cmd_job_attach && (parse_count(c->a[3], &c->n) || c->n < 1))
+        return usage_error("the VF count must be a number >= 1, got '%s'", c->a[3]);
+    return -1;
+}
 
+int esfm_cli_run(int argc, char **argv, const struct esfm_sysfs_ops *sysfs_ops)
+{
+    struct cli c = {.o = {.log = print_line, .log_arg = stdout, .sysfs_ops = sysfs_ops},
+                    .nvfs = -1};
+    const struct command *cmd = NULL;
+    int rc = parse_command_line(&c, argc, argv, &cmd);
+    if (rc >= 0)
+        return rc;
+    c.o.skip_reconcile = cmd->run == cmd_status;
     char err[ESFM_ERR_LEN] = "";
     struct esfm_ctx *ctx = NULL;
-    int rc = esfm_ctx_new(&o, &ctx, err, sizeof err);
-    if (rc)
-        goto out;
-    if (!strcmp(cmd, "init")) {
-        rc = esfm_init(ctx, na > 1 ? a[1] : NULL, nvfs, bitstream, vf_driver, err, sizeof err);
-    } else if (!strcmp(cmd, "reconf")) {
-        rc = esfm_reconf(ctx, a[1], n, err, sizeof err);
-    } else if (!strcmp(cmd, "attach")) {
-        char vf[ESFM_BDF_LEN];
-        rc = esfm_attach(ctx, na == 3 ? a[1] : NULL, a[na - 1], vf, err, sizeof err);
-    } else if (!strcmp(cmd, "detach")) {
-        rc = esfm_detach(ctx, a[1], err, sizeof err);
-    } else if (!strcmp(cmd, "pause") || !strcmp(cmd, "unpause")) {
-        bool fb;
-        rc = esfm_pause(ctx, a[1], !strcmp(cmd, "pause"), &fb, err, sizeof err);
-    } else if (!strcmp(cmd, "list-vfs")) {
-        rc = cmd_list_vfs(ctx, na > 1 ? a[1] : NULL, json, err);
-    } else if (!strcmp(cmd, "list-vf-vm")) {
-        rc = cmd_list_vf_vm(ctx, json, err);
-    } else if (!strcmp(cmd, "status")) {
-        rc = cmd_status(ctx, json, err);
-    } else if (!strcmp(cmd, "reconcile")) {
-        int repaired = 0;
-        rc = esfm_reconcile(ctx, &repaired, err, sizeof err);
-        if (!rc)
-            printf("journal: %d entr%s repaired\n", repaired, repaired == 1 ? "y" : "ies");
-    } else if (!strcmp(cmd, "job-attach")) {
-        struct esfm_grant *g = calloc((size_t)n, sizeof *g);
-        struct esfm_job job = {.job_id = a[1], .uid = uid, .partition = partition};
-        rc = g ? esfm_job_attach(ctx, &job, a[2], (unsigned)n, g, err, sizeof err) : -ENOMEM;
-        for (int i = 0; !rc && i < n; i++)
-            printf("%s %s %s\n", g[i].vf_bdf, g[i].alias, g[i].guest_bdf[0] ? g[i].guest_bdf : "-");
-        free(g);
-    } else if (!strcmp(cmd, "job-detach")) {
-        rc = esfm_job_detach(ctx, a[1], err, sizeof err);
-    }
-out:
+    rc = esfm_ctx_new(&c.o, &ctx, err, sizeof err);
+    if (!rc)
+        rc = cmd->run(ctx, &c, err);
     esfm_ctx_free(ctx);
     if (rc) {
-        fprintf(stderr, "esfm: %s: %s\n", cmd, err[0] ? err : strerror(-rc));
+        fprintf(stderr, "esfm: %s: %s\n", cmd->name, err[0] ? err : strerror(-rc));
         return esfm_exit_code(rc);
     }
     return 0;

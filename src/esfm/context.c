@@ -1,7 +1,7 @@
 /* Opening and closing an ESFM context: options, policy, state dir, hypervisor, MQTT, and the
  * reconciliation of crashed runs that every command does first. */
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -14,14 +14,14 @@
 static int make_dir(const char *path, char *err, size_t errlen)
 {
     if (mkdir(path, 0700) && errno != EEXIST)
-        return esfm_fail(err, errlen, -ENOLCK, "cannot create state dir %s: %s", path,
-                         strerror(errno));
+        return kf_errf(err, errlen, -ENOLCK, "cannot create state dir %s: %s", path,
+                       strerror(errno));
     struct stat st;
     if (stat(path, &st) || !S_ISDIR(st.st_mode))
-        return esfm_fail(err, errlen, -ENOLCK, "state dir %s is not a directory", path);
+        return kf_errf(err, errlen, -ENOLCK, "state dir %s is not a directory", path);
     /* Ownership records and journal decide what is detached: keep them private. */
     if ((st.st_mode & 0777) != 0700 && chmod(path, 0700))
-        return esfm_fail(err, errlen, -ENOLCK, "cannot chmod 0700 %s: %s", path, strerror(errno));
+        return kf_errf(err, errlen, -ENOLCK, "cannot chmod 0700 %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -35,12 +35,12 @@ static int caller_is_root(char *err, size_t errlen)
     uid_t r = getuid(), e = geteuid();
     if (r == 0 && e == 0)
         return 0;
-    return esfm_fail(err, errlen, -EACCES,
-                     "ESFM runs only as root (real uid %u, effective uid %u): it acts on every "
-                     "job's VFs, so a user may not detach, pause or release any VF; a job's VFs "
-                     "are released by Slurm when the job ends (scancel it); admins run esfm as "
-                     "root, never setuid",
-                     (unsigned)r, (unsigned)e);
+    return kf_errf(err, errlen, -EACCES,
+                   "ESFM runs only as root (real uid %u, effective uid %u): it acts on every "
+                   "job's VFs, so a user may not detach, pause or release any VF; a job's VFs "
+                   "are released by Slurm when the job ends (scancel it); admins run esfm as "
+                   "root, never setuid",
+                   (unsigned)r, (unsigned)e);
 }
 
 int esfm_ctx_new(const struct esfm_options *opt, struct esfm_ctx **out, char *err, size_t errlen)
@@ -51,13 +51,13 @@ int esfm_ctx_new(const struct esfm_options *opt, struct esfm_ctx **out, char *er
         return rc;
     struct esfm_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
-        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     pthread_mutex_init(&ctx->log_lock, NULL);
     ctx->sysfs_root = strdup(opt->sysfs_root ? opt->sysfs_root : "/sys");
     ctx->state_dir = strdup(opt->state_dir ? opt->state_dir : "/var/lib/esfm");
     ctx->connect_uri = opt->connect_uri ? strdup(opt->connect_uri) : NULL;
     if (!ctx->sysfs_root || !ctx->state_dir || (opt->connect_uri && !ctx->connect_uri)) {
-        rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
     size_t sl = strlen(ctx->sysfs_root);
@@ -90,8 +90,8 @@ int esfm_ctx_new(const struct esfm_options *opt, struct esfm_ctx **out, char *er
         goto fail;
     if (ctx->connect_uri && (rc = esfm_hv_open(ctx->connect_uri, &ctx->hv, err, errlen)))
         goto fail;
-    if (opt->mqtt_uri && (rc = esfm_mqtt_new(opt->mqtt_uri, &opt->mqtt_security, ctx->node, &ctx->mqtt,
-                                           err, errlen)))
+    if (opt->mqtt_uri && (rc = esfm_mqtt_new(opt->mqtt_uri, &opt->mqtt_security, ctx->node,
+                                             &ctx->mqtt, err, errlen)))
         goto fail;
     int repaired = 0;
     if (!opt->skip_reconcile && (rc = esfm_reconcile(ctx, &repaired, err, errlen)))

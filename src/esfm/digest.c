@@ -1,5 +1,5 @@
 /* sha256 of a bitstream file through OpenSSL's EVP interface (never a hand-written digest). */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@ int esfm_sha256_fd(int fd, const char *path, char hex[65], char *err, size_t err
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = 0;
     if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        rc = esfm_fail(err, errlen, -ENOMEM, "OpenSSL sha256 init failed");
+        rc = kf_errf(err, errlen, -ENOMEM, "OpenSSL sha256 init failed");
         goto out;
     }
     unsigned char buf[65536];
@@ -24,14 +24,14 @@ int esfm_sha256_fd(int fd, const char *path, char hex[65], char *err, size_t err
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            rc = esfm_fail(err, errlen, -EIO, "read error on bitstream %s: %s", path,
-                           strerror(errno));
+            rc =
+                kf_errf(err, errlen, -EIO, "read error on bitstream %s: %s", path, strerror(errno));
             goto out;
         }
         if (r == 0)
             break;
         if (EVP_DigestUpdate(md, buf, (size_t)r) != 1) {
-            rc = esfm_fail(err, errlen, -EIO, "OpenSSL sha256 update failed");
+            rc = kf_errf(err, errlen, -EIO, "OpenSSL sha256 update failed");
             goto out;
         }
         off += r;
@@ -39,7 +39,7 @@ int esfm_sha256_fd(int fd, const char *path, char hex[65], char *err, size_t err
     unsigned char dig[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
     if (EVP_DigestFinal_ex(md, dig, &dl) != 1 || dl != 32) {
-        rc = esfm_fail(err, errlen, -EIO, "OpenSSL sha256 final failed");
+        rc = kf_errf(err, errlen, -EIO, "OpenSSL sha256 final failed");
         goto out;
     }
     for (unsigned i = 0; i < dl; i++)
@@ -54,8 +54,8 @@ int esfm_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return esfm_fail(err, errlen, e == ENOENT ? -ENOENT : -EACCES,
-                         "cannot open bitstream %s: %s", path, strerror(e));
+        return kf_errf(err, errlen, e == ENOENT ? -ENOENT : -EACCES, "cannot open bitstream %s: %s",
+                       path, strerror(e));
     }
     int rc = esfm_sha256_fd(fd, path, hex, err, errlen);
     close(fd);

@@ -1,7 +1,7 @@
-/* Runs the policy's flash_command with execve and an argv built from its template: {pf},
+/* Runs the policy's flash_command with execve, an argv built from its template ({pf},
  * {bitstream} (canonical path), {bitstream_fd} (/proc/self/fd/N of the descriptor the sha256 was
- * read from), {name}, {sha256} are substituted per argument; no shell is involved. */
-#include "internal.h"
+ * read from), {name}, {sha256} substituted per argument; no shell) and a fixed environment. */
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,44 +53,46 @@ int esfm_flash_run(char *const *tmpl, const char *pf, const char *name, const ch
     while (tmpl[n])
         n++;
     if (n == 0)
-        return esfm_fail(err, errlen, -EINVAL, "flash_command is empty; give the flasher's path");
+        return kf_errf(err, errlen, -EINVAL, "flash_command is empty; give the flasher's path");
     char **argv = calloc(n + 1, sizeof *argv);
     if (!argv)
-        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         argv[i] = substitute(tmpl[i], keys, vals, 5);
         if (!argv[i]) {
-            rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
+            rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
             goto out;
         }
     }
-    extern char **environ;
     pid_t pid = fork();
     if (pid < 0) {
-        rc = esfm_fail(err, errlen, -ENOEXEC, "fork for flash_command failed: %s", strerror(errno));
+        rc = kf_errf(err, errlen, -ENOEXEC, "fork for flash_command failed: %s", strerror(errno));
         goto out;
     }
     if (pid == 0) {
         /* Only the checked bitstream descriptor crosses the exec (the rest are O_CLOEXEC). */
         if (fd >= 0)
             fcntl(fd, F_SETFD, 0);
-        execve(argv[0], argv, environ);
+        /* A fixed environment, not the caller's: the flasher runs as root and must not be
+         * steered by LD_PRELOAD, IFS, a user's PATH or anything else the caller had set. */
+        static char *const clean_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", NULL};
+        execve(argv[0], argv, clean_env);
         _exit(127);
     }
     int st;
     while (waitpid(pid, &st, 0) < 0) {
         if (errno != EINTR) {
-            rc = esfm_fail(err, errlen, -ENOEXEC, "waitpid flash_command: %s", strerror(errno));
+            rc = kf_errf(err, errlen, -ENOEXEC, "waitpid flash_command: %s", strerror(errno));
             goto out;
         }
     }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        rc = esfm_fail(err, errlen, -ENOEXEC,
-                       "flash_command %s for %s on %s exited with %d%s; the FPGA may hold an "
-                       "old image, re-run esfm init",
-                       argv[0], name, pf, code, code == 127 ? " (cannot execute it)" : "");
+        rc = kf_errf(err, errlen, -ENOEXEC,
+                     "flash_command %s for %s on %s exited with %d%s; the FPGA may hold an "
+                     "old image, re-run esfm init",
+                     argv[0], name, pf, code, code == 127 ? " (cannot execute it)" : "");
     }
 out:
     for (size_t i = 0; i < n; i++)

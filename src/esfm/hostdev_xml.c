@@ -1,7 +1,7 @@
 /* The <hostdev> XML ESFM hands libvirt, and the parser that reads PCI hostdevs (host address,
  * alias, guest address) back out of a domain's XML, which is the truth for list-vf-vm. */
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <libxml/parser.h>

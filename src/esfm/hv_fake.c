@@ -3,7 +3,7 @@
  * esfm runs and the tests see the same VMs. It stands in for VFIO passthrough, which cannot run
  * here. With latency=paper each call sleeps the per-VF time measured on real hardware. */
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,8 +41,8 @@ static cJSON *load(struct hv_fake *f, int *lockfd, char *err, size_t len)
 {
     *lockfd = open(f->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (*lockfd < 0) {
-        esfm_fail(err, len, -EREMOTEIO, "fake hypervisor: cannot open %s: %s", f->lock,
-                  strerror(errno));
+        kf_errf(err, len, -EREMOTEIO, "fake hypervisor: cannot open %s: %s", f->lock,
+                strerror(errno));
         return NULL;
     }
     flock(*lockfd, LOCK_EX);
@@ -51,8 +51,8 @@ static cJSON *load(struct hv_fake *f, int *lockfd, char *err, size_t len)
     if (rc == -ENOENT) {
         st = cJSON_CreateObject();
     } else if (rc) {
-        esfm_fail(err, len, -EREMOTEIO, "fake hypervisor: %s: %s", f->path,
-                  rc == -EINVAL ? "not valid JSON" : strerror(-rc));
+        kf_errf(err, len, -EREMOTEIO, "fake hypervisor: %s: %s", f->path,
+                rc == -EINVAL ? "not valid JSON" : strerror(-rc));
         close(*lockfd);
         return NULL;
     }
@@ -67,7 +67,7 @@ static int save_unlock(struct hv_fake *f, cJSON *st, int lockfd, bool changed, c
     int rc = 0;
     if (changed) {
         char *text = cJSON_Print(st);
-        rc = text ? esfm_write_file_sync(f->path, text, err, len) : -ENOMEM;
+        rc = text ? kf_atomic_write_text(f->path, text, 0600, err, len) : -ENOMEM;
         free(text);
         if (rc)
             rc = -EREMOTEIO;
@@ -105,10 +105,10 @@ static bool injected(const cJSON *dom, const char *key, const char *bdf)
 
 static int no_domain(struct hv_fake *f, const char *name, char *err, size_t len)
 {
-    return esfm_fail(err, len, -ENOENT,
-                     "VM '%s' not found (fake hypervisor %s); check the VM name with "
-                     "esfm list-vf-vm or virsh list --all",
-                     name, f->path);
+    return kf_errf(err, len, -ENOENT,
+                   "VM '%s' not found (fake hypervisor %s); check the VM name with "
+                   "esfm list-vf-vm or virsh list --all",
+                   name, f->path);
 }
 
 static void fake_close(struct esfm_hv *hv)
@@ -145,8 +145,8 @@ static int fake_attach(struct esfm_hv *hv, const char *domain, const char *bdf, 
         goto out;
     }
     if (injected(dom, "fail_attach", bdf)) {
-        rc = esfm_fail(err, len, -EREMOTEIO,
-                       "fake hypervisor: injected attach failure for %s on %s", bdf, domain);
+        rc = kf_errf(err, len, -EREMOTEIO, "fake hypervisor: injected attach failure for %s on %s",
+                     bdf, domain);
         goto out;
     }
     const cJSON *e;
@@ -157,8 +157,8 @@ static int fake_attach(struct esfm_hv *hv, const char *domain, const char *bdf, 
         {
             const char *b = esfm_json_str(e, "bdf");
             if (b && strcmp(b, bdf) == 0) {
-                rc = esfm_fail(err, len, -EBUSY, "PCI device %s is in use by domain %s", bdf,
-                               d->string);
+                rc = kf_errf(err, len, -EBUSY, "PCI device %s is in use by domain %s", bdf,
+                             d->string);
                 goto out;
             }
         }
@@ -211,11 +211,10 @@ static int fake_detach(struct esfm_hv *hv, const char *domain, const char *bdf, 
     if (!dom)
         rc = no_domain(f, domain, err, len);
     else if (!find_hostdev(dom, alias, bdf, &idx))
-        rc = esfm_fail(err, len, -ENOENT, "domain %s has no hostdev %s (%s)", domain,
-                       alias ? alias : "?", bdf ? bdf : "?");
+        rc = kf_errf(err, len, -ENOENT, "domain %s has no hostdev %s (%s)", domain,
+                     alias ? alias : "?", bdf ? bdf : "?");
     else if (injected(dom, "fail_detach", bdf))
-        rc =
-            esfm_fail(err, len, -EREMOTEIO, "fake hypervisor: injected detach failure for %s", bdf);
+        rc = kf_errf(err, len, -EREMOTEIO, "fake hypervisor: injected detach failure for %s", bdf);
     else
         cJSON_DeleteItemFromArray(hostdevs_of(dom), idx);
     int rc2 = save_unlock(f, st, fd, rc == 0, err, len);
@@ -235,20 +234,20 @@ static int fake_pause(struct esfm_hv *hv, const char *domain, const char *alias,
     if (!dom) {
         rc = no_domain(f, domain, err, len);
     } else if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(dom, "running"))) {
-        rc = esfm_fail(err, len, -EREMOTEIO,
-                       "Requested operation is not valid: domain %s is not running", domain);
+        rc = kf_errf(err, len, -EREMOTEIO,
+                     "Requested operation is not valid: domain %s is not running", domain);
     } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dom, "device_pause"))) {
         /* What an unpatched QEMU answers. */
-        rc = esfm_fail(err, len, -EOPNOTSUPP,
-                       "{\"class\":\"CommandNotFound\",\"desc\":\"The command device_pause has "
-                       "not been found\"}");
+        rc = kf_errf(err, len, -EOPNOTSUPP,
+                     "{\"class\":\"CommandNotFound\",\"desc\":\"The command device_pause has "
+                     "not been found\"}");
     } else if (!(h = find_hostdev(dom, alias, NULL, &idx))) {
-        rc = esfm_fail(err, len, -ENOENT, "Device '%s' not found in %s", alias, domain);
+        rc = kf_errf(err, len, -ENOENT, "Device '%s' not found in %s", alias, domain);
     } else if (injected(dom, "fail_pause", esfm_json_str(h, "bdf"))) {
-        rc = esfm_fail(err, len, -EREMOTEIO,
-                       "fake hypervisor: injected device_pause failure "
-                       "for %s",
-                       alias);
+        rc = kf_errf(err, len, -EREMOTEIO,
+                     "fake hypervisor: injected device_pause failure "
+                     "for %s",
+                     alias);
     }
     if (rc) {
         save_unlock(f, st, fd, false, NULL, 0);
@@ -265,7 +264,7 @@ static int fake_pause(struct esfm_hv *hv, const char *domain, const char *alias,
         cJSON_DeleteItemFromObjectCaseSensitive(h, "paused");
         cJSON_AddBoolToObject(h, "paused", pause);
     } else {
-        rc = esfm_fail(err, len, -ENOENT, "Device '%s' vanished from %s", alias, domain);
+        rc = kf_errf(err, len, -ENOENT, "Device '%s' vanished from %s", alias, domain);
     }
     int rc2 = save_unlock(f, st, fd, rc == 0, err, len);
     return rc ? rc : rc2;
@@ -288,7 +287,7 @@ static int fake_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, c
     struct esfm_hostdev *v = calloc(cnt ? cnt : 1, sizeof *v);
     if (!v) {
         save_unlock(f, st, fd, false, NULL, 0);
-        return esfm_fail(err, len, -ENOMEM, "out of memory");
+        return kf_errf(err, len, -ENOMEM, "out of memory");
     }
     size_t k = 0;
     cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(st, "domains"))
@@ -325,16 +324,16 @@ int esfm_hv_fake_open(const char *uri, struct esfm_hv **out, char *err, size_t l
 {
     const char *p = uri + strlen("fake://");
     if (*p != '/')
-        return esfm_fail(err, len, -EINVAL, "fake URI wants an absolute path: fake:///dir/x.json");
+        return kf_errf(err, len, -EINVAL, "fake URI wants an absolute path: fake:///dir/x.json");
     struct hv_fake *f = calloc(1, sizeof *f);
     if (!f)
-        return esfm_fail(err, len, -ENOMEM, "out of memory");
+        return kf_errf(err, len, -ENOMEM, "out of memory");
     f->base.ops = &fake_ops;
     const char *q = strchr(p, '?');
     size_t plen = q ? (size_t)(q - p) : strlen(p);
     if (plen >= sizeof f->path) {
         free(f);
-        return esfm_fail(err, len, -EINVAL, "fake URI path too long");
+        return kf_errf(err, len, -EINVAL, "fake URI path too long");
     }
     memcpy(f->path, p, plen);
     f->path[plen] = '\0';
@@ -344,8 +343,8 @@ int esfm_hv_fake_open(const char *uri, struct esfm_hv **out, char *err, size_t l
             memcpy(f->latency_ms, paper_ms, sizeof paper_ms);
         } else if (strcmp(q, "?latency=0") != 0) {
             free(f);
-            return esfm_fail(err, len, -EINVAL,
-                             "fake URI option '%s' unknown; use ?latency=paper or ?latency=0", q);
+            return kf_errf(err, len, -EINVAL,
+                           "fake URI option '%s' unknown; use ?latency=paper or ?latency=0", q);
         }
     }
     *out = &f->base;
@@ -359,9 +358,9 @@ int esfm_hv_open(const char *uri, struct esfm_hv **out, char *err, size_t len)
 #ifdef ESFM_WITH_LIBVIRT
     return esfm_hv_libvirt_open(uri, out, err, len);
 #else
-    return esfm_fail(err, len, -EINVAL,
-                     "this esfm was built without libvirt (ESFM_LIBVIRT=OFF); only fake:// URIs "
-                     "work, got '%s'",
-                     uri);
+    return kf_errf(err, len, -EINVAL,
+                   "this esfm was built without libvirt (ESFM_LIBVIRT=OFF); only fake:// URIs "
+                   "work, got '%s'",
+                   uri);
 #endif
 }

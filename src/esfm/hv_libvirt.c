@@ -2,7 +2,7 @@
  * wait for the device-removed event, QMP device_pause through virDomainQemuMonitorCommand and
  * the hostdev list from every domain's XML. Any URI libvirt accepts works (remote, test:///). */
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <libvirt/libvirt-qemu.h>
@@ -92,9 +92,9 @@ static int lookup(struct hv_libvirt *h, const char *name, virDomainPtr *dom, cha
     if (*dom)
         return 0;
     if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
-        return esfm_fail(err, len, -ENOENT, "VM '%s' not found; list them with virsh list --all",
-                         name);
-    return esfm_fail(err, len, -EREMOTEIO, "looking up VM '%s': %s", name, last_error());
+        return kf_errf(err, len, -ENOENT, "VM '%s' not found; list them with virsh list --all",
+                       name);
+    return kf_errf(err, len, -EREMOTEIO, "looking up VM '%s': %s", name, last_error());
 }
 
 static unsigned affect_flags(virDomainPtr dom, unsigned flags)
@@ -161,8 +161,8 @@ static int lv_attach(struct esfm_hv *hv, const char *domain, const char *bdf, co
     char xml[1024];
     esfm_hostdev_xml(bdf, alias, xml, sizeof xml);
     if (virDomainAttachDeviceFlags(dom, xml, affect_flags(dom, flags)) < 0) {
-        rc = esfm_fail(err, len, -EREMOTEIO, "libvirt could not attach VF %s to VM %s: %s", bdf,
-                       domain, last_error());
+        rc = kf_errf(err, len, -EREMOTEIO, "libvirt could not attach VF %s to VM %s: %s", bdf,
+                     domain, last_error());
     } else {
         guest[0] = '\0';
         guest_address(dom, domain, alias, guest);
@@ -214,7 +214,7 @@ static int lv_detach(struct esfm_hv *hv, const char *domain, const char *bdf, co
     char xml[1024];
     esfm_hostdev_xml(bdf, alias, xml, sizeof xml);
     if (virDomainDetachDeviceFlags(dom, xml, f) < 0) {
-        rc = esfm_fail(
+        rc = kf_errf(
             err, len, virGetLastErrorCode() == VIR_ERR_DEVICE_MISSING ? -ENOENT : -EREMOTEIO,
             "libvirt could not detach VF %s (%s) from VM %s: %s", bdf, alias, domain, last_error());
     } else if (f & VIR_DOMAIN_AFFECT_LIVE) {
@@ -233,10 +233,10 @@ static int lv_detach(struct esfm_hv *hv, const char *domain, const char *bdf, co
                 break;
         pthread_mutex_unlock(&w.lock);
         if (!w.done && guest_address(dom, domain, alias, NULL) == 0)
-            rc = esfm_fail(err, len, -ETIMEDOUT,
-                           "VM %s did not release VF %s within %d ms (guest ignored the unplug "
-                           "request?); retry or use --force after stopping its users",
-                           domain, bdf, timeout_ms);
+            rc = kf_errf(err, len, -ETIMEDOUT,
+                         "VM %s did not release VF %s within %d ms (guest ignored the unplug "
+                         "request?); retry or use --force after stopping its users",
+                         domain, bdf, timeout_ms);
     }
     if (cb >= 0)
         virConnectDomainEventDeregisterAny(h->conn, cb);
@@ -263,20 +263,20 @@ static int lv_pause(struct esfm_hv *hv, const char *domain, const char *alias, b
     cJSON_Delete(cmd);
     char *reply = NULL;
     if (!text) {
-        rc = esfm_fail(err, len, -ENOMEM, "out of memory");
+        rc = kf_errf(err, len, -ENOMEM, "out of memory");
     } else if (virDomainQemuMonitorCommand(dom, text, &reply, 0) < 0) {
         const char *m = last_error();
-        rc = esfm_fail(err, len, esfm_qmp_is_command_not_found(m) ? -EOPNOTSUPP : -EREMOTEIO,
-                       "QMP device_pause on %s/%s: %s", domain, alias, m);
+        rc = kf_errf(err, len, esfm_qmp_is_command_not_found(m) ? -EOPNOTSUPP : -EREMOTEIO,
+                     "QMP device_pause on %s/%s: %s", domain, alias, m);
     } else {
         cJSON *r = cJSON_Parse(reply);
         cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
         if (e) {
             const char *cls = esfm_json_str(e, "class"), *desc = esfm_json_str(e, "desc");
-            rc = esfm_fail(err, len,
-                           cls && strcmp(cls, "CommandNotFound") == 0 ? -EOPNOTSUPP : -EREMOTEIO,
-                           "QMP device_pause on %s/%s: %s: %s", domain, alias, cls ? cls : "?",
-                           desc ? desc : reply);
+            rc = kf_errf(err, len,
+                         cls && strcmp(cls, "CommandNotFound") == 0 ? -EOPNOTSUPP : -EREMOTEIO,
+                         "QMP device_pause on %s/%s: %s: %s", domain, alias, cls ? cls : "?",
+                         desc ? desc : reply);
         }
         cJSON_Delete(r);
     }
@@ -294,18 +294,17 @@ static int lv_list(struct esfm_hv *hv, struct esfm_hostdev **out, size_t *n, cha
     *n = 0;
     int nd = virConnectListAllDomains(h->conn, &doms, 0);
     if (nd < 0)
-        return esfm_fail(err, len, -EREMOTEIO, "listing VMs: %s", last_error());
+        return kf_errf(err, len, -EREMOTEIO, "listing VMs: %s", last_error());
     int rc = 0;
     for (int i = 0; i < nd; i++) {
         if (!rc) {
             char *xml = virDomainGetXMLDesc(doms[i], 0);
             const char *name = virDomainGetName(doms[i]);
             if (!xml)
-                rc =
-                    esfm_fail(err, len, -EREMOTEIO, "reading XML of VM %s: %s", name, last_error());
+                rc = kf_errf(err, len, -EREMOTEIO, "reading XML of VM %s: %s", name, last_error());
             size_t before = *n;
             if (xml && esfm_hostdevs_from_xml(name, xml, out, n) == -ENOMEM)
-                rc = esfm_fail(err, len, -ENOMEM, "out of memory");
+                rc = kf_errf(err, len, -ENOMEM, "out of memory");
             bool running = virDomainIsActive(doms[i]) == 1;
             for (size_t k = before; !rc && k < *n; k++)
                 (*out)[k].running = running;
@@ -351,18 +350,18 @@ int esfm_hv_libvirt_open(const char *uri, struct esfm_hv **out, char *err, size_
     }
     int rc = loop_get();
     if (rc)
-        return esfm_fail(err, len, -EREMOTEIO, "cannot start the libvirt event loop");
+        return kf_errf(err, len, -EREMOTEIO, "cannot start the libvirt event loop");
     struct hv_libvirt *h = calloc(1, sizeof *h);
     if (!h) {
         loop_put();
-        return esfm_fail(err, len, -ENOMEM, "out of memory");
+        return kf_errf(err, len, -ENOMEM, "out of memory");
     }
     h->base.ops = &libvirt_ops;
     h->conn = virConnectOpen(uri);
     if (!h->conn) {
-        rc = esfm_fail(err, len, -EREMOTEIO,
-                       "cannot connect to libvirt at %s: %s; is libvirtd running?", uri,
-                       last_error());
+        rc =
+            kf_errf(err, len, -EREMOTEIO,
+                    "cannot connect to libvirt at %s: %s; is libvirtd running?", uri, last_error());
         free(h);
         loop_put();
         return rc;

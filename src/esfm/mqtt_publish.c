@@ -1,7 +1,7 @@
 /* Publishes a VF's accelerator state on kfarm/accel/<node>/<bdf> as {"state": "..."} (retained,
  * QoS 1) through paho-mqtt C (OpenSSL build: TLS, user/password), so workers' tuners learn when
  * their accelerator comes and goes. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <MQTTClient.h>
 #include <kfarm/mqtt_security.h>
@@ -42,19 +42,19 @@ int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const cha
     char why[512];
     int rc;
     if (kf_mqtt_uri_tls(uri) < 0)
-        return esfm_fail(err, errlen, -EINVAL,
-                         "--mqtt wants tcp://HOST:PORT, or ssl://HOST:PORT for TLS, got '%s'", uri);
+        return kf_errf(err, errlen, -EINVAL,
+                       "--mqtt wants tcp://HOST:PORT, or ssl://HOST:PORT for TLS, got '%s'", uri);
     if ((rc = kf_mqtt_security_check(uri, sec, why, sizeof why)) ||
         (rc = kf_mqtt_security_check_files(sec, why, sizeof why)))
-        return esfm_fail(err, errlen, rc, "%s", why);
+        return kf_errf(err, errlen, rc, "%s", why);
     struct esfm_mqtt *m = calloc(1, sizeof *m);
     if (!m)
-        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     if (sec && sec->password_file &&
         (rc = kf_mqtt_read_password(sec->password_file, m->password, sizeof m->password, why,
                                     sizeof why))) {
         mqtt_free_unconnected(m);
-        return esfm_fail(err, errlen, rc, "%s", why);
+        return kf_errf(err, errlen, rc, "%s", why);
     }
     kf_mqtt_reserve_std_fds(); /* the SPANK prolog runs with stdin closed */
     char id[128];
@@ -62,7 +62,7 @@ int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const cha
     if (MQTTClient_create(&m->client, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL) !=
         MQTTCLIENT_SUCCESS) {
         mqtt_free_unconnected(m);
-        return esfm_fail(err, errlen, -EINVAL, "cannot create an MQTT client for %s", uri);
+        return kf_errf(err, errlen, -EINVAL, "cannot create an MQTT client for %s", uri);
     }
     MQTTClient_connectOptions co = MQTTClient_connectOptions_initializer;
     co.keepAliveInterval = 30;
@@ -90,7 +90,7 @@ int esfm_mqtt_new(const char *uri, const struct kf_mqtt_security *sec, const cha
                               m->tls_error[0] ? m->tls_error : NULL);
         MQTTClient_destroy(&m->client);
         mqtt_free_unconnected(m);
-        return esfm_fail(err, errlen, rc == 4 || rc == 5 ? -EACCES : -EREMOTEIO, "%s", why);
+        return kf_errf(err, errlen, rc == 4 || rc == 5 ? -EACCES : -EREMOTEIO, "%s", why);
     }
     pthread_mutex_init(&m->lock, NULL);
     *out = m;

@@ -1,7 +1,8 @@
 /* PF operations: init (detach VFs, optional verified flash, remove/rescan, autoprobe off, QDMA
  * queue budget, VF count) and reconf (pause or detach VMs' VFs, 0 then N, resume survivors). */
 #include "hv.h"
-#include "internal.h"
+#include "clock.h"
+#include "esfm_internal.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -76,14 +77,14 @@ static int bind_vfs(struct esfm_ctx *ctx, const char *pf, const char *driver, ch
         int *rcs = calloc(n, sizeof *rcs);
         char(*errs)[ESFM_ERR_LEN] = calloc(n, ESFM_ERR_LEN);
         if (!rcs || !errs) {
-            rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
+            rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
         } else {
             struct pf_run run = {
                 .ctx = ctx, .driver = driver, .vfs = vfs, .rcs = rcs, .errs = errs};
             esfm_run_parallel(ctx->parallel, n, bind_one, &run);
             for (size_t i = 0; i < n && !rc; i++)
                 if (rcs[i])
-                    rc = esfm_fail(err, errlen, rcs[i] == -ENOENT ? -ENOENT : -EIO, "%s", errs[i]);
+                    rc = kf_errf(err, errlen, rcs[i] == -ENOENT ? -ENOENT : -EIO, "%s", errs[i]);
             if (!rc)
                 esfm_logf(ctx, "bound %zu VF(s) of %s to %s", n, pf, driver);
         }
@@ -96,9 +97,7 @@ static int bind_vfs(struct esfm_ctx *ctx, const char *pf, const char *driver, ch
 
 static double mono_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+    return (double)kf_now_ns() / 1e6;
 }
 
 static int set_numvfs(struct esfm_ctx *ctx, const char *pf, unsigned to, bool cycle, char *err,
@@ -133,11 +132,11 @@ static int check_pf_driver(struct esfm_ctx *ctx, const char *pf, char *err, size
     esfm_pci_driver(ctx, pf, drv, sizeof drv);
     if (drv[0])
         return 0;
-    return esfm_fail(err, errlen, -EIO,
-                     "PF %s has no driver bound, and only a PF driver (one with sriov_configure, "
-                     "e.g. pci-pf-stub) can create VFs; set \"pf_driver\" in the policy and run "
-                     "esfm init %s",
-                     pf, pf);
+    return kf_errf(err, errlen, -EIO,
+                   "PF %s has no driver bound, and only a PF driver (one with sriov_configure, "
+                   "e.g. pci-pf-stub) can create VFs; set \"pf_driver\" in the policy and run "
+                   "esfm init %s",
+                   pf, pf);
 }
 
 static cJSON *plan_json(const struct pf_vf *v, size_t n)
@@ -191,7 +190,7 @@ static int check_pf_not_busy(struct esfm_ctx *ctx, const char *pf, char *err, si
     char(*vfs)[ESFM_BDF_LEN];
     size_t nv;
     if (esfm_pci_list_vfs(ctx, pf, &vfs, &nv))
-        return esfm_fail(err, errlen, -EIO, "cannot list VFs of %s", pf);
+        return kf_errf(err, errlen, -EIO, "cannot list VFs of %s", pf);
     int rc = 0;
     for (size_t i = 0; !rc && i < nv; i++)
         rc = esfm_check_not_busy(ctx, vfs[i], err, errlen);
@@ -207,7 +206,7 @@ static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf
     char(*vfs)[ESFM_BDF_LEN];
     size_t nv;
     if (esfm_pci_list_vfs(ctx, pf, &vfs, &nv))
-        return esfm_fail(err, errlen, -EIO, "cannot list VFs of %s", pf);
+        return kf_errf(err, errlen, -EIO, "cannot list VFs of %s", pf);
     int fd = esfm_state_lock(ctx, err, errlen);
     if (fd < 0) {
         free(vfs);
@@ -222,17 +221,17 @@ static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf
         rc = esfm_hostdevs(ctx, &h, &nh, err, errlen);
     struct pf_vf *v = calloc(nv ? nv : 1, sizeof *v);
     if (!rc && !v)
-        rc = esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; !rc && i < nv; i++) {
         const struct esfm_hostdev *e = esfm_hostdev_find(h, nh, vfs[i]);
         cJSON *r = esfm_state_vf(st, vfs[i]);
         const char *pm = r ? esfm_json_str(r, "paused") : NULL;
         if (!ctx->hv && r) {
-            rc = esfm_fail(err, errlen, -EINVAL,
-                           "VF %s is recorded as used by VM %s; pass --connect URI so that ESFM "
-                           "can move it",
-                           vfs[i], esfm_json_str(r, "domain"));
+            rc = kf_errf(err, errlen, -EINVAL,
+                         "VF %s is recorded as used by VM %s; pass --connect URI so that ESFM "
+                         "can move it",
+                         vfs[i], esfm_json_str(r, "domain"));
             break;
         }
         if (!e && !(pm && strcmp(pm, "detach") == 0))
@@ -265,23 +264,119 @@ static int plan_vms(struct esfm_ctx *ctx, const char *pf, int keep, struct pf_vf
     return 0;
 }
 
-static void forget_removed(struct esfm_ctx *ctx, struct pf_vf *v, size_t n)
+/* Forgets the VFs removed from their VMs for good, in one state write: all or none of them. */
+static int forget_removed(struct esfm_ctx *ctx, struct pf_vf *v, size_t n, char *err, size_t errlen)
 {
-    char e[ESFM_ERR_LEN];
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].survive)
-            continue;
-        esfm_forget_vf(ctx, v[i].vf, e, sizeof e);
-        esfm_logf(ctx, "%s no longer exists; it was removed from VM %s", v[i].vf, v[i].domain);
-    }
+    int fd = esfm_state_lock(ctx, err, errlen);
+    if (fd < 0)
+        return fd;
+    cJSON *st = esfm_state_read(ctx, err, errlen);
+    int rc = st ? 0 : -ENOLCK;
+    for (size_t i = 0; st && i < n; i++)
+        if (!v[i].survive)
+            esfm_state_vf_del(st, v[i].vf);
+    if (st)
+        rc = esfm_state_write(ctx, st, err, errlen);
+    cJSON_Delete(st);
+    esfm_state_unlock(fd);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!v[i].survive)
+            esfm_logf(ctx, "%s no longer exists; it was removed from VM %s", v[i].vf, v[i].domain);
+    return rc;
 }
 
-/* The part of reconf after the intent is journaled; the repair of a crashed reconf runs it
- * again from the journal (every step is idempotent). */
-static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct pf_vf *v, size_t n,
-                      struct esfm_journal *j, cJSON *intent, bool repair, char *err, size_t errlen)
+/* Puts back what park_one moved while the PF has not changed yet: paused VFs are unpaused, the
+ * ones detached (for good or by the pause fallback) are attached again. Appends to err what could
+ * not be put back and returns -1 then (the journal must stay for the repair), else 0. */
+static int restore_parked(struct esfm_ctx *ctx, struct pf_vf *v, size_t n, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < n; k++) {
+        bool parked = v[k].rc == 0 && v[k].attached;
+        if (parked && !v[k].survive) /* detached for good: the VF stays, re-attach */
+            snprintf(v[k].method, sizeof v[k].method, "detach");
+        v[k].survive = parked;
+        v[k].rc = 0;
+    }
+    struct pf_run run = {.ctx = ctx, .v = v};
+    esfm_run_parallel(ctx->parallel, n, resume_one, &run);
+    int rc = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (!v[k].survive || !v[k].rc)
+            continue;
+        size_t l = strnlen(err, errlen);
+        if (l + 1 < errlen)
+            snprintf(err + l, errlen - l, "; %s could not return to %s (%s)", v[k].vf, v[k].domain,
+                     v[k].err);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Park: moves the VMs' VFs out of the way (survivors paused, the others detached). Outside a
+ * repair, a failure puts back what moved (*keep says whether that failed). */
+static int reconf_park(struct esfm_ctx *ctx, const char *pf, struct pf_vf *v, size_t n, bool repair,
+                       bool *keep, char *err, size_t errlen)
 {
     struct pf_run run = {.ctx = ctx, .v = v};
+    esfm_run_parallel(ctx->parallel, n, park_one, &run);
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].rc)
+            continue;
+        if (repair) {
+            esfm_logf(ctx, "repair: %s: %s", v[i].vf, v[i].err);
+            continue;
+        }
+        /* Nothing changed on the PF yet: put back what was parked and give up. */
+        int rc = kf_errf(err, errlen, v[i].rc, "reconf %s: moving %s out of %s: %s", pf, v[i].vf,
+                         v[i].domain, v[i].err);
+        *keep = restore_parked(ctx, v, n, err, errlen) != 0;
+        return rc;
+    }
+    /* The removed VFs are forgotten before the count changes; when that cannot be written (a
+     * full disk) nothing has changed on the PF yet either: put everything back. */
+    int rc = forget_removed(ctx, v, n, err, errlen);
+    if (rc && !repair)
+        *keep = restore_parked(ctx, v, n, err, errlen) != 0;
+    return rc;
+}
+
+/* Resume: survivors back in their VMs, recorded as they are. A VF that cannot return stays
+ * recorded as paused so that esfm unpause can retry; a record that cannot be written sets *keep. */
+static int reconf_resume(struct esfm_ctx *ctx, const char *pf, unsigned to, struct pf_vf *v,
+                         size_t n, bool *keep, char *err, size_t errlen)
+{
+    struct pf_run run = {.ctx = ctx, .v = v};
+    esfm_run_parallel(ctx->parallel, n, resume_one, &run);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char e2[ESFM_ERR_LEN];
+        if (!v[i].survive)
+            continue;
+        const char *paused = v[i].rc ? (v[i].method[0] ? v[i].method : "qmp") : NULL;
+        int wrc = esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL, paused, false, e2,
+                                 sizeof e2);
+        if (v[i].rc && !rc)
+            rc = kf_errf(err, errlen, v[i].rc,
+                         "reconf %s: VF count is %u but %s could not return to %s: %s; "
+                         "retry with esfm unpause %s",
+                         pf, to, v[i].vf, v[i].domain, v[i].err, v[i].vf);
+        if (wrc) {
+            *keep = true;
+            if (!rc)
+                rc = kf_errf(err, errlen, wrc, "reconf %s: %s", pf, e2);
+        }
+    }
+    return rc;
+}
+
+/* The part of reconf after the intent is journaled (with the plan, before any VF moves); the
+ * repair of a crashed reconf runs it again from the journal (every step is idempotent). *keep is
+ * set when the journal entry must stay for the repair: the PF changed (or parked VFs could not
+ * be put back) and the reconf did not finish. */
+static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct pf_vf *v, size_t n,
+                      bool repair, bool *keep, char *err, size_t errlen)
+{
+    *keep = false;
     int rc = esfm_pci_rescan(ctx, err, errlen);
     esfm_step(ctx, "rescan");
     if (rc)
@@ -300,54 +395,15 @@ static int reconf_run(struct esfm_ctx *ctx, const char *pf, unsigned to, struct 
         }
         free(h);
     }
-    esfm_run_parallel(ctx->parallel, n, park_one, &run);
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].rc)
-            continue;
-        if (!repair) {
-            /* Nothing changed on the PF yet: put back what was parked and give up. */
-            rc = esfm_fail(err, errlen, v[i].rc, "reconf %s: moving %s out of %s: %s", pf, v[i].vf,
-                           v[i].domain, v[i].err);
-            for (size_t k = 0; k < n; k++) {
-                bool parked = v[k].rc == 0 && v[k].attached;
-                if (parked && !v[k].survive) /* detached for good: the VF stays, re-attach */
-                    snprintf(v[k].method, sizeof v[k].method, "detach");
-                v[k].survive = parked;
-            }
-            esfm_run_parallel(ctx->parallel, n, resume_one, &run);
-            return rc;
-        }
-        esfm_logf(ctx, "repair: %s: %s", v[i].vf, v[i].err);
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(intent, "vfs");
-    cJSON_AddItemToObject(intent, "vfs", plan_json(v, n));
-    if (j && (rc = esfm_journal_update(ctx, j, intent, err, errlen)))
+    if ((rc = reconf_park(ctx, pf, v, n, repair, keep, err, errlen)))
         return rc;
-    forget_removed(ctx, v, n);
+    *keep = true; /* from here on the PF changes */
     if ((rc = set_numvfs(ctx, pf, to, true, err, errlen)))
         return rc;
-    const char *drv = ctx->policy->vf_driver;
-    if ((rc = bind_vfs(ctx, pf, drv, err, errlen)))
+    if ((rc = bind_vfs(ctx, pf, ctx->policy->vf_driver, err, errlen)))
         return rc;
-    esfm_run_parallel(ctx->parallel, n, resume_one, &run);
-    for (size_t i = 0; i < n; i++) {
-        char e2[ESFM_ERR_LEN];
-        if (!v[i].survive)
-            continue;
-        if (v[i].rc) {
-            /* Keep it reserved as paused so that "esfm unpause" can retry. */
-            esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL,
-                           v[i].method[0] ? v[i].method : "qmp", false, e2, sizeof e2);
-            if (!rc)
-                rc = esfm_fail(err, errlen, v[i].rc,
-                               "reconf %s: VF count is %u but %s could not return to %s: %s; "
-                               "retry with esfm unpause %s",
-                               pf, to, v[i].vf, v[i].domain, v[i].err, v[i].vf);
-        } else {
-            esfm_record_vf(ctx, v[i].vf, v[i].domain, v[i].alias, NULL, NULL, false, e2, sizeof e2);
-        }
-    }
-    return rc;
+    *keep = false;
+    return reconf_resume(ctx, pf, to, v, n, keep, err, errlen);
 }
 
 int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen)
@@ -355,18 +411,18 @@ int esfm_reconf_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t er
     const char *pf = esfm_json_str(intent, "pf");
     cJSON *to = cJSON_GetObjectItemCaseSensitive(intent, "to");
     if (!pf || !cJSON_IsNumber(to))
-        return esfm_fail(err, errlen, -ENOLCK, "reconf journal entry lacks pf/to");
+        return kf_errf(err, errlen, -ENOLCK, "reconf journal entry lacks pf/to");
     if (!ctx->hv && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(intent, "vfs")) > 0)
-        return esfm_fail(err, errlen, -EINVAL,
-                         "an interrupted reconf of %s moved VMs' VFs; run esfm with --connect "
-                         "to repair it",
-                         pf);
+        return kf_errf(err, errlen, -EINVAL,
+                       "an interrupted reconf of %s moved VMs' VFs; run esfm with --connect "
+                       "to repair it",
+                       pf);
     struct pf_vf *v;
     size_t n = plan_from_json(cJSON_GetObjectItemCaseSensitive(intent, "vfs"), &v);
     int lock = esfm_pf_lock(ctx, pf, err, errlen);
+    bool keep;
     int rc = lock < 0 ? lock
-                      : reconf_run(ctx, pf, (unsigned)to->valueint, v, n, NULL, intent, true, err,
-                                   errlen);
+                      : reconf_run(ctx, pf, (unsigned)to->valueint, v, n, true, &keep, err, errlen);
     if (lock >= 0)
         close(lock);
     free(v);
@@ -384,10 +440,10 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
         (rc = esfm_pci_read_uint(ctx, pf, "sriov_numvfs", &cur, err, errlen)))
         return -EIO;
     if (nvfs < 0 || (unsigned)nvfs > total)
-        return esfm_fail(err, errlen, -EINVAL,
-                         "PF %s supports 0 to %u VFs (sriov_totalvfs), "
-                         "not %d",
-                         pf, total, nvfs);
+        return kf_errf(err, errlen, -EINVAL,
+                       "PF %s supports 0 to %u VFs (sriov_totalvfs), "
+                       "not %d",
+                       pf, total, nvfs);
     if ((rc = check_pf_driver(ctx, pf, err, errlen)))
         return rc;
     int lock = esfm_pf_lock(ctx, pf, err, errlen);
@@ -408,16 +464,27 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
     cJSON_AddItemToObject(intent, "vfs", plan_json(v, n));
     if ((rc = esfm_journal_begin(ctx, intent, &j, err, errlen)))
         goto out;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = reconf_run(ctx, pf, (unsigned)nvfs, v, n, &j, intent, false, err, errlen);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double t0 = mono_ms();
+    bool keep;
+    rc = reconf_run(ctx, pf, (unsigned)nvfs, v, n, false, &keep, err, errlen);
+    double ms = mono_ms() - t0;
     if (rc && esfm_hv_lost(ctx)) {
         /* libvirtd went away while VFs were moving: which VM still holds which VF is unknown,
          * and putting them back needs a new connection. The journal keeps the reconf and the
          * next command finishes it (reconf's repair re-reads the VMs and rolls forward). */
         esfm_journal_keep(&j);
         rc = esfm_hv_lost_note(rc, "reconf", err, errlen);
+        goto out;
+    }
+    if (rc && keep) {
+        /* The PF changed, or parked VFs could not be put back: the next command finishes the
+         * reconf from the journal (rolls it forward). */
+        esfm_journal_keep(&j);
+        size_t l = strnlen(err, errlen);
+        if (l + 1 < errlen)
+            snprintf(err + l, errlen - l,
+                     "; the journal keeps the reconf and the next esfm command (e.g. esfm "
+                     "reconcile) finishes it");
         goto out;
     }
     esfm_journal_end(ctx, &j);
@@ -428,9 +495,7 @@ int esfm_reconf(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, char *err, s
         esfm_logf(ctx,
                   "reconf %s: %u -> %d VFs in %.0f ms; %zu VF(s) resumed in their VM, "
                   "%zu removed from VMs",
-                  pf, cur, nvfs,
-                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-                  moved, gone);
+                  pf, cur, nvfs, ms, moved, gone);
     }
 out:
     cJSON_Delete(intent);
@@ -499,10 +564,10 @@ static int init_park(struct esfm_ctx *ctx, const char *pf, cJSON *intent, char *
         esfm_run_parallel(ctx->parallel, n, park_one, &run);
         for (size_t i = 0; i < n; i++)
             if (v[i].rc && !rc)
-                rc = esfm_fail(err, errlen, v[i].rc, "init %s: detaching %s from %s: %s", pf,
-                               v[i].vf, v[i].domain, v[i].err);
+                rc = kf_errf(err, errlen, v[i].rc, "init %s: detaching %s from %s: %s", pf, v[i].vf,
+                             v[i].domain, v[i].err);
         if (!rc)
-            forget_removed(ctx, v, n);
+            rc = forget_removed(ctx, v, n, err, errlen);
     }
     free(v);
     return rc ? rc : set_numvfs(ctx, pf, 0, false, err, errlen);
@@ -514,7 +579,7 @@ int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errl
     const char *vfdrv = esfm_json_str(intent, "vf_driver");
     cJSON *nv = cJSON_GetObjectItemCaseSensitive(intent, "nvfs");
     if (!pf || !cJSON_IsNumber(nv))
-        return esfm_fail(err, errlen, -ENOLCK, "init journal entry lacks pf/nvfs");
+        return kf_errf(err, errlen, -ENOLCK, "init journal entry lacks pf/nvfs");
     int rc;
     if (esfm_pci_exists(ctx, pf) && (rc = init_park(ctx, pf, intent, err, errlen)))
         return rc;
@@ -527,7 +592,7 @@ int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errl
         return -EIO;
     esfm_step(ctx, "rescan");
     if (wait_for_device(ctx, pf, 5000))
-        return esfm_fail(err, errlen, -EIO, "PF %s did not come back after a PCI rescan", pf);
+        return kf_errf(err, errlen, -EIO, "PF %s did not come back after a PCI rescan", pf);
     char drv[64];
     esfm_pci_driver(ctx, pf, drv, sizeof drv);
     if (!drv[0] && ctx->policy->pf_driver) {
@@ -555,6 +620,57 @@ int esfm_init_finish(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errl
     return 0;
 }
 
+/* Opens an allow-listed bitstream and checks its sha256, hashed from the descriptor that stays
+ * open until the flash is over (bf), so that the file flashed is the file checked. */
+static int open_bitstream(struct esfm_ctx *ctx, const char *bitstream,
+                          const struct esfm_bitstream **bs, struct esfm_bitstream_file *bf,
+                          char sha[65], char *err, size_t errlen)
+{
+    *bs = esfm_policy_bitstream(ctx->policy, bitstream);
+    if (!*bs)
+        return kf_errf(err, errlen, -EACCES,
+                       "bitstream '%s' is not allow-listed in the policy; add {name, path, "
+                       "sha256} under \"bitstreams\"",
+                       bitstream);
+    if (!ctx->policy->flash_argv)
+        return kf_errf(err, errlen, -EINVAL, "the policy has no \"flash_command\"; cannot flash %s",
+                       bitstream);
+    int rc = esfm_bitstream_open(ctx->policy, *bs, bf, err, errlen);
+    if (rc)
+        return rc;
+    if ((rc = esfm_sha256_fd(bf->fd, bf->canon, sha, err, errlen))) {
+        esfm_bitstream_close(bf);
+        return rc;
+    }
+    if (strcmp(sha, (*bs)->sha256) != 0) {
+        esfm_bitstream_close(bf);
+        return kf_errf(err, errlen, -EACCES,
+                       "bitstream %s (%s) has sha256 %s but the policy expects %s; "
+                       "refusing to flash",
+                       bitstream, bf->canon, sha, (*bs)->sha256);
+    }
+    return 0;
+}
+
+/* Runs the flasher on the checked descriptor; the file must not change before or during it. */
+static int flash_bitstream(struct esfm_ctx *ctx, const char *pf, const struct esfm_bitstream *bs,
+                           struct esfm_bitstream_file *bf, const char *sha, char *err,
+                           size_t errlen)
+{
+    int rc = esfm_bitstream_recheck(ctx->policy, bs, bf, "between its sha256 check and the flash",
+                                    err, errlen);
+    if (rc)
+        return rc;
+    esfm_logf(ctx, "flashing %s (%s, sha256 %s) on %s", bs->name, bf->canon, sha, pf);
+    rc = esfm_flash_run(ctx->policy->flash_argv, pf, bs->name, bf->canon, bf->fd, sha, err, errlen);
+    if (rc)
+        return rc;
+    if ((rc = esfm_bitstream_recheck(ctx->policy, bs, bf, "during the flash", err, errlen)))
+        return rc;
+    esfm_step(ctx, "flash");
+    return 0;
+}
+
 int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bitstream,
               const char *vf_driver, char *err, size_t errlen)
 {
@@ -569,44 +685,21 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
     if (nvfs < 0)
         nvfs = (int)cur; /* remove/rescan drops the VFs: bring back as many as there were */
     if ((unsigned)nvfs > total)
-        return esfm_fail(err, errlen, -EINVAL,
-                         "PF %s supports 0 to %u VFs (sriov_totalvfs), "
-                         "not %d",
-                         pf, total, nvfs);
+        return kf_errf(err, errlen, -EINVAL,
+                       "PF %s supports 0 to %u VFs (sriov_totalvfs), "
+                       "not %d",
+                       pf, total, nvfs);
     const struct esfm_bitstream *bs = NULL;
     struct esfm_bitstream_file bf = {.fd = -1};
-    if (bitstream) {
-        bs = esfm_policy_bitstream(ctx->policy, bitstream);
-        if (!bs)
-            return esfm_fail(err, errlen, -EACCES,
-                             "bitstream '%s' is not allow-listed in the policy; add {name, path, "
-                             "sha256} under \"bitstreams\"",
-                             bitstream);
-        if (!ctx->policy->flash_argv)
-            return esfm_fail(err, errlen, -EINVAL,
-                             "the policy has no \"flash_command\"; cannot flash %s", bitstream);
-        /* Hashed from the descriptor that stays open until the flash is over (bf). */
-        if ((rc = esfm_bitstream_open(ctx->policy, bs, &bf, err, errlen)))
-            return rc;
-        if ((rc = esfm_sha256_fd(bf.fd, bf.canon, sha, err, errlen))) {
-            esfm_bitstream_close(&bf);
-            return rc;
-        }
-        if (strcmp(sha, bs->sha256) != 0) {
-            esfm_bitstream_close(&bf);
-            return esfm_fail(err, errlen, -EACCES,
-                             "bitstream %s (%s) has sha256 %s but the policy expects %s; "
-                             "refusing to flash",
-                             bitstream, bf.canon, sha, bs->sha256);
-        }
-    }
+    if (bitstream && (rc = open_bitstream(ctx, bitstream, &bs, &bf, sha, err, errlen)))
+        return rc;
     if (!vf_driver)
         vf_driver = ctx->policy->vf_driver;
     if (vf_driver && !esfm_pci_driver_exists(ctx, vf_driver)) {
         esfm_bitstream_close(&bf);
-        return esfm_fail(err, errlen, -ENOENT,
-                         "VF driver %s is not loaded (no %s/bus/pci/drivers/%s); load its module",
-                         vf_driver, ctx->sysfs_root, vf_driver);
+        return kf_errf(err, errlen, -ENOENT,
+                       "VF driver %s is not loaded (no %s/bus/pci/drivers/%s); load its module",
+                       vf_driver, ctx->sysfs_root, vf_driver);
     }
     int lock = esfm_pf_lock(ctx, pf, err, errlen);
     if (lock < 0) {
@@ -634,17 +727,9 @@ int esfm_init(struct esfm_ctx *ctx, const char *pf_arg, int nvfs, const char *bi
         goto out;
     if ((rc = init_park(ctx, pf, intent, err, errlen)))
         goto end;
+    if (bs && (rc = flash_bitstream(ctx, pf, bs, &bf, sha, err, errlen)))
+        goto end;
     if (bs) {
-        if ((rc = esfm_bitstream_recheck(ctx->policy, bs, &bf,
-                                         "between its sha256 check and the flash", err, errlen)))
-            goto end;
-        esfm_logf(ctx, "flashing %s (%s, sha256 %s) on %s", bs->name, bf.canon, sha, pf);
-        if ((rc = esfm_flash_run(ctx->policy->flash_argv, pf, bs->name, bf.canon, bf.fd, sha, err,
-                                 errlen)))
-            goto end;
-        if ((rc = esfm_bitstream_recheck(ctx->policy, bs, &bf, "during the flash", err, errlen)))
-            goto end;
-        esfm_step(ctx, "flash");
         cJSON_ReplaceItemInObjectCaseSensitive(intent, "flashed", cJSON_CreateBool(true));
         if ((rc = esfm_journal_update(ctx, &j, intent, err, errlen)))
             goto end;

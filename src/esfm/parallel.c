@@ -1,6 +1,6 @@
 /* Runs independent per-VF steps on a few threads so that N slow hypervisor calls overlap;
  * each worker takes the next index until all are done. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,6 @@
 /* The PCI tree under <sysfs-root>/bus/pci: reads of devices, drivers and SR-IOV links, and one
  * named helper per sysfs write (as libvirt's virpci.c does), each reporting path and errno. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -60,12 +60,12 @@ int esfm_pci_read_uint(struct esfm_ctx *ctx, const char *bdf, const char *attr, 
     esfm_pci_path(ctx, bdf, attr, p, sizeof p);
     int rc = esfm_pci_read_str(ctx, bdf, attr, buf, sizeof buf);
     if (rc)
-        return esfm_fail(err, errlen, rc, "cannot read %s: %s", p, strerror(-rc));
+        return kf_errf(err, errlen, rc, "cannot read %s: %s", p, strerror(-rc));
     char *end;
     errno = 0;
     unsigned long x = strtoul(buf, &end, 0);
     if (errno || end == buf || x > 0xffffffffUL)
-        return esfm_fail(err, errlen, -EIO, "%s holds '%s', not a number", p, buf);
+        return kf_errf(err, errlen, -EIO, "%s holds '%s', not a number", p, buf);
     *v = (unsigned)x;
     return 0;
 }
@@ -206,8 +206,8 @@ static int write_attr(struct esfm_ctx *ctx, const char *path, const char *value,
 {
     int rc = ctx->sysfs.write_attr(ctx->sysfs.priv, path, value);
     if (rc)
-        return esfm_fail(err, len, rc, "%s: writing '%s' to %s failed: %s", why, value, path,
-                         strerror(-rc));
+        return kf_errf(err, len, rc, "%s: writing '%s' to %s failed: %s", why, value, path,
+                       strerror(-rc));
     return 0;
 }
 
@@ -216,7 +216,7 @@ static int write_dev_attr(struct esfm_ctx *ctx, const char *bdf, const char *att
 {
     char p[512];
     if (esfm_pci_path(ctx, bdf, attr, p, sizeof p))
-        return esfm_fail(err, len, -ENAMETOOLONG, "sysfs path too long for %s", bdf);
+        return kf_errf(err, len, -ENAMETOOLONG, "sysfs path too long for %s", bdf);
     return write_attr(ctx, p, value, why, err, len);
 }
 
@@ -285,9 +285,9 @@ int esfm_pci_bind_with_driver_override(struct esfm_ctx *ctx, const char *bdf, co
     if (strcmp(cur, driver) == 0)
         return 0;
     if (!esfm_pci_driver_exists(ctx, driver))
-        return esfm_fail(err, len, -ENOENT,
-                         "driver %s is not loaded (no %s/bus/pci/drivers/%s); load its module",
-                         driver, ctx->sysfs_root, driver);
+        return kf_errf(err, len, -ENOENT,
+                       "driver %s is not loaded (no %s/bus/pci/drivers/%s); load its module",
+                       driver, ctx->sysfs_root, driver);
     int rc = esfm_pci_unbind(ctx, bdf, err, len);
     if (!rc)
         rc = esfm_pci_set_driver_override(ctx, bdf, driver, err, len);
@@ -297,7 +297,7 @@ int esfm_pci_bind_with_driver_override(struct esfm_ctx *ctx, const char *bdf, co
         return rc;
     esfm_pci_driver(ctx, bdf, cur, sizeof cur);
     if (strcmp(cur, driver) != 0)
-        return esfm_fail(err, len, -EIO, "%s did not bind to %s after drivers_probe (bound: %s)",
-                         bdf, driver, cur[0] ? cur : "none");
+        return kf_errf(err, len, -EIO, "%s did not bind to %s after drivers_probe (bound: %s)", bdf,
+                       driver, cur[0] ? cur : "none");
     return 0;
 }

@@ -1,6 +1,6 @@
 /* Loads the admin policy (JSON) after checking that only root can change it, and answers the
  * questions the operations ask: budgets, bitstream allow-list, flash template, PF ids. */
-#include "internal.h"
+#include "esfm_internal.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -79,8 +79,8 @@ static int get_int(const cJSON *o, const char *key, int dflt, int *out, const ch
     }
     if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e6 ||
         v->valuedouble != (double)v->valueint)
-        return esfm_fail(err, errlen, -EINVAL, "policy %s: \"%s\" must be a whole number >= 0",
-                         path, key);
+        return kf_errf(err, errlen, -EINVAL, "policy %s: \"%s\" must be a whole number >= 0", path,
+                       key);
     *out = v->valueint;
     return 0;
 }
@@ -91,10 +91,10 @@ static int string_list(const cJSON *a, char ***out, const char *key, const char 
     if (!a)
         return 0;
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) == 0)
-        return esfm_fail(err, errlen, -EINVAL,
-                         "policy %s: \"%s\" must be a non-empty array of "
-                         "strings",
-                         path, key);
+        return kf_errf(err, errlen, -EINVAL,
+                       "policy %s: \"%s\" must be a non-empty array of "
+                       "strings",
+                       path, key);
     int n = cJSON_GetArraySize(a);
     char **v = calloc((size_t)n + 1, sizeof *v);
     if (!v)
@@ -105,8 +105,7 @@ static int string_list(const cJSON *a, char ***out, const char *key, const char 
     cJSON_ArrayForEach(e, a)
     {
         if (!cJSON_IsString(e))
-            return esfm_fail(err, errlen, -EINVAL, "policy %s: \"%s\" must hold strings", path,
-                             key);
+            return kf_errf(err, errlen, -EINVAL, "policy %s: \"%s\" must hold strings", path, key);
         if (!(v[i++] = strdup(e->valuestring)))
             return -ENOMEM;
     }
@@ -123,10 +122,10 @@ static int parse_bitstreams(const char *path, const cJSON *root, struct esfm_pol
     const cJSON *bd = cJSON_GetObjectItemCaseSensitive(root, "bitstream_dir");
     if (bd) {
         if (!cJSON_IsString(bd) || !esfm_bitstream_lexical_ok(bd->valuestring))
-            return esfm_fail(err, errlen, -EINVAL,
-                             "policy %s: \"bitstream_dir\" must be an absolute directory path "
-                             "without . or .. components",
-                             path);
+            return kf_errf(err, errlen, -EINVAL,
+                           "policy %s: \"bitstream_dir\" must be an absolute directory path "
+                           "without . or .. components",
+                           path);
         if (!(p->bitstream_dir = strdup(bd->valuestring)))
             return -ENOMEM;
         size_t n = strlen(p->bitstream_dir);
@@ -137,7 +136,7 @@ static int parse_bitstreams(const char *path, const cJSON *root, struct esfm_pol
     if (!bs)
         return 0;
     if (!cJSON_IsArray(bs))
-        return esfm_fail(err, errlen, -EINVAL, "policy %s: \"bitstreams\" must be an array", path);
+        return kf_errf(err, errlen, -EINVAL, "policy %s: \"bitstreams\" must be an array", path);
     p->bitstreams = calloc((size_t)cJSON_GetArraySize(bs) + 1, sizeof *p->bitstreams);
     if (!p->bitstreams)
         return -ENOMEM;
@@ -145,24 +144,24 @@ static int parse_bitstreams(const char *path, const cJSON *root, struct esfm_pol
     cJSON_ArrayForEach(e, bs)
     {
         if (!p->bitstream_dir)
-            return esfm_fail(err, errlen, -EINVAL,
-                             "policy %s: \"bitstreams\" needs \"bitstream_dir\", the root-owned "
-                             "directory every allow-listed image must lie in",
-                             path);
+            return kf_errf(err, errlen, -EINVAL,
+                           "policy %s: \"bitstreams\" needs \"bitstream_dir\", the root-owned "
+                           "directory every allow-listed image must lie in",
+                           path);
         const char *name = esfm_json_str(e, "name"), *bp = esfm_json_str(e, "path"),
                    *sha = esfm_json_str(e, "sha256");
         if (!name || !bp || !sha || strlen(sha) != 64 || bp[0] != '/')
-            return esfm_fail(err, errlen, -EINVAL,
-                             "policy %s: each bitstream needs \"name\", an absolute "
-                             "\"path\" and a 64-hex-digit \"sha256\"",
-                             path);
+            return kf_errf(err, errlen, -EINVAL,
+                           "policy %s: each bitstream needs \"name\", an absolute "
+                           "\"path\" and a 64-hex-digit \"sha256\"",
+                           path);
         size_t dl = strlen(p->bitstream_dir);
         if (!esfm_bitstream_lexical_ok(bp) ||
             (dl > 1 && (strncmp(bp, p->bitstream_dir, dl) != 0 || bp[dl] != '/')))
-            return esfm_fail(err, errlen, -EINVAL,
-                             "policy %s: bitstream %s path %s must lie in bitstream_dir %s and "
-                             "have no . or .. components",
-                             path, name, bp, p->bitstream_dir);
+            return kf_errf(err, errlen, -EINVAL,
+                           "policy %s: bitstream %s path %s must lie in bitstream_dir %s and "
+                           "have no . or .. components",
+                           path, name, bp, p->bitstream_dir);
         struct esfm_bitstream *b = &p->bitstreams[p->nbitstreams++];
         b->name = strdup(name);
         b->path = strdup(bp);
@@ -178,7 +177,7 @@ static int parse_bitstreams(const char *path, const cJSON *root, struct esfm_pol
         char canon[PATH_MAX], why[ESFM_ERR_LEN];
         int rc = esfm_bitstream_canon(p, b, canon, why, sizeof why);
         if (rc && rc != -ENOENT)
-            return esfm_fail(err, errlen, -EACCES, "policy %s: %s", path, why);
+            return kf_errf(err, errlen, -EACCES, "policy %s: %s", path, why);
     }
     return 0;
 }
@@ -188,24 +187,23 @@ static int parse(const char *path, const cJSON *root, struct esfm_policy *p, cha
 {
     int rc;
     if (!cJSON_IsObject(root))
-        return esfm_fail(err, errlen, -EINVAL, "policy %s: top level must be a JSON object", path);
+        return kf_errf(err, errlen, -EINVAL, "policy %s: top level must be a JSON object", path);
     const cJSON *vfs = cJSON_GetObjectItemCaseSensitive(root, "vfs");
     if (vfs && !cJSON_IsObject(vfs))
-        return esfm_fail(err, errlen, -EINVAL, "policy %s: \"vfs\" must be an object", path);
+        return kf_errf(err, errlen, -EINVAL, "policy %s: \"vfs\" must be an object", path);
     if ((rc = get_int(vfs, "per_job", -1, &p->per_job, path, err, errlen)) ||
         (rc = get_int(vfs, "per_user", -1, &p->per_user, path, err, errlen)))
         return rc;
     p->per_partition_default = -1;
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(vfs, "exclusive");
     if (ex && !cJSON_IsBool(ex))
-        return esfm_fail(err, errlen, -EINVAL, "policy %s: \"exclusive\" must be true/false", path);
+        return kf_errf(err, errlen, -EINVAL, "policy %s: \"exclusive\" must be true/false", path);
     p->shared = ex && cJSON_IsFalse(ex);
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(vfs, "per_partition");
     if (pp) {
         if (!cJSON_IsObject(pp))
-            return esfm_fail(err, errlen, -EINVAL,
-                             "policy %s: \"per_partition\" must map partition names to counts",
-                             path);
+            return kf_errf(err, errlen, -EINVAL,
+                           "policy %s: \"per_partition\" must map partition names to counts", path);
         int n = cJSON_GetArraySize(pp);
         p->partitions = calloc((size_t)n + 1, sizeof *p->partitions);
         if (!p->partitions)
@@ -232,10 +230,10 @@ static int parse(const char *path, const cJSON *root, struct esfm_policy *p, cha
                           "flash_command", path, err, errlen)))
         return rc;
     if (p->flash_argv && (!p->flash_argv[0] || p->flash_argv[0][0] != '/'))
-        return esfm_fail(err, errlen, -EINVAL,
-                         "policy %s: flash_command[0] must be an absolute path (no shell, no "
-                         "PATH search)",
-                         path);
+        return kf_errf(err, errlen, -EINVAL,
+                       "policy %s: flash_command[0] must be an absolute path (no shell, no "
+                       "PATH search)",
+                       path);
     if ((rc = string_list(cJSON_GetObjectItemCaseSensitive(root, "pf_ids"), &p->pf_ids, "pf_ids",
                           path, err, errlen)))
         return rc;
@@ -251,7 +249,7 @@ int esfm_policy_load(const char *path, struct esfm_policy **out, char *err, size
 {
     struct esfm_policy *p = calloc(1, sizeof *p);
     if (!p)
-        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     p->per_job = p->per_user = p->per_partition_default = p->qdma_qmax = -1;
     if (!path) {
         *out = p;
@@ -262,36 +260,36 @@ int esfm_policy_load(const char *path, struct esfm_policy **out, char *err, size
     cJSON *root = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        rc = esfm_fail(err, errlen, errno == ENOENT ? -ENOENT : -EACCES,
-                       "cannot open policy %s: %s", path, strerror(errno));
+        rc = kf_errf(err, errlen, errno == ENOENT ? -ENOENT : -EACCES, "cannot open policy %s: %s",
+                     path, strerror(errno));
         goto fail;
     }
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        rc = esfm_fail(err, errlen, -EACCES, "policy %s is not a regular file", path);
+        rc = kf_errf(err, errlen, -EACCES, "policy %s is not a regular file", path);
         goto fail;
     }
     /* Anyone who can write the policy can flash the FPGA and run flash_command as root. */
     if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        rc = esfm_fail(err, errlen, -EACCES,
-                       "policy %s must be owned by root and not group/world-writable (owner "
-                       "uid %u, mode %03o); fix with: chown root %s; chmod go-w %s",
-                       path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), path, path);
+        rc = kf_errf(err, errlen, -EACCES,
+                     "policy %s must be owned by root and not group/world-writable (owner "
+                     "uid %u, mode %03o); fix with: chown root %s; chmod go-w %s",
+                     path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), path, path);
         goto fail;
     }
     if ((rc = read_whole(fd, &text))) {
-        rc = esfm_fail(err, errlen, -EACCES, "cannot read policy %s: %s", path, strerror(-rc));
+        rc = kf_errf(err, errlen, -EACCES, "cannot read policy %s: %s", path, strerror(-rc));
         goto fail;
     }
     root = cJSON_Parse(text);
     if (!root) {
-        rc = esfm_fail(err, errlen, -EINVAL, "policy %s is not valid JSON (near '%.20s')", path,
-                       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+        rc = kf_errf(err, errlen, -EINVAL, "policy %s is not valid JSON (near '%.20s')", path,
+                     cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
         goto fail;
     }
     rc = parse(path, root, p, err, errlen);
     if (rc == -ENOMEM)
-        esfm_fail(err, errlen, rc, "out of memory reading policy %s", path);
+        kf_errf(err, errlen, rc, "out of memory reading policy %s", path);
     if (rc)
         goto fail;
     cJSON_Delete(root);
@@ -332,8 +330,8 @@ int esfm_policy_check_request(const char *policy_path, unsigned nvfs, const char
     if (rc || !p)
         return rc ? rc : -ENOMEM;
     if (p->per_job >= 0 && nvfs > (unsigned)p->per_job) {
-        rc = esfm_fail(err, errlen, -EACCES, "%u VFs asked; the policy allows 1 to %d per job",
-                       nvfs, p->per_job);
+        rc = kf_errf(err, errlen, -EACCES, "%u VFs asked; the policy allows 1 to %d per job", nvfs,
+                     p->per_job);
         goto out;
     }
     if (bitstream && !esfm_policy_bitstream(p, bitstream)) {
@@ -343,8 +341,8 @@ int esfm_policy_check_request(const char *policy_path, unsigned nvfs, const char
         for (size_t i = 0; i < p->nbitstreams && off < sizeof names; i++)
             off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", i ? ", " : "",
                                     p->bitstreams[i].name);
-        rc = esfm_fail(err, errlen, -EACCES, "bitstream '%s' is not allowed; allowed: %s",
-                       bitstream, p->nbitstreams ? names : "none (the policy lists no bitstreams)");
+        rc = kf_errf(err, errlen, -EACCES, "bitstream '%s' is not allowed; allowed: %s", bitstream,
+                     p->nbitstreams ? names : "none (the policy lists no bitstreams)");
     }
 out:
     esfm_policy_free(p);

@@ -1,7 +1,7 @@
 /* Repairs what a crashed run left in the journal (attach is rolled back, everything else rolled
  * forward), and lists pending entries for esfm status. Runs before every command. */
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,8 +12,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int esfm_job_attach_repair(struct esfm_ctx *ctx, cJSON *intent, char *err, size_t errlen);
 
 static const struct esfm_hostdev *find_in(struct esfm_ctx *ctx, struct esfm_hostdev **h, size_t *n,
                                           const char *vf, char *err, size_t errlen)
@@ -28,7 +26,7 @@ static int repair_vf(struct esfm_ctx *ctx, const char *op, cJSON *in, char *err,
     const char *vf = esfm_json_str(in, "vf"), *dom = esfm_json_str(in, "domain"),
                *alias = esfm_json_str(in, "alias");
     if (!vf || !dom || !alias)
-        return esfm_fail(err, errlen, -ENOLCK, "%s journal entry lacks vf/domain/alias", op);
+        return kf_errf(err, errlen, -ENOLCK, "%s journal entry lacks vf/domain/alias", op);
     int rc = esfm_need_hv(ctx, err, errlen);
     if (rc)
         return rc;
@@ -98,7 +96,7 @@ int esfm_repair(struct esfm_ctx *ctx, cJSON *in, char *err, size_t errlen)
 {
     const char *op = esfm_json_str(in, "op");
     if (!op)
-        return esfm_fail(err, errlen, -ENOLCK, "journal entry without an op");
+        return kf_errf(err, errlen, -ENOLCK, "journal entry without an op");
     if (!strcmp(op, "attach") || !strcmp(op, "detach") || !strcmp(op, "pause") ||
         !strcmp(op, "unpause"))
         return repair_vf(ctx, op, in, err, errlen);
@@ -135,20 +133,11 @@ int esfm_repair(struct esfm_ctx *ctx, cJSON *in, char *err, size_t errlen)
             esfm_logf(ctx, "repair: finished interrupted init of %s", esfm_json_str(in, "pf"));
         return rc;
     }
-    return esfm_fail(err, errlen, -ENOLCK, "journal entry with unknown op '%s'", op);
+    return kf_errf(err, errlen, -ENOLCK, "journal entry with unknown op '%s'", op);
 }
 
-static cJSON *read_entry(int fd)
-{
-    char buf[65536];
-    ssize_t r = pread(fd, buf, sizeof buf - 1, 0);
-    if (r <= 0)
-        return NULL;
-    buf[r] = '\0';
-    return cJSON_Parse(buf);
-}
-
-static int entry_names(struct esfm_ctx *ctx, char ***names, size_t *n)
+/* The names in <state>/journal ending in suffix (all when NULL), sorted. */
+static int entry_names(struct esfm_ctx *ctx, const char *suffix, char ***names, size_t *n)
 {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/journal", ctx->state_dir);
@@ -158,11 +147,13 @@ static int entry_names(struct esfm_ctx *ctx, char ***names, size_t *n)
     *n = 0;
     if (k < 0)
         return -errno;
+    size_t sl = suffix ? strlen(suffix) : 0;
     char **v = calloc((size_t)k + 1, sizeof *v);
     for (int i = 0; i < k; i++) {
-        size_t l = strlen(list[i]->d_name);
-        if (v && l > 5 && strcmp(list[i]->d_name + l - 5, ".json") == 0)
-            v[(*n)++] = strdup(list[i]->d_name);
+        const char *d = list[i]->d_name;
+        size_t l = strlen(d);
+        if (v && d[0] != '.' && l > sl && (!suffix || strcmp(d + l - sl, suffix) == 0))
+            v[(*n)++] = strdup(d);
         free(list[i]);
     }
     free(list);
@@ -170,46 +161,99 @@ static int entry_names(struct esfm_ctx *ctx, char ***names, size_t *n)
     return v ? 0 : -ENOMEM;
 }
 
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Removes what dead owners left besides intents: a lock whose intent was never written or was
+ * removed (a crash inside begin or end), and kf_atomic_write's temporary file of an intent that
+ * was being replaced. A living owner's files are kept: it holds the entry's lock. */
+static void remove_litter(struct esfm_ctx *ctx)
+{
+    char **names;
+    size_t n;
+    if (entry_names(ctx, NULL, &names, &n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char path[600], intent[600];
+        snprintf(path, sizeof path, "%s/journal/%s", ctx->state_dir, names[i]);
+        const char *tmp = strstr(names[i], ".json.tmp");
+        size_t l = strlen(names[i]);
+        bool lock = l > 5 && strcmp(names[i] + l - 5, ".lock") == 0;
+        if (!tmp && !lock)
+            continue;
+        size_t idlen = tmp ? (size_t)(tmp - names[i]) : l - 5;
+        snprintf(intent, sizeof intent, "%s/journal/%.*s.json", ctx->state_dir, (int)idlen,
+                 names[i]);
+        bool has_intent = access(intent, F_OK) == 0;
+        if (lock && has_intent)
+            continue;
+        int fd = esfm_journal_try_lock(intent, false);
+        if (fd < 0)
+            continue;
+        if (tmp)
+            unlink(path);
+        if (!access(intent, F_OK))
+            has_intent = true;
+        if (!has_intent) {
+            char lp[600];
+            snprintf(lp, sizeof lp, "%s/journal/%.*s.lock", ctx->state_dir, (int)idlen, names[i]);
+            unlink(lp);
+        }
+        close(fd);
+    }
+    free_names(names, n);
+}
+
+/* Repairs one entry if its owner is dead. Returns 1 when it was repaired (and removed). */
+static int reconcile_entry(struct esfm_ctx *ctx, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/journal/%s", ctx->state_dir, name);
+    int fd = esfm_journal_try_lock(path, false);
+    if (fd < 0)
+        return 0; /* its process is alive, or someone else repaired it */
+    cJSON *in = NULL;
+    int rc = esfm_read_json(path, &in);
+    if (rc == -ENOENT) {           /* finished, or repaired by another process, before we locked */
+        esfm_journal_remove(path); /* the lock we may have made again */
+        close(fd);
+        return 0;
+    }
+    char e[ESFM_ERR_LEN] = "";
+    if (rc)
+        /* Intents are replaced whole (kf_atomic_write), so a crash cannot leave a partial one:
+         * this is damage from outside. Dropping it could leak what it was doing; keep it. */
+        snprintf(e, sizeof e,
+                 "the entry is unreadable (%s), which a crash cannot cause; look at it, repair "
+                 "by hand (esfm list-vf-vm, list-vfs) and remove it",
+                 rc == -EINVAL ? "not JSON" : strerror(-rc));
+    else
+        rc = esfm_repair(ctx, in, e, sizeof e);
+    if (rc)
+        esfm_logf(ctx, "warning: could not repair %s (%s): %s; it stays pending", name,
+                  in ? esfm_json_str(in, "op") : "?", e);
+    else
+        esfm_journal_remove(path);
+    cJSON_Delete(in);
+    close(fd);
+    return rc ? 0 : 1;
+}
+
 int esfm_reconcile(struct esfm_ctx *ctx, int *repaired, char *err, size_t errlen)
 {
     char **names;
     size_t n;
     *repaired = 0;
-    if (entry_names(ctx, &names, &n))
-        return esfm_fail(err, errlen, -ENOLCK, "cannot read %s/journal", ctx->state_dir);
-    for (size_t i = 0; i < n; i++) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/journal/%s", ctx->state_dir, names[i]);
-        int fd = open(path, O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        struct stat st;
-        /* Locked: its process is alive. Unlinked after we opened: someone else repaired it. */
-        if (flock(fd, LOCK_EX | LOCK_NB) || fstat(fd, &st) || st.st_nlink == 0) {
-            close(fd);
-            continue;
-        }
-        cJSON *in = read_entry(fd);
-        char e[ESFM_ERR_LEN] = "";
-        int rc = in ? esfm_repair(ctx, in, e, sizeof e) : 0;
-        if (!in)
-            esfm_logf(ctx,
-                      "repair: dropping unreadable journal entry %s (written only "
-                      "partly before a crash; nothing had been changed yet)",
-                      names[i]);
-        if (rc) {
-            esfm_logf(ctx, "warning: could not repair %s (%s): %s; it stays pending", names[i],
-                      esfm_json_str(in, "op"), e);
-        } else {
-            unlink(path);
-            (*repaired)++;
-        }
-        cJSON_Delete(in);
-        close(fd);
-    }
+    if (entry_names(ctx, ".json", &names, &n))
+        return kf_errf(err, errlen, -ENOLCK, "cannot read %s/journal", ctx->state_dir);
     for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+        *repaired += reconcile_entry(ctx, names[i]);
+    free_names(names, n);
+    remove_litter(ctx);
     return 0;
 }
 
@@ -220,20 +264,21 @@ int esfm_list_pending(struct esfm_ctx *ctx, struct esfm_pending **out, size_t *n
     size_t k;
     *out = NULL;
     *n = 0;
-    if (entry_names(ctx, &names, &k))
-        return esfm_fail(err, errlen, -ENOLCK, "cannot read %s/journal", ctx->state_dir);
+    if (entry_names(ctx, ".json", &names, &k))
+        return kf_errf(err, errlen, -ENOLCK, "cannot read %s/journal", ctx->state_dir);
     struct esfm_pending *v = calloc(k ? k : 1, sizeof *v);
     for (size_t i = 0; v && i < k; i++) {
         char path[600];
         snprintf(path, sizeof path, "%s/journal/%s", ctx->state_dir, names[i]);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
+        cJSON *in = NULL;
+        if (esfm_read_json(path, &in) == -ENOENT)
+            continue; /* finished meanwhile */
         struct esfm_pending *p = &v[(*n)++];
         snprintf(p->name, sizeof p->name, "%s", names[i]);
-        if (flock(fd, LOCK_SH | LOCK_NB))
-            p->running = true;
-        cJSON *in = read_entry(fd);
+        int fd = esfm_journal_try_lock(path, true);
+        p->running = fd == -EWOULDBLOCK;
+        if (fd >= 0)
+            close(fd);
         const char *op = esfm_json_str(in, "op");
         const char *obj = esfm_json_str(in, "pf");
         if (!obj)
@@ -243,13 +288,10 @@ int esfm_list_pending(struct esfm_ctx *ctx, struct esfm_pending **out, size_t *n
         snprintf(p->op, sizeof p->op, "%s", op ? op : "?");
         snprintf(p->object, sizeof p->object, "%s", obj ? obj : "?");
         cJSON_Delete(in);
-        close(fd);
     }
-    for (size_t i = 0; i < k; i++)
-        free(names[i]);
-    free(names);
+    free_names(names, k);
     if (!v)
-        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     *out = v;
     return 0;
 }

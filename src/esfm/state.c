@@ -1,10 +1,9 @@
 /* Per-VF records in <state-dir>/vfs.json (owning jobs, domain, alias, paused method) guarded
- * by an flock, the per-PF locks, and the fsync'd atomic file replacement both rely on. */
-#include "internal.h"
+ * by an flock, replaced atomically (kf_atomic_write), and the per-PF locks. */
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,61 +11,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fsync_dir_of(const char *path)
-{
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    int fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
-int esfm_write_file_sync(const char *path, const char *data, char *err, size_t errlen)
-{
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return esfm_fail(err, errlen, -ENOLCK, "cannot create %s: %s", tmp, strerror(errno));
-    size_t len = strlen(data), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return esfm_fail(err, errlen, -ENOLCK, "cannot write %s: %s", tmp, strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) || close(fd)) {
-        int e = errno;
-        unlink(tmp);
-        return esfm_fail(err, errlen, -ENOLCK, "cannot sync %s: %s", tmp, strerror(e));
-    }
-    if (rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return esfm_fail(err, errlen, -ENOLCK, "cannot rename %s to %s: %s", tmp, path,
-                         strerror(e));
-    }
-    fsync_dir_of(path);
-    return 0;
-}
-
 static int lock_file(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
-        return esfm_fail(err, errlen, -ENOLCK, "cannot open lock %s: %s", path, strerror(errno));
+        return kf_errf(err, errlen, -ENOLCK, "cannot open lock %s: %s", path, strerror(errno));
     while (flock(fd, LOCK_EX) < 0) {
         if (errno != EINTR) {
             int e = errno;
             close(fd);
-            return esfm_fail(err, errlen, -ENOLCK, "cannot lock %s: %s", path, strerror(e));
+            return kf_errf(err, errlen, -ENOLCK, "cannot lock %s: %s", path, strerror(e));
         }
     }
     return fd;
@@ -122,15 +76,15 @@ cJSON *esfm_state_read(struct esfm_ctx *ctx, char *err, size_t errlen)
         return st;
     }
     if (rc && rc != -EINVAL) {
-        esfm_fail(err, errlen, -ENOLCK, "cannot read %s: %s", p, strerror(-rc));
+        kf_errf(err, errlen, -ENOLCK, "cannot read %s: %s", p, strerror(-rc));
         return NULL;
     }
     if (!st || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(st, "vfs"))) {
         cJSON_Delete(st);
-        esfm_fail(err, errlen, -ENOLCK,
-                  "state file %s is corrupt; move it away and run "
-                  "esfm list-vf-vm to see what libvirt has",
-                  p);
+        kf_errf(err, errlen, -ENOLCK,
+                "state file %s is corrupt; move it away and run "
+                "esfm list-vf-vm to see what libvirt has",
+                p);
         return NULL;
     }
     return st;
@@ -142,10 +96,11 @@ int esfm_state_write(struct esfm_ctx *ctx, cJSON *st, char *err, size_t errlen)
     snprintf(p, sizeof p, "%s/vfs.json", ctx->state_dir);
     char *text = cJSON_Print(st);
     if (!text)
-        return esfm_fail(err, errlen, -ENOMEM, "out of memory");
-    int rc = esfm_write_file_sync(p, text, err, errlen);
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
+    /* The state is written whole or not at all (a crash or a full disk leaves the old file). */
+    int rc = kf_atomic_write_text(p, text, 0600, err, errlen);
     free(text);
-    return rc;
+    return rc ? -ENOLCK : 0;
 }
 
 cJSON *esfm_state_vf(cJSON *st, const char *bdf)

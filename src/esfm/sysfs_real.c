@@ -1,6 +1,6 @@
 /* The real kernel's sysfs writes: one open/write/close per attribute, returning -errno.
  * The kernel reports a refused value (EBUSY, ERANGE, ENOENT...) as the write's errno. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -33,6 +33,7 @@ struct worker {
     struct kf_wire_batch replies; /* replies not sent yet (see flush_replies) */
     uint64_t replies_since;       /* when the oldest of them was made */
     uint64_t last_service_ns;     /* how long the last kernel ran */
+    struct kf_heap_trim trim;     /* gives freed buffers back, also when idle (heap_trim.c) */
     unsigned long served, failed, broadcasts;
 };
 
@@ -312,6 +313,7 @@ static void *next_message(struct worker *w, struct kf_backoff *idle, uint64_t gr
 {
     uint64_t sigterm_at = 0;
     for (;;) {
+        kf_heap_trim_maybe(&w->trim, kf_now_ns());
         kf_sendq_progress(w->sendq);
         void *buf = kf_wire_recv(0, NULL, len);
         if (buf)
@@ -380,13 +382,11 @@ static int serve(struct worker *w, int failed_start)
     struct kf_backoff idle;
     kf_backoff_init(&idle, 1000000);
     /* Gives freed request and reply buffers back at most once per 5 s (heap_trim.c). */
-    struct kf_heap_trim trim;
-    kf_heap_trim_init(&trim, 5000000000u, kf_now_ns());
+    kf_heap_trim_init(&w->trim, 5000000000u, kf_now_ns());
     /* The gateway normally says shut down within its drain timeout; past that (gateway gone or
      * stuck), leave on our own so that no rank outlives the job. */
     uint64_t grace_ns = (uint64_t)((w->cfg->drain_timeout_s + 10) * 1e9);
     for (;;) {
-        kf_heap_trim_maybe(&trim, kf_now_ns());
         int len = 0;
         void *buf = next_message(w, &idle, grace_ns, &len);
         if (!buf)
@@ -394,7 +394,7 @@ static int serve(struct worker *w, int failed_start)
         kf_backoff_reset(&idle);
         int stop = apply_message(w, buf, len, failed_start);
         free(buf);
-        kf_heap_trim_note(&trim, 1);
+        kf_heap_trim_note(&w->trim, 1);
         if (stop)
             return 0;
     }

@@ -2,6 +2,9 @@
  * atomically as key=value lines and read back by slurmstepd (as root) and by the epilog. */
 #include "kfarm_spank.h"
 
+#include "atomic_file.h"
+#include "errbuf.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,19 +47,18 @@ static void put(FILE *f, const char *key, const char *v)
 
 int ks_record_write(const char *dir, const struct ks_record *r, char *err, size_t errlen)
 {
-    char path[512], tmp[520];
+    char path[512];
     int rc = make_dir(dir, err, errlen);
     if (rc)
         return rc;
     snprintf(path, sizeof path, "%s/%" PRIu32, dir, r->job_id);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
     if (!f) {
         rc = -errno;
-        if (fd >= 0)
-            close(fd);
-        goto fail;
+        snprintf(err, errlen, "cannot write job record %s: %s", path, strerror(-rc));
+        return rc;
     }
     fprintf(f, "job=%" PRIu32 "\nuid=%u\nnvfs=%u\naccel=%d\nfallback=%s\n", r->job_id,
             (unsigned)r->uid, r->nvfs, r->accel ? 1 : 0, ks_fallback_name(r->fallback));
@@ -65,21 +67,17 @@ int ks_record_write(const char *dir, const struct ks_record *r, char *err, size_
     put(f, "guest_bdfs", r->guest_bdfs);
     put(f, "bitstream", r->bitstream);
     put(f, "reason", r->reason);
-    if (fflush(f) || fsync(fd)) {
-        rc = -errno;
-        fclose(f);
-        unlink(tmp);
-        goto fail;
+    if (fclose(f)) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "cannot write job record %s: out of memory", path);
+    } else {
+        char why[600];
+        /* 0600: the record names the job's VFs and its domain; only root reads it */
+        rc = kf_atomic_write(path, text, len, 0600, why, sizeof why);
+        if (rc)
+            kf_errf(err, errlen, rc, "cannot write job record: %s", why);
     }
-    fclose(f);
-    if (rename(tmp, path)) {
-        rc = -errno;
-        unlink(tmp);
-        goto fail;
-    }
-    return 0;
-fail:
-    snprintf(err, errlen, "cannot write job record %s: %s", path, strerror(-rc));
+    free(text);
     return rc;
 }
 

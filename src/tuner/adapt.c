@@ -1,6 +1,6 @@
 /* Error-coefficient adaptation: observed metric values are compared with what the current OP
  * expects; the averaged coefficient rescales the goals of the constraints on that metric. */
-#include "internal.h"
+#include "tuner_private.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,30 +1,18 @@
 /* A tuner block's definition: knobs (ranges, enumerations), metrics and input features,
  * with lookups by name and the enumeration of each knob's domain. */
-#include "internal.h"
+#include "tuner_private.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-int tuner_errorf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 int tuner_copy_name(char *dst, const char *src, const char *what, char *err, size_t errlen)
 {
     if (!src || !*src)
-        return tuner_errorf(err, errlen, -EINVAL, "%s name is empty: give it a name", what);
+        return kf_errf(err, errlen, -EINVAL, "%s name is empty: give it a name", what);
     if (strlen(src) >= TUNER_NAME_MAX)
-        return tuner_errorf(err, errlen, -ENAMETOOLONG,
-                            "%s name '%.32s...' is longer than %d bytes", what, src,
-                            TUNER_NAME_MAX - 1);
+        return kf_errf(err, errlen, -ENAMETOOLONG, "%s name '%.32s...' is longer than %d bytes",
+                       what, src, TUNER_NAME_MAX - 1);
     strcpy(dst, src);
     return 0;
 }
@@ -84,13 +72,13 @@ const char *tuner_block_name(const struct tuner *t)
 static int check_definable(struct tuner *t, const char *name, char *err, size_t errlen)
 {
     if (t->n_ops)
-        return tuner_errorf(err, errlen, -EBUSY,
-                            "cannot define '%s' in block '%s': it already has operating points",
-                            name ? name : "", t->block);
+        return kf_errf(err, errlen, -EBUSY,
+                       "cannot define '%s' in block '%s': it already has operating points",
+                       name ? name : "", t->block);
     if (tuner_knob_index(t, name) >= 0 || tuner_metric_index(t, name) >= 0 ||
         tuner_feature_index(t, name) >= 0)
-        return tuner_errorf(err, errlen, -EEXIST, "name '%s' is already used in block '%s'", name,
-                            t->block);
+        return kf_errf(err, errlen, -EEXIST, "name '%s' is already used in block '%s'", name,
+                       t->block);
     return 0;
 }
 
@@ -101,12 +89,12 @@ int tuner_add_knob_range(struct tuner *t, const char *name, long min, long max, 
     if (rc < 0)
         return rc;
     if (t->nk == TUNER_MAX_KNOBS)
-        return tuner_errorf(err, errlen, -ENOSPC, "block '%s' has more than %d knobs", t->block,
-                            TUNER_MAX_KNOBS);
+        return kf_errf(err, errlen, -ENOSPC, "block '%s' has more than %d knobs", t->block,
+                       TUNER_MAX_KNOBS);
     if (step <= 0 || max < min)
-        return tuner_errorf(err, errlen, -EINVAL,
-                            "knob '%s': range [%ld, %ld, %ld] needs min <= max and step > 0", name,
-                            min, max, step);
+        return kf_errf(err, errlen, -EINVAL,
+                       "knob '%s': range [%ld, %ld, %ld] needs min <= max and step > 0", name, min,
+                       max, step);
     struct knob *k = &t->knobs[t->nk];
     memset(k, 0, sizeof(*k));
     if ((rc = tuner_copy_name(k->name, name, "knob", err, errlen)) < 0)
@@ -124,17 +112,17 @@ int tuner_add_knob_enum(struct tuner *t, const char *name, const char *const *la
     if (rc < 0)
         return rc;
     if (t->nk == TUNER_MAX_KNOBS)
-        return tuner_errorf(err, errlen, -ENOSPC, "block '%s' has more than %d knobs", t->block,
-                            TUNER_MAX_KNOBS);
+        return kf_errf(err, errlen, -ENOSPC, "block '%s' has more than %d knobs", t->block,
+                       TUNER_MAX_KNOBS);
     if (n == 0)
-        return tuner_errorf(err, errlen, -EINVAL, "knob '%s': the enumeration has no values", name);
+        return kf_errf(err, errlen, -EINVAL, "knob '%s': the enumeration has no values", name);
     struct knob *k = &t->knobs[t->nk];
     memset(k, 0, sizeof(*k));
     if ((rc = tuner_copy_name(k->name, name, "knob", err, errlen)) < 0)
         return rc;
     k->labels = calloc(n, sizeof(char *));
     if (!k->labels)
-        return tuner_errorf(err, errlen, -ENOMEM, "out of memory for knob '%s'", name);
+        return kf_errf(err, errlen, -ENOMEM, "out of memory for knob '%s'", name);
     for (size_t i = 0; i < n; i++) {
         k->labels[i] = strdup(labels[i] ? labels[i] : "");
         if (!k->labels[i]) {
@@ -142,7 +130,7 @@ int tuner_add_knob_enum(struct tuner *t, const char *name, const char *const *la
                 free(k->labels[j]);
             free(k->labels);
             k->labels = NULL;
-            return tuner_errorf(err, errlen, -ENOMEM, "out of memory for knob '%s'", name);
+            return kf_errf(err, errlen, -ENOMEM, "out of memory for knob '%s'", name);
         }
     }
     k->n_labels = n;
@@ -159,8 +147,8 @@ int tuner_add_metric(struct tuner *t, const char *name, char *err, size_t errlen
     if (rc < 0)
         return rc;
     if (t->nm == TUNER_MAX_METRICS)
-        return tuner_errorf(err, errlen, -ENOSPC, "block '%s' has more than %d metrics", t->block,
-                            TUNER_MAX_METRICS);
+        return kf_errf(err, errlen, -ENOSPC, "block '%s' has more than %d metrics", t->block,
+                       TUNER_MAX_METRICS);
     struct metric *m = &t->metrics[t->nm];
     memset(m, 0, sizeof(*m));
     if ((rc = tuner_copy_name(m->name, name, "metric", err, errlen)) < 0)
@@ -176,11 +164,11 @@ int tuner_add_feature(struct tuner *t, const char *name, enum tuner_cmp validity
     if (rc < 0)
         return rc;
     if (t->nf == TUNER_MAX_FEATURES)
-        return tuner_errorf(err, errlen, -ENOSPC, "block '%s' has more than %d features", t->block,
-                            TUNER_MAX_FEATURES);
+        return kf_errf(err, errlen, -ENOSPC, "block '%s' has more than %d features", t->block,
+                       TUNER_MAX_FEATURES);
     if (validity != TUNER_LE && validity != TUNER_GE && validity != TUNER_DONT_CARE)
-        return tuner_errorf(err, errlen, -EINVAL,
-                            "feature '%s': validity must be le, ge or - (don't care)", name);
+        return kf_errf(err, errlen, -EINVAL,
+                       "feature '%s': validity must be le, ge or - (don't care)", name);
     struct feature *f = &t->features[t->nf];
     if ((rc = tuner_copy_name(f->name, name, "feature", err, errlen)) < 0)
         return rc;

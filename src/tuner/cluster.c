@@ -1,6 +1,6 @@
 /* Feature clusters: OPs sharing a feature vector form a cluster; the input's features select the
  * nearest valid cluster (per-field le/ge/- validity, euclidean or normalized distance). */
-#include "internal.h"
+#include "tuner_private.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* margot.json: builds a tuner block (knobs, metrics, features, monitors/adaptation, states) and
  * the learning parameters from mARGOt's configuration shape; errors say file, field, expected. */
-#include "internal.h"
+#include "tuner_private.h"
 #include "text_file.h"
 
 #include <cjson/cJSON.h>
@@ -25,7 +25,7 @@ struct ctx {
     const cJSON *block; /* the block being parsed (metrics look up their monitor's window) */
 };
 
-#define FAIL(c, code, ...) tuner_errorf((c)->err, (c)->errlen, code, __VA_ARGS__)
+#define FAIL(c, code, ...) kf_errf((c)->err, (c)->errlen, code, __VA_ARGS__)
 
 static const cJSON *member(const cJSON *o, const char *name)
 {
@@ -351,6 +351,38 @@ struct tuner *tuner_config_parse(const char *json, const char *origin, const cha
     return tuner_config_parse_ex(json, origin, block, lp, NULL, 0, err, errlen);
 }
 
+/* The block named `block` (NULL: the first) and its index in blocks, or NULL. */
+static const cJSON *find_block(const cJSON *blocks, const char *block, int *idx)
+{
+    const cJSON *b;
+    int i = 0;
+    cJSON_ArrayForEach(b, blocks)
+    {
+        const cJSON *n = member(b, "name");
+        if (!block || (cJSON_IsString(n) && !strcmp(n->valuestring, block))) {
+            *idx = i;
+            return b;
+        }
+        i++;
+    }
+    return NULL;
+}
+
+static int parse_distance(struct ctx *c, struct tuner *t, const cJSON *block, const char *where)
+{
+    const cJSON *dist = member(block, "feature_distance");
+    if (!dist)
+        return 0;
+    if (cJSON_IsString(dist) && !strcmp(dist->valuestring, "euclidean"))
+        tuner_set_feature_distance(t, TUNER_EUCLIDEAN);
+    else if (cJSON_IsString(dist) && !strcmp(dist->valuestring, "normalized"))
+        tuner_set_feature_distance(t, TUNER_NORMALIZED);
+    else
+        return FAIL(c, -EINVAL, "%s: %s.feature_distance: expected \"euclidean\" or \"normalized\"",
+                    c->origin, where);
+    return 0;
+}
+
 struct tuner *tuner_config_parse_ex(const char *json, const char *origin, const char *block,
                                     struct tuner_learn_params *lp, const char *const *metrics,
                                     size_t n_metrics, char *err, size_t errlen)
@@ -366,22 +398,13 @@ struct tuner *tuner_config_parse_ex(const char *json, const char *origin, const 
         return NULL;
     }
     struct tuner *t = NULL;
-    const cJSON *blocks = member(root, "blocks"), *b, *found = NULL;
+    const cJSON *blocks = member(root, "blocks"), *found = NULL;
     if (!cJSON_IsArray(blocks) || cJSON_GetArraySize(blocks) == 0) {
         FAIL(&c, -EINVAL, "%s: blocks: expected a non-empty array of blocks", c.origin);
         goto fail;
     }
-    int i = 0, found_idx = 0;
-    cJSON_ArrayForEach(b, blocks)
-    {
-        const cJSON *n = member(b, "name");
-        if (!block || (cJSON_IsString(n) && !strcmp(n->valuestring, block))) {
-            found = b;
-            found_idx = i;
-            break;
-        }
-        i++;
-    }
+    int found_idx = 0;
+    found = find_block(blocks, block, &found_idx);
     if (!found) {
         FAIL(&c, -ENOENT, "%s: blocks: no block named \"%s\"", c.origin, block);
         goto fail;
@@ -405,18 +428,8 @@ struct tuner *tuner_config_parse_ex(const char *json, const char *origin, const 
         if (tuner_metric_index(t, metrics[m]) < 0 &&
             tuner_add_metric(t, metrics[m], err, errlen) < 0)
             goto fail;
-    const cJSON *dist = member(found, "feature_distance");
-    if (dist) {
-        if (cJSON_IsString(dist) && !strcmp(dist->valuestring, "euclidean"))
-            tuner_set_feature_distance(t, TUNER_EUCLIDEAN);
-        else if (cJSON_IsString(dist) && !strcmp(dist->valuestring, "normalized"))
-            tuner_set_feature_distance(t, TUNER_NORMALIZED);
-        else {
-            FAIL(&c, -EINVAL, "%s: %s.feature_distance: expected \"euclidean\" or \"normalized\"",
-                 c.origin, where);
-            goto fail;
-        }
-    }
+    if (parse_distance(&c, t, found, where))
+        goto fail;
     const cJSON *reqs = member(found, "extra-functional_requirements"), *r;
     if (reqs && !cJSON_IsArray(reqs)) {
         FAIL(&c, -EINVAL, "%s: %s.extra-functional_requirements: expected an array of states",

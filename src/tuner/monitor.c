@@ -1,6 +1,6 @@
 /* Monitors: a fixed window of the last observations of a metric, with average, stddev, min,
  * max and last; push and average are O(1), min/max/stddev scan the (small) window. */
-#include "internal.h"
+#include "tuner_private.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,8 @@
 /* Background MQTT connection for the tuner's selector, learner and observer: paho MQTTAsync (the
  * OpenSSL build) with user/password and TLS, automatic reconnect, and a mutex-protected inbox. */
 #include "mqtt_link.h"
-#include "internal.h"
+#include "clock.h"
+#include "tuner_private.h"
 
 #include <MQTTAsync.h>
 #include <kfarm/mqtt_security.h>
@@ -50,9 +51,7 @@ struct mqtt_link {
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)kf_now_ns() * 1e-9;
 }
 
 void mqtt_topic_level(char *s)
@@ -198,7 +197,7 @@ static int set_security(struct mqtt_link *l, const char *uri, const struct kf_mq
         l->keyfile = dup_or_null(sec->keyfile, &oom);
     }
     if (oom)
-        return tuner_errorf(err, errlen, -ENOMEM, "out of memory for the MQTT client");
+        return kf_errf(err, errlen, -ENOMEM, "out of memory for the MQTT client");
     if (sec && sec->password_file) {
         int rc = kf_mqtt_read_password(sec->password_file, l->password, sizeof(l->password), err,
                                        errlen);
@@ -228,7 +227,7 @@ struct mqtt_link *mqtt_link_new(const char *uri, const struct kf_mqtt_security *
         return NULL;
     struct mqtt_link *l = calloc(1, sizeof(*l));
     if (!l) {
-        tuner_errorf(err, errlen, -ENOMEM, "out of memory for the MQTT client");
+        kf_errf(err, errlen, -ENOMEM, "out of memory for the MQTT client");
         return NULL;
     }
     if (set_security(l, uri, sec, err, errlen)) {
@@ -247,8 +246,8 @@ struct mqtt_link *mqtt_link_new(const char *uri, const struct kf_mqtt_security *
     l->arg = arg;
     int rc = MQTTAsync_create(&l->client, uri, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
     if (rc != MQTTASYNC_SUCCESS) {
-        tuner_errorf(err, errlen, -EINVAL, "cannot create MQTT client '%s' for %s (paho rc %d)",
-                     client_id, uri, rc);
+        kf_errf(err, errlen, -EINVAL, "cannot create MQTT client '%s' for %s (paho rc %d)",
+                client_id, uri, rc);
         free_security(l);
         pthread_mutex_destroy(&l->lock);
         pthread_cond_destroy(&l->arrived);

@@ -1,6 +1,6 @@
 /* Operating points: the knowledge of a block, stored column-wise (features, knobs, metric means
  * and stddevs); any change invalidates the derived clusters, ranks and the cached decision. */
-#include "internal.h"
+#include "tuner_private.h"
 
 #include <stdlib.h>
 #include <string.h>

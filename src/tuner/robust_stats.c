@@ -1,6 +1,6 @@
 /* Robust statistics for calibration and learning: median, MAD-based outlier rejection, and the
  * power-of-two feature bucketing that selector, learner and observer share. */
-#include "internal.h"
+#include "tuner_private.h"
 
 #include <math.h>
 #include <stdlib.h>

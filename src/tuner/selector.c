@@ -2,6 +2,7 @@
  * exploits the best through a tuner block, falls back to CPU and re-explores on change. */
 #include "selector.h"
 #include "text_file.h"
+#include "tuner_private.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +18,56 @@
 static const char *const reason_text[] = {"calibrating", "exploiting",
                                           "fallback: accelerator unavailable"};
 
+struct cell {
+    double *tpu, *sec; /* calibration samples (time per unit, seconds per request) */
+    size_t n;
+    int calibrated;
+    uint64_t epoch; /* bumped on re-exploration: older observations are stale */
+    double mean_tpu, sd_tpu, mean_sec, sd_sec;
+    struct tuner_monitor *mon; /* observed time per unit while exploited */
+    size_t out_of_band;
+};
+
+struct lcluster {
+    double key[TUNER_MAX_FEATURES]; /* bucketed caller features */
+    struct cell *cells;             /* one per setting */
+};
+
+struct tuner_selector {
+    char app[TUNER_NAME_MAX], kind[TUNER_NAME_MAX];
+    size_t nf;
+    int has_accel;
+    struct tuner *core;
+    struct tuner_learn_params lp;
+    size_t variant_knob, accel_feature, m_tpu, m_time, m_thr;
+    size_t feat_map[TUNER_MAX_FEATURES];          /* caller feature i -> core feature index */
+    size_t extra_knobs[TUNER_MAX_KNOBS], n_extra; /* core knob indices besides the variant */
+
+    /* settings: every combination of knob values (mixed radix over the knob domains) */
+    size_t n_settings;
+    double *settings;         /* n_settings * nk */
+    unsigned char *in_design; /* per setting: calibrated locally (design_budget) */
+    double *domain[TUNER_MAX_KNOBS];
+    size_t dom_n[TUNER_MAX_KNOBS];
+
+    struct lcluster *clusters;
+    size_t n_clusters, cap_clusters;
+    size_t last_cluster;
+    int have_last_cluster;
+
+    int knowledge_dirty;
+    int prev_accel;
+    int core_valid; /* core's current OP is (core_cluster, core_setting) */
+    uint32_t core_setting, core_cluster;
+    int explore_active;
+    uint32_t explore_setting;
+    struct tuner_selector_stats st;
+
+    /* who listens and brings outside knowledge (the MQTT hookup), NULL without */
+    const struct selector_sink_ops *sink_ops;
+    void *sink;
+};
+
 /* ---- definitions ---- */
 
 static int ensure_metric(struct tuner *t, const char *name, size_t *idx, char *err, size_t errlen)
@@ -30,18 +81,17 @@ static int ensure_metric(struct tuner *t, const char *name, size_t *idx, char *e
     return 0;
 }
 
-static int define_block(struct tuner_selector *s, const char *const *names, char *err,
-                        size_t errlen)
+/* Metrics: only what the selector can measure. */
+static int define_metrics(struct tuner_selector *s, char *err, size_t errlen)
 {
     struct tuner *t = s->core;
-    /* metrics: only what the selector can measure */
     for (size_t i = 0; i < t->nm; i++) {
         const char *m = t->metrics[i].name;
         if (strcmp(m, "time_per_unit") && strcmp(m, "time") && strcmp(m, "throughput"))
-            return tuner_errorf(err, errlen, -EINVAL,
-                                "block '%s': metric '%s' cannot be measured "
-                                "by the selector; expected time_per_unit, time or throughput",
-                                t->block, m);
+            return kf_errf(err, errlen, -EINVAL,
+                           "block '%s': metric '%s' cannot be measured "
+                           "by the selector; expected time_per_unit, time or throughput",
+                           t->block, m);
     }
     int rc;
     if ((rc = ensure_metric(t, "time_per_unit", &s->m_tpu, err, errlen)) ||
@@ -49,9 +99,14 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
         (rc = ensure_metric(t, "throughput", &s->m_thr, err, errlen)))
         return rc;
     if (!t->metrics[s->m_tpu].mon && (rc = tuner_set_adaptation(t, s->m_tpu, 5, 5)) < 0)
-        return tuner_errorf(err, errlen, rc, "out of memory for adaptation");
+        return kf_errf(err, errlen, rc, "out of memory for adaptation");
+    return 0;
+}
 
-    /* the variant knob */
+/* The variant knob (cpu, accel), defined here or checked if margot.json has it. */
+static int define_variant_knob(struct tuner_selector *s, char *err, size_t errlen)
+{
+    struct tuner *t = s->core;
     int v = tuner_knob_index(t, "variant");
     if (v < 0) {
         static const char *const labels[] = {"cpu", "accel"};
@@ -62,17 +117,23 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
         const struct knob *k = &t->knobs[v];
         if (!k->is_enum || k->n_labels < 1 || k->n_labels > 2 || strcmp(k->labels[0], "cpu") ||
             (k->n_labels == 2 && strcmp(k->labels[1], "accel")))
-            return tuner_errorf(err, errlen, -EINVAL,
-                                "block '%s': knob 'variant' must be "
-                                "{\"values\": [\"cpu\", \"accel\"]}",
-                                t->block);
+            return kf_errf(err, errlen, -EINVAL,
+                           "block '%s': knob 'variant' must be "
+                           "{\"values\": [\"cpu\", \"accel\"]}",
+                           t->block);
     }
     s->variant_knob = (size_t)v;
     for (size_t i = 0; i < t->nk; i++)
         if (i != s->variant_knob)
             s->extra_knobs[s->n_extra++] = i;
+    return 0;
+}
 
-    /* features: the caller's (matched by name) plus accel_available */
+/* Features: the caller's (matched by name) plus accel_available, and no others. */
+static int define_features(struct tuner_selector *s, const char *const *names, char *err,
+                           size_t errlen)
+{
+    struct tuner *t = s->core;
     for (size_t i = 0; i < s->nf; i++) {
         int f = tuner_feature_index(t, names[i]);
         if (f < 0)
@@ -93,13 +154,19 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
             for (size_t i = 0; i < s->nf; i++)
                 given |= s->feat_map[i] == j;
             if (!given)
-                return tuner_errorf(err, errlen, -EINVAL,
-                                    "block '%s': feature '%s' of margot.json"
-                                    " is not among the features the adapter gives",
-                                    t->block, t->features[j].name);
+                return kf_errf(err, errlen, -EINVAL,
+                               "block '%s': feature '%s' of margot.json"
+                               " is not among the features the adapter gives",
+                               t->block, t->features[j].name);
         }
+    return 0;
+}
 
-    /* default objective: minimise time per unit of input */
+/* Default objective: minimise time per unit of input. */
+static int define_default_rank(struct tuner_selector *s, char *err, size_t errlen)
+{
+    struct tuner *t = s->core;
+    int rc;
     if (t->n_states == 0 && (rc = tuner_add_state(t, "default", err, errlen)) < 0)
         return rc;
     for (size_t i = 0; i < t->n_states; i++)
@@ -109,21 +176,26 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
                                      errlen)) < 0)
                 return rc;
         }
+    return 0;
+}
 
-    /* settings: product of the knob domains (variant restricted to cpu without accelerator) */
+/* Settings: product of the knob domains (variant restricted to cpu without accelerator). */
+static int define_settings(struct tuner_selector *s, char *err, size_t errlen)
+{
+    struct tuner *t = s->core;
     size_t total = 1;
     for (size_t k = 0; k < t->nk; k++) {
         size_t n = tuner_knob_domain(t, k, NULL, 0);
         if (k == s->variant_knob && !s->has_accel)
             n = 1;
         if (n == 0 || total * n > MAX_SETTINGS)
-            return tuner_errorf(err, errlen, -E2BIG,
-                                "block '%s': the knobs make more than %d "
-                                "settings to calibrate; narrow the ranges",
-                                t->block, MAX_SETTINGS);
+            return kf_errf(err, errlen, -E2BIG,
+                           "block '%s': the knobs make more than %d "
+                           "settings to calibrate; narrow the ranges",
+                           t->block, MAX_SETTINGS);
         s->domain[k] = malloc(n * sizeof(double));
         if (!s->domain[k])
-            return tuner_errorf(err, errlen, -ENOMEM, "out of memory");
+            return kf_errf(err, errlen, -ENOMEM, "out of memory");
         s->dom_n[k] = tuner_knob_domain(t, k, s->domain[k], n);
         if (s->dom_n[k] > n)
             s->dom_n[k] = n;
@@ -132,7 +204,7 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
     s->n_settings = total;
     s->settings = malloc(total * (t->nk ? t->nk : 1) * sizeof(double));
     if (!s->settings)
-        return tuner_errorf(err, errlen, -ENOMEM, "out of memory");
+        return kf_errf(err, errlen, -ENOMEM, "out of memory");
     for (size_t idx = 0; idx < total; idx++) {
         size_t r = idx;
         for (size_t k = t->nk; k-- > 0;) {
@@ -143,7 +215,17 @@ static int define_block(struct tuner_selector *s, const char *const *names, char
     return 0;
 }
 
-int selector_setting_of(const struct tuner_selector *s, const double *knobs)
+static int define_block(struct tuner_selector *s, const char *const *names, char *err,
+                        size_t errlen)
+{
+    int rc;
+    if ((rc = define_metrics(s, err, errlen)) || (rc = define_variant_knob(s, err, errlen)) ||
+        (rc = define_features(s, names, err, errlen)) || (rc = define_default_rank(s, err, errlen)))
+        return rc;
+    return define_settings(s, err, errlen);
+}
+
+static int selector_setting_of(const struct tuner_selector *s, const double *knobs)
 {
     size_t idx = 0;
     for (size_t k = 0; k < s->core->nk; k++) {
@@ -207,7 +289,7 @@ static int choose_design(struct tuner_selector *s)
     return 0;
 }
 
-struct tuner *selector_core_like(const struct tuner_selector *s)
+static struct tuner *selector_core_like(const struct tuner_selector *s)
 {
     const struct tuner *c = s->core;
     struct tuner *t = tuner_new(c->block);
@@ -261,7 +343,7 @@ static double key_distance(const double *a, const double *b, size_t nf)
     return d;
 }
 
-int selector_find_cluster(const struct tuner_selector *s, const double *key)
+static int selector_find_cluster(const struct tuner_selector *s, const double *key)
 {
     size_t nf = s->nf;
     for (size_t i = 0; i < s->n_clusters; i++)
@@ -270,7 +352,7 @@ int selector_find_cluster(const struct tuner_selector *s, const double *key)
     return -1;
 }
 
-struct lcluster *selector_cluster(struct tuner_selector *s, const double *key, size_t *idx)
+static struct lcluster *selector_cluster(struct tuner_selector *s, const double *key, size_t *idx)
 {
     size_t nf = s->nf;
     int found = selector_find_cluster(s, key);
@@ -348,7 +430,7 @@ static int cell_add_sample(struct tuner_selector *s, struct cell *c, double tpu,
     return 0;
 }
 
-int selector_apply_knowledge(struct tuner_selector *s, const struct tuner *k)
+static int selector_apply_knowledge(struct tuner_selector *s, const struct tuner *k)
 {
     size_t applied = 0;
     for (size_t o = 0; o < k->n_ops; o++) {
@@ -409,6 +491,103 @@ static int rebuild_core(struct tuner_selector *s)
     return 0;
 }
 
+/* ---- the sink and the calls it uses (selector.h) ---- */
+
+/* What the sink knows of the accelerator, after it applied what arrived; -1 without a sink. */
+static int poll_sink(struct tuner_selector *s)
+{
+    return s->sink_ops ? s->sink_ops->poll(s->sink, s) : -1;
+}
+
+int selector_set_sink(struct tuner_selector *s, const struct selector_sink_ops *ops, void *sink)
+{
+    if (s->sink_ops)
+        return -EALREADY;
+    s->sink_ops = ops;
+    s->sink = sink;
+    return 0;
+}
+
+void *selector_sink(const struct tuner_selector *s, const struct selector_sink_ops *ops)
+{
+    return s->sink_ops == ops ? s->sink : NULL;
+}
+
+const char *selector_app(const struct tuner_selector *s)
+{
+    return s->app;
+}
+
+const char *selector_kind(const struct tuner_selector *s)
+{
+    return s->kind;
+}
+
+const struct tuner *selector_block(const struct tuner_selector *s)
+{
+    return s->core;
+}
+
+size_t selector_knob_values(const struct tuner_selector *s, size_t k)
+{
+    return k < s->core->nk ? s->dom_n[k] : 0;
+}
+
+const struct tuner_learn_params *selector_learn_params(const struct tuner_selector *s)
+{
+    return &s->lp;
+}
+
+size_t selector_n_features(const struct tuner_selector *s)
+{
+    return s->nf;
+}
+
+const char *selector_feature_name(const struct tuner_selector *s, size_t i)
+{
+    return i < s->nf ? s->core->features[s->feat_map[i]].name : NULL;
+}
+
+size_t selector_n_settings(const struct tuner_selector *s)
+{
+    return s->n_settings;
+}
+
+size_t selector_n_clusters(const struct tuner_selector *s)
+{
+    return s->n_clusters;
+}
+
+int selector_explore(struct tuner_selector *s, const double *knobs)
+{
+    s->explore_active = 0;
+    if (!knobs)
+        return 0;
+    int set = selector_setting_of(s, knobs);
+    if (set < 0)
+        return set;
+    s->explore_setting = (uint32_t)set;
+    s->explore_active = 1;
+    return 0;
+}
+
+int selector_apply_prediction(struct tuner_selector *s, const char *text, char *err, size_t errlen)
+{
+    struct tuner *k = selector_core_like(s);
+    if (!k)
+        return kf_errf(err, errlen, -ENOMEM, "out of memory for a prediction");
+    int rc = tuner_knowledge_parse(k, text, "prediction", err, errlen);
+    if (rc == 0)
+        rc = selector_apply_knowledge(s, k);
+    tuner_free(k);
+    if (rc < 0)
+        return rc;
+    s->st.predictions++;
+    s->st.prediction_hash = tuner_text_hash(text);
+    s->explore_active = 0;
+    return 0;
+}
+
 /* ---- public API ---- */
 
 /* A knob margot.json declares for a kernel knob must stay inside the kernel's domain. */
@@ -434,11 +613,11 @@ static int add_declared_knobs(struct tuner *t, const struct tuner_knob_decl *kno
         int k = tuner_knob_index(t, d->name);
         if (k >= 0) {
             if (!narrows(&t->knobs[k], d))
-                return tuner_errorf(err, errlen, -EINVAL,
-                                    "block '%s': knob '%s' of margot.json is not inside the "
-                                    "kernel's declaration (%s); give a range within it on its "
-                                    "steps, or the same labels",
-                                    t->block, d->name, d->labels ? "labels" : "range");
+                return kf_errf(err, errlen, -EINVAL,
+                               "block '%s': knob '%s' of margot.json is not inside the "
+                               "kernel's declaration (%s); give a range within it on its "
+                               "steps, or the same labels",
+                               t->block, d->name, d->labels ? "labels" : "range");
             continue;
         }
         int rc = d->labels ? tuner_add_knob_enum(t, d->name, d->labels, d->n_labels, err, errlen)
@@ -465,23 +644,20 @@ struct tuner_selector *tuner_selector_new_knobs(const char *app, const char *kin
                                                 const char *knowledge, char *err, size_t errlen)
 {
     if (n_features > TUNER_MAX_FEATURES - 1 || (n_features && !feature_names)) {
-        tuner_errorf(err, errlen, -EINVAL, "selector '%s': at most %d features, with names",
-                     kind ? kind : "", TUNER_MAX_FEATURES - 1);
+        kf_errf(err, errlen, -EINVAL, "selector '%s': at most %d features, with names",
+                kind ? kind : "", TUNER_MAX_FEATURES - 1);
         return NULL;
     }
     struct tuner_selector *s = calloc(1, sizeof(*s));
     if (!s) {
-        tuner_errorf(err, errlen, -ENOMEM, "out of memory for a selector");
+        kf_errf(err, errlen, -ENOMEM, "out of memory for a selector");
         return NULL;
     }
-    atomic_init(&s->mqtt_accel, -1);
     s->prev_accel = -1;
     tuner_learn_params_default(&s->lp);
     if (tuner_copy_name(s->app, app ? app : "kfarm", "app", err, errlen) < 0 ||
         tuner_copy_name(s->kind, kind, "kind", err, errlen) < 0)
         goto fail;
-    snprintf(s->appid, sizeof(s->appid), "%s.%s", s->app, s->kind);
-    mqtt_topic_level(s->appid);
     s->nf = n_features;
     s->has_accel = has_accel != 0;
     if (margot_json) {
@@ -492,7 +668,7 @@ struct tuner_selector *tuner_selector_new_knobs(const char *app, const char *kin
         if (!s->core && strstr(e, "no block named"))
             s->core = tuner_config_load_ex(margot_json, NULL, &s->lp, measured, 3, e, sizeof(e));
         if (!s->core) {
-            tuner_errorf(err, errlen, -EINVAL, "%s", e);
+            kf_errf(err, errlen, -EINVAL, "%s", e);
             goto fail;
         }
         /* the block is this kind's, whatever it was called in the file */
@@ -500,7 +676,7 @@ struct tuner_selector *tuner_selector_new_knobs(const char *app, const char *kin
     } else {
         s->core = tuner_new(kind);
         if (!s->core) {
-            tuner_errorf(err, errlen, -ENOMEM, "out of memory for a selector");
+            kf_errf(err, errlen, -ENOMEM, "out of memory for a selector");
             goto fail;
         }
     }
@@ -508,7 +684,7 @@ struct tuner_selector *tuner_selector_new_knobs(const char *app, const char *kin
         define_block(s, feature_names, err, errlen) < 0)
         goto fail;
     if (choose_design(s) < 0) {
-        tuner_errorf(err, errlen, -ENOMEM, "out of memory for a selector");
+        kf_errf(err, errlen, -ENOMEM, "out of memory for a selector");
         goto fail;
     }
     if (knowledge) {
@@ -524,7 +700,7 @@ struct tuner_selector *tuner_selector_new_knobs(const char *app, const char *kin
             if (rc < 0)
                 goto fail;
         } else if (errno != ENOENT) {
-            tuner_errorf(err, errlen, -EIO, "%s", e);
+            kf_errf(err, errlen, -EIO, "%s", e);
             goto fail;
         }
     }
@@ -562,12 +738,40 @@ static void fill_choice(const struct tuner_selector *s, size_t cluster, size_t s
     out->epoch_ = s->clusters ? s->clusters[cluster].cells[set].epoch : 0;
 }
 
+/* Every setting of the cluster is calibrated: the tuner block picks the best for these features. */
+static int exploit(struct tuner_selector *s, const double *key, int accel, size_t ci,
+                   enum tuner_reason base, struct tuner_choice *out)
+{
+    if (s->knowledge_dirty && rebuild_core(s) < 0) {
+        fill_choice(s, ci, 0, TUNER_REASON_FALLBACK, out);
+        return -ENOMEM;
+    }
+    double in[TUNER_MAX_FEATURES];
+    for (size_t i = 0; i < s->nf; i++)
+        in[s->feat_map[i]] = key[i];
+    in[s->accel_feature] = accel;
+    struct tuner_decision d;
+    int set = -1;
+    if (tuner_update(s->core, in, &d) == 0)
+        set = selector_setting_of(s, tuner_op_knobs(s->core, d.op));
+    if (set < 0 || !s->clusters[ci].cells[set].calibrated ||
+        (!accel && setting_variant(s, (size_t)set) == TUNER_VARIANT_ACCEL)) {
+        set = 0; /* cannot happen with consistent knowledge; CPU setting 0 is always allowed */
+        s->core_valid = 0;
+    } else {
+        s->core_valid = 1;
+        s->core_setting = (uint32_t)set;
+        s->core_cluster = (uint32_t)ci;
+    }
+    fill_choice(s, ci, (size_t)set, base, out);
+    return 0;
+}
+
 int tuner_selector_choose(struct tuner_selector *s, const double *features, size_t n,
                           int accel_available, struct tuner_choice *out)
 {
-    if (s->mq)
-        selector_mqtt_drain(s);
-    int accel = s->has_accel && accel_available && atomic_load(&s->mqtt_accel) != 0;
+    int heard = poll_sink(s);
+    int accel = s->has_accel && accel_available && heard != 0;
     if (s->prev_accel == 0 && accel)
         reexplore_accel(s); /* it may be another device, or the host changed: measure again */
     s->prev_accel = accel;
@@ -630,37 +834,12 @@ int tuner_selector_choose(struct tuner_selector *s, const double *features, size
         return 0;
     }
 
-    /* exploit */
-    if (s->knowledge_dirty && rebuild_core(s) < 0) {
-        fill_choice(s, ci, 0, TUNER_REASON_FALLBACK, out);
-        return -ENOMEM;
-    }
-    double in[TUNER_MAX_FEATURES];
-    for (size_t i = 0; i < n; i++)
-        in[s->feat_map[i]] = key[i];
-    in[s->accel_feature] = accel;
-    struct tuner_decision d;
-    int set = -1;
-    if (tuner_update(s->core, in, &d) == 0)
-        set = selector_setting_of(s, tuner_op_knobs(s->core, d.op));
-    if (set < 0 || !cl->cells[set].calibrated ||
-        (!accel && setting_variant(s, (size_t)set) == TUNER_VARIANT_ACCEL)) {
-        set = 0; /* cannot happen with consistent knowledge; CPU setting 0 is always allowed */
-        s->core_valid = 0;
-    } else {
-        s->core_valid = 1;
-        s->core_setting = (uint32_t)set;
-        s->core_cluster = (uint32_t)ci;
-    }
-    fill_choice(s, ci, (size_t)set, base, out);
-    return 0;
+    return exploit(s, key, accel, ci, base, out);
 }
 
 int tuner_selector_accel_heard(struct tuner_selector *s)
 {
-    if (s->mq)
-        selector_mqtt_drain(s);
-    return atomic_load(&s->mqtt_accel);
+    return poll_sink(s);
 }
 
 static void reexplore_cluster(struct tuner_selector *s, struct lcluster *cl)
@@ -679,10 +858,19 @@ void tuner_selector_observe(struct tuner_selector *s, const struct tuner_choice 
         return;
     s->st.observations++;
     double tpu = seconds / work_units;
-    if (s->mq)
-        selector_mqtt_observation(s, c, seconds, tpu, work_units);
     if (c->cluster_ >= s->n_clusters || c->setting_ >= s->n_settings)
         return;
+    if (s->sink_ops) {
+        struct selector_observation o = {
+            .features = s->clusters[c->cluster_].key,
+            .accel_available = c->variant == TUNER_VARIANT_ACCEL || s->prev_accel == 1,
+            .knobs = s->settings + c->setting_ * s->core->nk,
+            .seconds = seconds,
+            .time_per_unit = tpu,
+            .work_units = work_units,
+        };
+        s->sink_ops->observed(s->sink, s, &o);
+    }
     struct lcluster *cl = &s->clusters[c->cluster_];
     struct cell *cell = &cl->cells[c->setting_];
     if (c->epoch_ != cell->epoch)
@@ -713,7 +901,7 @@ void tuner_selector_observe(struct tuner_selector *s, const struct tuner_choice 
 int tuner_selector_save(struct tuner_selector *s, const char *path, char *err, size_t errlen)
 {
     if (s->knowledge_dirty && rebuild_core(s) < 0)
-        return tuner_errorf(err, errlen, -ENOMEM, "%s: out of memory building the knowledge", path);
+        return kf_errf(err, errlen, -ENOMEM, "%s: out of memory building the knowledge", path);
     return tuner_knowledge_save(s->core, path, err, errlen);
 }
 
@@ -725,14 +913,15 @@ const char *tuner_selector_knob_name(const struct tuner_selector *s, size_t i)
 void tuner_selector_get_stats(const struct tuner_selector *s, struct tuner_selector_stats *st)
 {
     *st = s->st;
-    st->mqtt_connected = s->mq ? mqtt_link_connected(s->mq) : 0;
+    st->mqtt_connected = s->sink_ops ? s->sink_ops->connected(s->sink) : 0;
 }
 
 void tuner_selector_free(struct tuner_selector *s)
 {
     if (!s)
         return;
-    selector_mqtt_free(s);
+    if (s->sink_ops)
+        s->sink_ops->free(s->sink);
     for (size_t ci = 0; ci < s->n_clusters; ci++) {
         for (size_t set = 0; set < s->n_settings; set++) {
             free(s->clusters[ci].cells[set].tpu);

@@ -1,84 +1,55 @@
-/* Private state of a tuner_selector, shared by selector.c (decisions, calibration, knowledge)
- * and selector_mqtt.c (the optional MQTT hookup). */
+/* What a selector offers to the code that plugs into it (the MQTT hookup, selector_mqtt.c), below
+ * the public tuner.h calls: a sink it reports to and polls, and the calls a sink may use. The
+ * selector's state stays in selector.c; a sink keeps its own. */
 #ifndef KFARM_TUNER_SELECTOR_H
 #define KFARM_TUNER_SELECTOR_H
 
-#include "internal.h"
-#include "mqtt_link.h"
+#include <kfarm/tuner.h>
 
-#include <stdatomic.h>
-
-struct cell {
-    double *tpu, *sec; /* calibration samples (time per unit, seconds per request) */
-    size_t n;
-    int calibrated;
-    uint64_t epoch; /* bumped on re-exploration: older observations are stale */
-    double mean_tpu, sd_tpu, mean_sec, sd_sec;
-    struct tuner_monitor *mon; /* observed time per unit while exploited */
-    size_t out_of_band;
+/* One observation of a setting the selector knows, as a sink forwards it. */
+struct selector_observation {
+    const double *features; /* the caller's features, bucketed: selector_n_features() values */
+    int accel_available;
+    const double *knobs; /* the setting: one value per knob of selector_block() */
+    double seconds, time_per_unit, work_units;
 };
 
-struct lcluster {
-    double key[TUNER_MAX_FEATURES]; /* bucketed caller features */
-    struct cell *cells;             /* one per setting */
+/* The selector calls these on its owner's thread only. */
+struct selector_sink_ops {
+    /* Before each decision and accelerator query: apply what arrived (through the calls below)
+     * and return what is known of the accelerator: -1 unknown, 0 paused or detached, 1 active. */
+    int (*poll)(void *sink, struct tuner_selector *s);
+    void (*observed)(void *sink, const struct tuner_selector *s,
+                     const struct selector_observation *o);
+    int (*connected)(const void *sink);
+    void (*free)(void *sink);
 };
 
-struct tuner_selector {
-    char app[TUNER_NAME_MAX], kind[TUNER_NAME_MAX];
-    char appid[2 * TUNER_NAME_MAX + 2]; /* "<app>.<kind>", the <app> level of the topics */
-    size_t nf;
-    int has_accel;
-    struct tuner *core;
-    struct tuner_learn_params lp;
-    size_t variant_knob, accel_feature, m_tpu, m_time, m_thr;
-    size_t feat_map[TUNER_MAX_FEATURES];          /* caller feature i -> core feature index */
-    size_t extra_knobs[TUNER_MAX_KNOBS], n_extra; /* core knob indices besides the variant */
+/* Attaches a sink; the selector frees it with ops->free. -EALREADY if one is attached. */
+int selector_set_sink(struct tuner_selector *s, const struct selector_sink_ops *ops, void *sink);
+/* The attached sink when it has these ops, else NULL. */
+void *selector_sink(const struct tuner_selector *s, const struct selector_sink_ops *ops);
 
-    /* settings: every combination of knob values (mixed radix over the knob domains) */
-    size_t n_settings;
-    double *settings; /* n_settings * nk */
-    unsigned char *in_design; /* per setting: calibrated locally (design_budget) */
-    double *domain[TUNER_MAX_KNOBS];
-    size_t dom_n[TUNER_MAX_KNOBS];
+const char *selector_app(const struct tuner_selector *s);
+const char *selector_kind(const struct tuner_selector *s);
+/* The block the selector decides with (knobs, features, metrics), read-only. */
+const struct tuner *selector_block(const struct tuner_selector *s);
+/* How many of knob k's values can run here (the variant: cpu only without an accelerator). */
+size_t selector_knob_values(const struct tuner_selector *s, size_t k);
+const struct tuner_learn_params *selector_learn_params(const struct tuner_selector *s);
+/* The caller's features: how many, and the block's name for feature i. */
+size_t selector_n_features(const struct tuner_selector *s);
+const char *selector_feature_name(const struct tuner_selector *s, size_t i);
+/* Sizes of the calibration table: choices name a setting and a cluster below these. */
+size_t selector_n_settings(const struct tuner_selector *s);
+size_t selector_n_clusters(const struct tuner_selector *s);
 
-    struct lcluster *clusters;
-    size_t n_clusters, cap_clusters;
-    size_t last_cluster;
-    int have_last_cluster;
-
-    int knowledge_dirty;
-    int prev_accel;
-    int core_valid; /* core's current OP is (core_cluster, core_setting) */
-    uint32_t core_setting, core_cluster;
-    int explore_active;
-    uint32_t explore_setting;
-    struct tuner_selector_stats st;
-
-    /* MQTT hookup (NULL without) */
-    struct mqtt_link *mq;
-    unsigned mqtt_error_seen; /* mqtt_link_error_changed() counter */
-    char cid[160];
-    char t_welcome[400], t_obs[400], t_kia[400], t_explore[400], t_pred[400], t_accel[400];
-    atomic_int mqtt_accel;    /* -1 unknown, 0 paused/detached, 1 active */
-    atomic_int welcome_acked; /* a learner answered since the last (re)connect */
-    atomic_int welcome_now;   /* (re)connected: send the welcome at the next decision */
-    double next_welcome;      /* until then, the welcome is repeated (servers may be away) */
-};
-
-int selector_setting_of(const struct tuner_selector *s, const double *knobs);
-struct tuner *selector_core_like(const struct tuner_selector *s);
-int selector_apply_knowledge(struct tuner_selector *s, const struct tuner *k);
-/* The cluster of a bucketed key, made if new; past MAX_CLUSTERS (selector.c) the nearest
- * existing one. NULL only when out of memory. */
-struct lcluster *selector_cluster(struct tuner_selector *s, const double *key, size_t *idx);
-/* Index of the cluster with exactly this key, or -1. */
-int selector_find_cluster(const struct tuner_selector *s, const double *key);
-void selector_mqtt_drain(struct tuner_selector *s);
-/* Applies one message received on the selector's topics (explore, prediction, accel state);
- * messages on other topics are ignored. payload is NUL-terminated. */
-void selector_mqtt_handle(struct tuner_selector *s, const char *topic, const char *payload);
-void selector_mqtt_observation(struct tuner_selector *s, const struct tuner_choice *c, double sec,
-                               double tpu, double units);
-void selector_mqtt_free(struct tuner_selector *s);
+/* A learner's experiment: run the setting with these knob values (one per knob of the block)
+ * until the next explore command or knowledge. NULL, or values that name no setting, ends it;
+ * then -ENOENT for the latter. */
+int selector_explore(struct tuner_selector *s, const double *knobs);
+/* Applies knowledge received from a learner (ops.json text) as calibration, ends an experiment
+ * and counts it in the stats (predictions, prediction_hash). 0 or a negative errno. */
+int selector_apply_prediction(struct tuner_selector *s, const char *text, char *err, size_t errlen);
 
 #endif

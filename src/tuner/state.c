@@ -1,6 +1,6 @@
 /* States of a block: named optimisation problems, one active, each a list of constraints kept in
  * priority order and a rank (linear or geometric combination of metrics and knobs). */
-#include "internal.h"
+#include "tuner_private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +18,11 @@ struct state *tuner_find_state(struct tuner *t, const char *name)
 int tuner_add_state(struct tuner *t, const char *name, char *err, size_t errlen)
 {
     if (name && tuner_find_state(t, name))
-        return tuner_errorf(err, errlen, -EEXIST, "state '%s' already exists in block '%s'", name,
-                            t->block);
+        return kf_errf(err, errlen, -EEXIST, "state '%s' already exists in block '%s'", name,
+                       t->block);
     struct state *s = realloc(t->states, (t->n_states + 1) * sizeof(*s));
     if (!s)
-        return tuner_errorf(err, errlen, -ENOMEM, "out of memory for state '%s'", name);
+        return kf_errf(err, errlen, -ENOMEM, "out of memory for state '%s'", name);
     t->states = s;
     s = &t->states[t->n_states];
     memset(s, 0, sizeof(*s));
@@ -79,26 +79,24 @@ int tuner_add_constraint(struct tuner *t, const char *state, enum tuner_subject 
 {
     struct state *s = tuner_find_state(t, state);
     if (!s)
-        return tuner_errorf(err, errlen, -ENOENT, "state '%s' does not exist in block '%s'",
-                            state ? state : "(active)", t->block);
+        return kf_errf(err, errlen, -ENOENT, "state '%s' does not exist in block '%s'",
+                       state ? state : "(active)", t->block);
     int f = field_index(t, subject, field);
     if (f < 0)
-        return tuner_errorf(err, errlen, -ENOENT, "constraint on unknown %s '%s' in block '%s'",
-                            subject == TUNER_METRIC ? "metric" : "knob", field ? field : "",
-                            t->block);
+        return kf_errf(err, errlen, -ENOENT, "constraint on unknown %s '%s' in block '%s'",
+                       subject == TUNER_METRIC ? "metric" : "knob", field ? field : "", t->block);
     if (cmp == TUNER_DONT_CARE || cmp < TUNER_LT || cmp > TUNER_GE)
-        return tuner_errorf(err, errlen, -EINVAL,
-                            "constraint on '%s': comparison must be lt, le, "
-                            "gt or ge",
-                            field);
+        return kf_errf(err, errlen, -EINVAL,
+                       "constraint on '%s': comparison must be lt, le, "
+                       "gt or ge",
+                       field);
     if (confidence < 0)
-        return tuner_errorf(err, errlen, -EINVAL, "constraint on '%s': confidence must be >= 0",
-                            field);
+        return kf_errf(err, errlen, -EINVAL, "constraint on '%s': confidence must be >= 0", field);
     if (s->n_c == s->cap_c) {
         size_t cap = s->cap_c ? s->cap_c * 2 : 4;
         struct constraint *c = realloc(s->c, cap * sizeof(*c));
         if (!c)
-            return tuner_errorf(err, errlen, -ENOMEM, "out of memory for a constraint");
+            return kf_errf(err, errlen, -ENOMEM, "out of memory for a constraint");
         s->c = c;
         s->cap_c = cap;
     }
@@ -158,17 +156,17 @@ int tuner_set_rank(struct tuner *t, const char *state, enum tuner_direction dir,
 {
     struct state *s = tuner_find_state(t, state);
     if (!s)
-        return tuner_errorf(err, errlen, -ENOENT, "state '%s' does not exist in block '%s'",
-                            state ? state : "(active)", t->block);
+        return kf_errf(err, errlen, -ENOENT, "state '%s' does not exist in block '%s'",
+                       state ? state : "(active)", t->block);
     if (n > sizeof(s->terms) / sizeof(s->terms[0]))
-        return tuner_errorf(err, errlen, -E2BIG, "rank of state '%s' has too many terms", s->name);
+        return kf_errf(err, errlen, -E2BIG, "rank of state '%s' has too many terms", s->name);
     struct rank_term tmp[TUNER_MAX_METRICS + TUNER_MAX_KNOBS] = {0};
     for (size_t i = 0; i < n; i++) {
         int f = field_index(t, terms[i].subject, terms[i].name);
         if (f < 0)
-            return tuner_errorf(err, errlen, -ENOENT, "rank of state '%s': unknown %s '%s'",
-                                s->name, terms[i].subject == TUNER_METRIC ? "metric" : "knob",
-                                terms[i].name ? terms[i].name : "");
+            return kf_errf(err, errlen, -ENOENT, "rank of state '%s': unknown %s '%s'", s->name,
+                           terms[i].subject == TUNER_METRIC ? "metric" : "knob",
+                           terms[i].name ? terms[i].name : "");
         tmp[i].subject = terms[i].subject;
         tmp[i].field = (size_t)f;
         tmp[i].coef = terms[i].coef;

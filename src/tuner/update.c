@@ -1,6 +1,6 @@
 /* update(): the best OP of the selected cluster under the active state's constraints and rank,
  * relaxing constraints from the lowest priority up; cached while nothing it depends on changes. */
-#include "internal.h"
+#include "tuner_private.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "json_get.h"
 #include "snapshot.h"
 
 struct client_count {
@@ -131,18 +132,6 @@ static void put(struct buf *b, const char *fmt, ...)
     }
 }
 
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsTrue(v) ? 1 : 0;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 static void family(struct buf *b, const char *name, const char *type, const char *help)
 {
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -151,23 +140,25 @@ static void family(struct buf *b, const char *name, const char *type, const char
 static void put_gateway_families(struct buf *b, const cJSON *root)
 {
     family(b, "kfarm_uptime_seconds", "gauge", "Seconds since the gateway started.");
-    put(b, "kfarm_uptime_seconds %.3f\n", num(root, "uptime_s"));
+    put(b, "kfarm_uptime_seconds %.3f\n", kf_json_number(root, "uptime_s"));
     family(b, "kfarm_requests_total", "counter", "Requests accepted by the gateway.");
-    put(b, "kfarm_requests_total %.0f\n", num(root, "requests"));
+    put(b, "kfarm_requests_total %.0f\n", kf_json_number(root, "requests"));
     family(b, "kfarm_broadcasts_total", "counter", "Broadcasts forwarded to the workers.");
-    put(b, "kfarm_broadcasts_total %.0f\n", num(root, "broadcasts"));
+    put(b, "kfarm_broadcasts_total %.0f\n", kf_json_number(root, "broadcasts"));
     family(b, "kfarm_gateway_errors_total", "counter",
            "Requests the gateway answered with an error itself (bad frames, limits, shutdown).");
-    put(b, "kfarm_gateway_errors_total %.0f\n", num(root, "gateway_errors"));
+    put(b, "kfarm_gateway_errors_total %.0f\n", kf_json_number(root, "gateway_errors"));
     family(b, "kfarm_pending_requests", "gauge", "Requests waiting for a free worker slot.");
-    put(b, "kfarm_pending_requests %.0f\n", num(root, "pending"));
+    put(b, "kfarm_pending_requests %.0f\n", kf_json_number(root, "pending"));
     family(b, "kfarm_pending_bytes", "gauge",
            "Bytes of requests and broadcasts the gateway holds (bounded by --max-pending-bytes).");
-    put(b, "kfarm_pending_bytes %.0f\n", num(root, "pending_bytes"));
+    put(b, "kfarm_pending_bytes %.0f\n", kf_json_number(root, "pending_bytes"));
     family(b, "kfarm_latency_seconds", "gauge",
            "End-to-end request latency seen by the gateway, by quantile.");
-    put(b, "kfarm_latency_seconds{quantile=\"0.5\"} %g\n", num(root, "latency_p50_us") / 1e6);
-    put(b, "kfarm_latency_seconds{quantile=\"0.99\"} %g\n", num(root, "latency_p99_us") / 1e6);
+    put(b, "kfarm_latency_seconds{quantile=\"0.5\"} %g\n",
+        kf_json_number(root, "latency_p50_us") / 1e6);
+    put(b, "kfarm_latency_seconds{quantile=\"0.99\"} %g\n",
+        kf_json_number(root, "latency_p99_us") / 1e6);
 }
 
 static void put_worker_families(struct buf *b, const cJSON *workers)
@@ -176,28 +167,29 @@ static void put_worker_families(struct buf *b, const cJSON *workers)
     family(b, "kfarm_worker_requests_total", "counter", "Replies from each worker rank.");
     cJSON_ArrayForEach(w, workers)
     {
-        put(b, "kfarm_worker_requests_total{rank=\"%.0f\"} %.0f\n", num(w, "rank"),
-            num(w, "requests"));
+        put(b, "kfarm_worker_requests_total{rank=\"%.0f\"} %.0f\n", kf_json_number(w, "rank"),
+            kf_json_number(w, "requests"));
     }
     family(b, "kfarm_worker_errors_total", "counter", "Error replies from each worker rank.");
     cJSON_ArrayForEach(w, workers)
     {
-        put(b, "kfarm_worker_errors_total{rank=\"%.0f\"} %.0f\n", num(w, "rank"),
-            num(w, "errors"));
+        put(b, "kfarm_worker_errors_total{rank=\"%.0f\"} %.0f\n", kf_json_number(w, "rank"),
+            kf_json_number(w, "errors"));
     }
     family(b, "kfarm_worker_inflight", "gauge", "Requests outstanding at each worker rank.");
     cJSON_ArrayForEach(w, workers)
     {
-        put(b, "kfarm_worker_inflight{rank=\"%.0f\"} %.0f\n", num(w, "rank"), num(w, "inflight"));
+        put(b, "kfarm_worker_inflight{rank=\"%.0f\"} %.0f\n", kf_json_number(w, "rank"),
+            kf_json_number(w, "inflight"));
     }
     family(b, "kfarm_worker_service_seconds", "gauge",
            "Kernel service time on each worker rank, by quantile.");
     cJSON_ArrayForEach(w, workers)
     {
-        put(b, "kfarm_worker_service_seconds{rank=\"%.0f\",quantile=\"0.5\"} %g\n", num(w, "rank"),
-            num(w, "service_p50_us") / 1e6);
+        put(b, "kfarm_worker_service_seconds{rank=\"%.0f\",quantile=\"0.5\"} %g\n",
+            kf_json_number(w, "rank"), kf_json_number(w, "service_p50_us") / 1e6);
         put(b, "kfarm_worker_service_seconds{rank=\"%.0f\",quantile=\"0.99\"} %g\n",
-            num(w, "rank"), num(w, "service_p99_us") / 1e6);
+            kf_json_number(w, "rank"), kf_json_number(w, "service_p99_us") / 1e6);
     }
     family(b, "kfarm_worker_variant_info", "gauge",
            "The variant each worker rank used last and why (value is always 1).");
@@ -206,14 +198,15 @@ static void put_worker_families(struct buf *b, const cJSON *workers)
         put(b,
             "kfarm_worker_variant_info{rank=\"%.0f\",variant=\"%s\","
             "why=\"%s\"} 1\n",
-            num(w, "rank"), str(w, "variant"), str(w, "why"));
+            kf_json_number(w, "rank"), kf_json_string(w, "variant", ""),
+            kf_json_string(w, "why", ""));
     }
     family(b, "kfarm_worker_accel_available", "gauge",
            "1 when the worker's last decision saw its accelerator available.");
     cJSON_ArrayForEach(w, workers)
     {
-        put(b, "kfarm_worker_accel_available{rank=\"%.0f\"} %.0f\n", num(w, "rank"),
-            num(w, "accel_available"));
+        put(b, "kfarm_worker_accel_available{rank=\"%.0f\"} %.0f\n", kf_json_number(w, "rank"),
+            kf_json_number(w, "accel_available"));
     }
 }
 
@@ -224,8 +217,8 @@ static void put_client_families(struct buf *b, const cJSON *clients)
            "Requests accepted and not yet answered, per client (ROUTER id in hex, or evkit).");
     cJSON_ArrayForEach(c, clients)
     {
-        put(b, "kfarm_client_inflight{client=\"%s\"} %.0f\n", str(c, "client"),
-            num(c, "inflight"));
+        put(b, "kfarm_client_inflight{client=\"%s\"} %.0f\n", kf_json_string(c, "client", ""),
+            kf_json_number(c, "inflight"));
     }
 }
 

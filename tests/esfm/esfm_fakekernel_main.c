@@ -1,6 +1,8 @@
-/* esfm-fakekernel: the esfm command running on the FAKE kernel (fake_kernel.c) over the tree
- * given by --sysfs-root, for the CLI, crash and benchmark scripts. Test-only binary.
- * ESFM_FAKE_KERNEL_LATENCY=paper charges the measured rescan and VF-count latencies. */
+/* esfm-fakekernel: the esfm command (esfm_cli.h, the test seam) running on the FAKE kernel
+ * (fake_kernel.c) over the tree given by --sysfs-root, for the CLI, crash and benchmark scripts.
+ * Test-only binary. ESFM_FAKE_KERNEL_LATENCY=paper charges the measured rescan and VF-count
+ * latencies. */
+#include "esfm_cli.h"
 #include "fake_kernel.h"
 
 #include <stdio.h>
@@ -17,7 +19,7 @@ int main(int argc, char **argv)
             root = argv[i] + 13;
     }
     if (!root)
-        return esfm_cli_main(argc, argv, NULL); /* usage errors and --help */
+        return esfm_cli_run(argc, argv, NULL); /* usage errors and --help */
     struct fake_kernel k;
     /* The tree already exists (made by fake-tree); init only fills in what is missing. */
     if (fake_kernel_init(&k, root)) {
@@ -25,7 +27,7 @@ int main(int argc, char **argv)
         return 1;
     }
     fake_kernel_set_latency(&k, getenv("ESFM_FAKE_KERNEL_LATENCY"));
-    int rc = esfm_cli_main(argc, argv, &k.ops);
+    int rc = esfm_cli_run(argc, argv, &k.ops);
     fake_kernel_fini(&k);
     return rc;
 }

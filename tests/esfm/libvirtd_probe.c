@@ -4,7 +4,7 @@
  * fallback. Run by libvirtd_real.sh; sysfs is the FAKE kernel's tree (no VFs exist here). */
 #include "fake_kernel.h"
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

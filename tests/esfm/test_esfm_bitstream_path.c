@@ -1,7 +1,7 @@
 /* Bitstream paths: canonicalised and required under the policy's bitstream_dir (symlink escapes,
  * "..", wrong owner/mode refused, at policy load and at init), and the hash-to-flash race. */
 #include "esfm_test_env.h"
-#include "internal.h"
+#include "esfm_internal.h"
 #include "policy.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * for every k until it completes; the next context's reconciliation must leave a consistent
  * state: no VF lost, leaked, half-bound or in two VMs, and an empty journal. */
 #include "esfm_test_env.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -274,6 +275,192 @@ static void test_init_crash_at_every_step(void **s)
     run_every_step(&sc);
 }
 
+/* ---- admin attach, detach, pause, unpause of VF1 in vm1 ---- */
+static void three_vfs(struct env *e)
+{
+    env_set_numvfs(e, 3);
+}
+
+static void admin_attached(struct env *e)
+{
+    env_set_numvfs(e, 3);
+    struct esfm_ctx *c;
+    char err[ESFM_ERR_LEN], vf[ESFM_BDF_LEN];
+    if (env_ctx(e, false, false, &c, err) || esfm_attach(c, VF1, "vm1", vf, err, sizeof err))
+        abort();
+    esfm_ctx_free(c);
+}
+
+static void admin_paused(struct env *e)
+{
+    admin_attached(e);
+    struct esfm_ctx *c;
+    char err[ESFM_ERR_LEN];
+    if (env_ctx(e, false, false, &c, err) || esfm_pause(c, VF1, true, NULL, err, sizeof err))
+        abort();
+    esfm_ctx_free(c);
+}
+
+static int admin_attach_op(struct esfm_ctx *c, char *err)
+{
+    char vf[ESFM_BDF_LEN];
+    return esfm_attach(c, VF1, "vm1", vf, err, ESFM_ERR_LEN);
+}
+
+static int admin_detach_op(struct esfm_ctx *c, char *err)
+{
+    return esfm_detach(c, VF1, err, ESFM_ERR_LEN);
+}
+
+static int admin_pause_op(struct esfm_ctx *c, char *err)
+{
+    return esfm_pause(c, VF1, true, NULL, err, ESFM_ERR_LEN);
+}
+
+static int admin_unpause_op(struct esfm_ctx *c, char *err)
+{
+    return esfm_pause(c, VF1, false, NULL, err, ESFM_ERR_LEN);
+}
+
+/* The record says paused exactly when the VF is paused (QMP) or out of its VM (detach fallback). */
+static const char *record_paused(struct env *e, const char *vf)
+{
+    static char m[16];
+    cJSON *st = env_state(e);
+    cJSON *r = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "vfs"), vf);
+    cJSON *p = cJSON_GetObjectItem(r, "paused");
+    snprintf(m, sizeof m, "%s", cJSON_IsString(p) ? p->valuestring : "");
+    assert_null(cJSON_GetObjectItem(r, "pending"));
+    cJSON_Delete(st);
+    return m;
+}
+
+/* attach is rolled back unless it had completed: VF1 in vm1 and recorded, or neither. */
+static void admin_attach_check(struct env *e)
+{
+    char dom[64];
+    int held = env_holders(e, VF1, dom);
+    assert_int_equal(held, has_record(e, VF1, NULL));
+    if (held)
+        assert_string_equal(dom, "vm1");
+    if (held)
+        assert_string_equal(record_paused(e, VF1), "");
+    assert_int_equal(env_holders(e, VF0, NULL) + env_holders(e, VF2, NULL), 0);
+}
+
+/* detach is rolled forward: VF1 out of every VM and forgotten. */
+static void admin_detach_check(struct env *e)
+{
+    assert_int_equal(env_holders(e, VF1, NULL), 0);
+    assert_false(has_record(e, VF1, NULL));
+}
+
+/* pause is rolled back unless it had completed; the record agrees with the VM either way. */
+static void admin_pause_check(struct env *e)
+{
+    char dom[64];
+    assert_true(has_record(e, VF1, NULL));
+    const char *m = record_paused(e, VF1);
+    int held = env_holders(e, VF1, dom);
+    if (!strcmp(m, "detach")) {
+        assert_int_equal(held, 0);
+        return;
+    }
+    assert_int_equal(held, 1);
+    assert_string_equal(dom, "vm1");
+    assert_int_equal(env_hostdev_paused(e, VF1), !strcmp(m, "qmp"));
+}
+
+/* unpause is rolled forward: VF1 back in vm1, running, recorded as not paused. */
+static void admin_unpause_check(struct env *e)
+{
+    char dom[64];
+    assert_int_equal(env_holders(e, VF1, dom), 1);
+    assert_string_equal(dom, "vm1");
+    assert_false(env_hostdev_paused(e, VF1));
+    assert_string_equal(record_paused(e, VF1), "");
+}
+
+static void test_admin_attach_crash_at_every_step(void **s)
+{
+    (void)s;
+    struct scenario sc = {true, three_vfs, admin_attach_op, admin_attach_check, false};
+    run_every_step(&sc);
+}
+
+static void test_admin_detach_crash_at_every_step(void **s)
+{
+    (void)s;
+    struct scenario sc = {true, admin_attached, admin_detach_op, admin_detach_check, false};
+    run_every_step(&sc);
+}
+
+static void test_admin_pause_crash_at_every_step(void **s)
+{
+    (void)s;
+    struct scenario qmp = {true, admin_attached, admin_pause_op, admin_pause_check, false};
+    run_every_step(&qmp);
+    struct scenario fallback = {false, admin_attached, admin_pause_op, admin_pause_check, false};
+    run_every_step(&fallback);
+}
+
+static void test_admin_unpause_crash_at_every_step(void **s)
+{
+    (void)s;
+    struct scenario qmp = {true, admin_paused, admin_unpause_op, admin_unpause_check, false};
+    run_every_step(&qmp);
+    struct scenario fallback = {false, admin_paused, admin_unpause_op, admin_unpause_check, false};
+    run_every_step(&fallback);
+}
+
+/* ---- the journal itself: an update that cannot be written leaves the previous intent ---- */
+static void test_journal_update_that_fails_keeps_previous_intent(void **s)
+{
+    (void)s;
+    struct env *e = env_new(true);
+    struct esfm_ctx *c;
+    char err[ESFM_ERR_LEN];
+    assert_int_equal(env_ctx(e, false, false, &c, err), 0);
+    cJSON *small = cJSON_CreateObject(), *big = cJSON_CreateObject();
+    cJSON_AddStringToObject(small, "op", "reconf");
+    cJSON_AddNumberToObject(small, "to", 1);
+    cJSON_AddStringToObject(big, "op", "reconf");
+    char pad[4096];
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    cJSON_AddStringToObject(big, "pad", pad);
+    struct esfm_journal j = {.fd = -1};
+    assert_int_equal(esfm_journal_begin(c, small, &j, err, sizeof err), 0);
+    /* A write that stops part way (as on a full disk): files may not grow past 64 bytes. An
+     * update in place (truncate, then write) would leave 64 bytes of the new intent. */
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 64;
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int rc = esfm_journal_update(c, &j, big, err, sizeof err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(rc, -ENOLCK);
+    assert_non_null(strstr(err, "keeps the previous intent"));
+    cJSON *in = NULL;
+    assert_int_equal(esfm_read_json(j.path, &in), 0);
+    assert_int_equal(cJSON_GetObjectItem(in, "to")->valueint, 1);
+    assert_null(cJSON_GetObjectItem(in, "pad"));
+    cJSON_Delete(in);
+    /* and one that can be written replaces it whole */
+    assert_int_equal(esfm_journal_update(c, &j, big, err, sizeof err), 0);
+    assert_int_equal(esfm_read_json(j.path, &in), 0);
+    assert_non_null(cJSON_GetObjectItem(in, "pad"));
+    cJSON_Delete(in);
+    esfm_journal_end(c, &j);
+    assert_int_equal(env_journal_entries(e), 0);
+    cJSON_Delete(small);
+    cJSON_Delete(big);
+    esfm_ctx_free(c);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +469,11 @@ int main(void)
         cmocka_unit_test(test_job_attach_crash_at_every_step),
         cmocka_unit_test(test_job_detach_crash_at_every_step),
         cmocka_unit_test(test_init_crash_at_every_step),
+        cmocka_unit_test(test_journal_update_that_fails_keeps_previous_intent),
+        cmocka_unit_test(test_admin_attach_crash_at_every_step),
+        cmocka_unit_test(test_admin_detach_crash_at_every_step),
+        cmocka_unit_test(test_admin_pause_crash_at_every_step),
+        cmocka_unit_test(test_admin_unpause_crash_at_every_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

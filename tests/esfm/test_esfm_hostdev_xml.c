@@ -1,6 +1,6 @@
 /* The hostdev XML ESFM gives libvirt, and the parser that reads domains' hostdevs back. */
 #include "hv.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

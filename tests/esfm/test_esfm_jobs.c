@@ -1,7 +1,7 @@
 /* The job API the SPANK plugin uses: exclusive VFs, budgets per job/user/partition, all-or-
  * nothing attach with rollback, idempotent detach, shared mode, and parallel attach timing. */
 #include "esfm_test_env.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <setjmp.h>

@@ -2,7 +2,7 @@
  * detach fallback, attach/detach/pause, busy counters, listings, and every bad input leaving
  * the tree and the VMs unchanged. */
 #include "esfm_test_env.h"
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -109,6 +109,38 @@ static void test_init_flashes_allowlisted_bitstream_by_execve(void **s)
     char *t = env_read_file(out);
     assert_non_null(t);
     assert_string_equal(t, "abc");
+    free(t);
+    esfm_ctx_free(c);
+    env_free(e);
+}
+
+/* The flasher gets a fixed environment (PATH, LANG=C), none of the caller's: the test flasher
+ * writes the environment it was started with (/proc/<its pid>/environ) to a file. */
+static void test_flasher_runs_with_a_clean_environment(void **s)
+{
+    (void)s;
+    struct env *e = env_new(true);
+    char bit[400], pol[2048], out[600];
+    write_bitstream(e, bit, sizeof bit);
+    snprintf(out, sizeof out, "%s/flasher-env", e->dir);
+    snprintf(pol, sizeof pol,
+             "{\"bitstream_dir\":\"%s\","
+             "\"bitstreams\":[{\"name\":\"ptdr\",\"path\":\"%s\",\"sha256\":\"%s\"}],"
+             "\"flash_command\":[\"/bin/sh\",\"-c\",\"tr '\\\\0' '\\\\n' </proc/$$/environ >%s\"]}",
+             e->dir, bit, ABC_SHA, out);
+    env_policy(e, pol);
+    setenv("LD_PRELOAD_KFARM_TEST", "leaked", 1);
+    setenv("IFS", "x", 1);
+    struct esfm_ctx *c = ctx_of(e, true, false);
+    char err[ESFM_ERR_LEN];
+    int rc = esfm_init(c, PF, 1, "ptdr", NULL, err, sizeof err);
+    unsetenv("LD_PRELOAD_KFARM_TEST");
+    unsetenv("IFS");
+    if (rc)
+        fail_msg("init: %s", err);
+    char *t = env_read_file(out);
+    assert_non_null(t);
+    assert_string_equal(t, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLANG=C\n");
     free(t);
     esfm_ctx_free(c);
     env_free(e);
@@ -428,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_init_sets_autoprobe_qmax_count_and_vf_driver),
         cmocka_unit_test(test_init_binds_pf_driver_from_policy),
         cmocka_unit_test(test_init_flashes_allowlisted_bitstream_by_execve),
+        cmocka_unit_test(test_flasher_runs_with_a_clean_environment),
         cmocka_unit_test(test_init_refuses_unlisted_or_tampered_bitstream),
         cmocka_unit_test(test_failing_flash_command_is_reported),
         cmocka_unit_test(test_reconf_pauses_and_resumes_vms_vfs),

@@ -1,7 +1,7 @@
 /* Policy file checks (root-owned, not group/world-writable, well-formed), state dir mode, and
  * the OpenSSL sha256 of bitstreams. */
 #include "esfm_test_env.h"
-#include "internal.h"
+#include "esfm_internal.h"
 #include "policy.h"
 
 #include <errno.h>

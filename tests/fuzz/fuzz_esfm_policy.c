@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz_files.h"
-#include "internal.h"
+#include "esfm_internal.h"
 #include "policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

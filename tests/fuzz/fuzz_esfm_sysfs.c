@@ -9,7 +9,8 @@
 #include <unistd.h>
 
 #include "fuzz_files.h"
-#include "internal.h"
+#include "esfm_cli.h"
+#include "esfm_internal.h"
 
 #define PF "0000:01:00.0"
 #define VF "0000:01:00.1"

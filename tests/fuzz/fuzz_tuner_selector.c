@@ -7,6 +7,7 @@
 
 #include "fuzz_files.h"
 #include "selector.h"
+#include "selector_mqtt.h"
 
 /* One kernel knob besides the variant (4 values) and one caller feature: 8 settings. */
 static const char margot[] =
@@ -38,19 +39,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_tuner_selector: %s\n", err);
         abort();
     }
-    /* the topics tuner_selector_set_mqtt would subscribe to, without a broker */
-    snprintf(s->t_explore, sizeof(s->t_explore), "margot/kfarm.mc/c1/explore");
-    snprintf(s->t_pred, sizeof(s->t_pred), "margot/kfarm.mc/prediction");
-    snprintf(s->t_accel, sizeof(s->t_accel), "kfarm/accel/n1/0000:01:00.1");
-    const char *topics[] = {s->t_explore, s->t_pred, s->t_accel, "margot/kfarm.mc/other"};
+    /* the hookup tuner_selector_set_mqtt makes, on the same topics, without a broker */
+    struct selector_mqtt *m = selector_mqtt_attach_offline(s, "n1", "0000:01:00.1");
+    if (!m)
+        abort();
+    const char *topics[] = {selector_mqtt_topic(m, SELECTOR_MQTT_EXPLORE),
+                            selector_mqtt_topic(m, SELECTOR_MQTT_PREDICTION),
+                            selector_mqtt_topic(m, SELECTOR_MQTT_ACCEL), "margot/kfarm.mc/other"};
     for (int msgs = 0; c.left && msgs < 32; msgs++) {
         uint8_t which = kfz_u8(&c);
         size_t pl;
         const uint8_t *pp = kfz_until(&c, 0, &pl);
         char *payload = kfz_strndup(pp, pl);
-        selector_mqtt_handle(s, topics[which % 4], payload);
+        selector_mqtt_handle(m, s, topics[which % 4], payload);
         free(payload);
-        int heard = atomic_load(&s->mqtt_accel);
+        int heard = tuner_selector_accel_heard(s);
         if (heard < -1 || heard > 1)
             abort();
         uint8_t f = kfz_u8(&c);
@@ -59,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (tuner_selector_choose(s, &feature, 1, f >> 7, &ch) != 0)
             abort();
         /* a choice names a setting that exists, and the accelerator only when allowed */
-        if (ch.setting_ >= s->n_settings || ch.cluster_ >= s->n_clusters || ch.n_knobs != 1 ||
+        if (ch.setting_ >= selector_n_settings(s) || ch.cluster_ >= selector_n_clusters(s) ||
+            ch.n_knobs != 1 ||
             (ch.variant == TUNER_VARIANT_ACCEL && (!has_accel || !(f >> 7) || heard == 0)))
             abort();
         tuner_selector_observe(s, &ch, (double)kfz_u16(&c) * 1e-6, 1.0);

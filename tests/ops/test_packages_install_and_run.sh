@@ -24,9 +24,14 @@ arch=usr/lib/x86_64-linux-gnu
 for f in usr/bin/kfarm usr/bin/kfarm-client usr/bin/kfarm-plot usr/share/man/man1/kfarm.1 \
          usr/share/man/man1/kfarm-client.1 usr/share/man/man1/kfarm-learner.1 \
          usr/share/man/man1/kfarm-observer.1 usr/lib/python3/dist-packages/kfarm_client.py \
+         usr/lib/python3/dist-packages/kfarm/__init__.py usr/lib/python3/dist-packages/kfarm/py.typed \
+         usr/bin/ptdr-gen usr/bin/ptdr-run usr/share/man/man1/kfarm-plot.1 \
+         lib/systemd/system/kfarm-learner.service lib/systemd/system/kfarm-observer.service \
+         etc/kfarm/kfarm-learner.conf etc/kfarm/kfarm-observer.conf \
          usr/share/doc/kfarm/examples/mosquitto-kfarm.acl \
          $arch/kfarm/adapters/ptdr.so; do has kfarm "$f"; done
-for f in usr/sbin/esfm etc/kfarm/esfm-policy.example.json usr/share/man/man8/esfm.8 var/lib/esfm/; do
+for f in usr/sbin/esfm etc/kfarm/esfm-policy.example.json usr/share/man/man8/esfm.8 var/lib/esfm/ \
+         lib/systemd/system/esfmd.service; do
   has kfarm-esfm "$f"
 done
 for f in etc/slurm/plugstack.conf.d/kfarm.conf usr/share/man/man8/spank_kfarm.8; do has kfarm-spank "$f"; done
@@ -55,8 +60,12 @@ ldd "$tmp/root/usr/bin/kfarm-client" | grep libkfarm_client | grep -q "$tmp/root
   fail "kfarm-client does not use the packaged libkfarm_client: $(ldd "$tmp/root/usr/bin/kfarm-client" | grep kfarm)"
 "$tmp/root/usr/sbin/esfm" --help 2>&1 | grep -q "list-vfs" || fail "esfm --help from the package"
 PYTHONPATH=$tmp/root/usr/lib/python3/dist-packages /usr/bin/python3 -c \
-  "import kfarm_client, sys; sys.exit(not kfarm_client.__file__.startswith('$tmp/root'))" ||
+  "import kfarm, kfarm.aio, kfarm_client, sys; sys.exit(not kfarm.__file__.startswith('$tmp/root'))" ||
   fail "the packaged Python client does not import"
+dpkg-deb -I "$tmp/pkgs/kfarm_${version}_amd64.deb" conffiles | grep -qx /etc/kfarm/kfarm-learner.conf ||
+  fail "kfarm-learner.conf is not a conffile"
+out=$("$tmp/root/usr/bin/kfarm-plot" --version) && [[ $out == "kfarm-plot $version" ]] ||
+  fail "kfarm-plot --version printed '$out'"
 
 # kfarm-dev: a client program builds with pkg-config against the extracted headers and library.
 cat >"$tmp/hello.c" <<'C'

@@ -1,7 +1,7 @@
 /* esfm-qmp-probe: ESFM's pause/unpause step (esfm_vf_pause/esfm_vf_unpause, libvirt backend)
  * against a running domain, printing which path it took ("qmp" or "detach"). Run by
  * libvirt_pause_test.py: with the patched QEMU as <emulator> the QMP path must be taken. */
-#include "internal.h"
+#include "esfm_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

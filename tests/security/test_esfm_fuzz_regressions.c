@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "esfm_internal.h"
 
 static char dir[64] = "/tmp/kfarm-esfm-regress.XXXXXX";
 

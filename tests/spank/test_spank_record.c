@@ -44,6 +44,11 @@ static void test_record_round_trip_keeps_values_on_one_line(void **st)
     struct stat sb;
     assert_int_equal(stat(sub, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
+    /* the record itself is root's alone, whatever the umask: it names the job's VFs */
+    char rec[160];
+    snprintf(rec, sizeof rec, "%s/4242", sub);
+    assert_int_equal(stat(rec, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
     struct ks_record r;
     assert_int_equal(ks_record_read(sub, 4242, &r, err, sizeof err), 0);
     assert_int_equal(r.uid, 1000);

@@ -1,6 +1,7 @@
 /* ptdr-gen: deterministic generator of ptdr test data: segment profile sets (rush hours,
  * weekends, congested and free-flowing segments) and monte-carlo requests over them. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -131,55 +132,106 @@ static int gen_routes(FILE *out, uint32_t n_seg, uint64_t seed, uint32_t request
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ptdr-gen profiles --segments N [--seed S] [--max-bins B] [-o FILE]\n"
-            "       ptdr-gen routes --segments N [--seed S] [--requests K] [--alternatives A]\n"
-            "                       [--length L] [-o FILE]\n"
-            "Same arguments, same output. Segment ids are OSM<a>T<b>, the same for both modes.\n");
+    fprintf(f, "usage: ptdr-gen profiles --segments N [--seed S] [--max-bins B] [-o FILE]\n"
+               "       ptdr-gen routes --segments N [--seed S] [--requests K] [--alternatives A]\n"
+               "                       [--length L] [-o FILE]\n"
+               "Same arguments, same output. Segment ids are OSM<a>T<b>, the same for both modes.\n"
+               "  --segments N       segments in the map, 1..50000000 (required)\n"
+               "  --seed S           random seed, 0..2^64-1 (default 1)\n"
+               "  --max-bins B       profiles: levels of service per slot, 2..64 (default 5)\n"
+               "  --requests K       routes: requests, one a line, 1..100000000 (default 10)\n"
+               "  --alternatives A   routes: routes per request, 1..10000 (default 3)\n"
+               "  --length L         routes: segments per route, 1..1000000 (default 50)\n"
+               "  -o, --output FILE  write there instead of standard output\n"
+               "  -h, --help         this help;  --version  the version\n"
+               "Exit status: 0 written, 1 cannot write, 2 bad usage.\n");
 }
 
-static int num(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *v)
+/* Parses an unsigned number in [lo, hi]; on failure names the option and the range (exit 2). */
+static int num(const char *opt, const char *s, unsigned long long lo, unsigned long long hi,
+               unsigned long long *v)
 {
     char *end;
     errno = 0;
     *v = strtoull(s, &end, 0);
-    return errno || end == s || *end || s[0] == '-' || *v < lo || *v > hi ? -1 : 0;
+    if (errno || end == s || *end || s[0] == '-' || *v < lo || *v > hi) {
+        fprintf(stderr, "ptdr-gen: %s %s: give a whole number from %llu to %llu\n", opt, s, lo, hi);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
+    enum {
+        OPT_SEGMENTS = 256,
+        OPT_SEED,
+        OPT_MAX_BINS,
+        OPT_REQUESTS,
+        OPT_ALTERNATIVES,
+        OPT_LENGTH,
+        OPT_VERSION
+    };
+    static const struct option longopts[] = {
+        {"segments", required_argument, NULL, OPT_SEGMENTS},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"max-bins", required_argument, NULL, OPT_MAX_BINS},
+        {"requests", required_argument, NULL, OPT_REQUESTS},
+        {"alternatives", required_argument, NULL, OPT_ALTERNATIVES},
+        {"length", required_argument, NULL, OPT_LENGTH},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
     unsigned long long n_seg = 0, seed = 1, max_bins = 5, requests = 10, alternatives = 3,
                        length = 50;
     const char *path = NULL;
-    if (argc < 2 || (strcmp(argv[1], "profiles") && strcmp(argv[1], "routes"))) {
-        usage(stderr);
+    int c, bad = 0;
+    while (!bad && (c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SEGMENTS:
+            bad = num("--segments", optarg, 1, 50000000, &n_seg);
+            break;
+        case OPT_SEED:
+            bad = num("--seed", optarg, 0, UINT64_MAX, &seed);
+            break;
+        case OPT_MAX_BINS:
+            bad = num("--max-bins", optarg, 2, 64, &max_bins);
+            break;
+        case OPT_REQUESTS:
+            bad = num("--requests", optarg, 1, 100000000, &requests);
+            break;
+        case OPT_ALTERNATIVES:
+            bad = num("--alternatives", optarg, 1, 10000, &alternatives);
+            break;
+        case OPT_LENGTH:
+            bad = num("--length", optarg, 1, 1000000, &length);
+            break;
+        case 'o':
+            path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("ptdr-gen %s\n", KFARM_VERSION);
+            return 0;
+        default:
+            bad = 1;
+            break; /* getopt_long named the option */
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "ptdr-gen: see ptdr-gen --help\n");
         return 2;
     }
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = !v;
-        if (!bad && strcmp(a, "--segments") == 0)
-            bad = num(v, 1, 50000000, &n_seg);
-        else if (!bad && strcmp(a, "--seed") == 0)
-            bad = num(v, 0, UINT64_MAX, &seed);
-        else if (!bad && strcmp(a, "--max-bins") == 0)
-            bad = num(v, 2, 64, &max_bins);
-        else if (!bad && strcmp(a, "--requests") == 0)
-            bad = num(v, 1, 100000000, &requests);
-        else if (!bad && strcmp(a, "--alternatives") == 0)
-            bad = num(v, 1, 10000, &alternatives);
-        else if (!bad && strcmp(a, "--length") == 0)
-            bad = num(v, 1, 1000000, &length);
-        else if (!bad && strcmp(a, "-o") == 0)
-            path = v;
-        else
-            bad = 1;
-        if (bad) {
-            fprintf(stderr, "ptdr-gen: bad argument %s %s\n", a, v ? v : "");
-            usage(stderr);
-            return 2;
-        }
-        i++;
+    if (optind != argc - 1 ||
+        (strcmp(argv[optind], "profiles") && strcmp(argv[optind], "routes"))) {
+        fprintf(stderr, "ptdr-gen: give one mode, profiles or routes%s%s\n",
+                optind < argc ? "; got " : "", optind < argc ? argv[optind] : "");
+        usage(stderr);
+        return 2;
     }
     if (!n_seg) {
         fprintf(stderr, "ptdr-gen: --segments N is required\n");
@@ -190,9 +242,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ptdr-gen: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
-    int rc = argv[1][0] == 'p' ? gen_profiles(out, (uint32_t)n_seg, seed, (int)max_bins)
-                               : gen_routes(out, (uint32_t)n_seg, seed, (uint32_t)requests,
-                                            (uint32_t)alternatives, (uint32_t)length);
+    int rc = argv[optind][0] == 'p' ? gen_profiles(out, (uint32_t)n_seg, seed, (int)max_bins)
+                                    : gen_routes(out, (uint32_t)n_seg, seed, (uint32_t)requests,
+                                                 (uint32_t)alternatives, (uint32_t)length);
     if ((path && fclose(out) != 0) || rc) {
         fprintf(stderr, "ptdr-gen: write error on %s\n", path ? path : "stdout");
         return 1;

@@ -3,13 +3,11 @@
 #include "profiles.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "ptdr_sample.h"
 
@@ -196,6 +194,12 @@ int ptdr_profiles_validate(const struct ptdr_profiles *p, const char *path, char
     return 0;
 }
 
+int ptdr_profiles_finish(struct ptdr_profiles *p, char *err, size_t errlen)
+{
+    int rc = ptdr_profiles_validate(p, p->path, err, errlen);
+    return rc ? rc : ptdr_profiles_index(p, p->path, err, errlen);
+}
+
 void ptdr_profiles_free(struct ptdr_profiles *p)
 {
     if (!p)
@@ -209,20 +213,4 @@ void ptdr_profiles_free(struct ptdr_profiles *p)
     free(p->index);
     free(p->path);
     free(p);
-}
-
-int ptdr_profiles_load(const char *path, struct ptdr_profiles **out, char *err, size_t errlen)
-{
-    char magic[8] = {0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: cannot open the profile file: %s", path, strerror(e));
-        return -e;
-    }
-    ssize_t n = read(fd, magic, sizeof(magic));
-    close(fd);
-    if (n == (ssize_t)sizeof(magic) && memcmp(magic, PTDR_MAGIC, 8) == 0)
-        return ptdr_profiles_load_binary(path, out, err, errlen);
-    return ptdr_profiles_load_json(path, out, err, errlen);
 }

@@ -54,12 +54,21 @@ struct ptdr_profiles {
     void (*device_free)(void *device);
 };
 
-/* Loads a profile file, JSON or binary (told apart by the magic). On error returns a negative
- * errno-style code and writes into err which file, which segment and what is wrong. */
+/* Loads a profile file, JSON or binary (told apart by the magic), validated and indexed
+ * (profiles_load.c). On error returns a negative errno-style code and writes into err which file,
+ * which segment and what is wrong. */
 int ptdr_profiles_load(const char *path, struct ptdr_profiles **out, char *err, size_t errlen);
 int ptdr_profiles_load_json(const char *path, struct ptdr_profiles **out, char *err, size_t errlen);
 int ptdr_profiles_load_binary(const char *path, struct ptdr_profiles **out, char *err,
                               size_t errlen);
+
+/* The loaders: build the block of a JSON file (profiles_json.c) or map a binary file and check
+ * its header (profiles_bin.c). Not usable before ptdr_profiles_finish. */
+int ptdr_profiles_read_json(const char *path, struct ptdr_profiles **out, char *err, size_t errlen);
+int ptdr_profiles_map_binary(const char *path, struct ptdr_profiles **out, char *err,
+                             size_t errlen);
+/* Validates a built block and indexes its ids: the one step after either loader. */
+int ptdr_profiles_finish(struct ptdr_profiles *p, char *err, size_t errlen);
 /* Writes p in the binary format (atomically: temp file + rename). */
 int ptdr_profiles_write_binary(const struct ptdr_profiles *p, const char *path, char *err,
                                size_t errlen);

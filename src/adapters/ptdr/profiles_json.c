@@ -109,32 +109,20 @@ static int check_profile(const cJSON *prof, const char *where, char *err, size_t
     return n;
 }
 
-int ptdr_profiles_load_json(const char *path, struct ptdr_profiles **out, char *err, size_t errlen)
+/* What the first pass measured: the layout's sizes. */
+struct json_sizes {
+    uint64_t n_bins, ids_size;
+    uint32_t max_bins;
+};
+
+/* Pass 1: checks every segment and measures the layout. */
+static int measure_segments(const cJSON *root, const char *path, struct json_sizes *z, char *err,
+                            size_t errlen)
 {
     int rc = 0;
-    char *text = NULL;
-    size_t text_len = 0;
-    cJSON *root = NULL;
-    struct ptdr_profiles *p = NULL;
     char id[256], where[512];
-
-    rc = read_file(path, &text, &text_len, err, errlen);
-    if (rc)
-        return rc;
-    const char *end = NULL;
-    root = cJSON_ParseWithLengthOpts(text, text_len, &end, 0);
-    if (!root)
-        FAIL(-EINVAL, "%s: malformed JSON near byte %td", path, end ? end - text : (ptrdiff_t)0);
-    if (!cJSON_IsArray(root))
-        FAIL(-EINVAL, "%s: expected a JSON array of segments", path);
-    int n_seg = cJSON_GetArraySize(root);
-    if (n_seg < 1)
-        FAIL(-EINVAL, "%s: no segments", path);
-
-    /* Pass 1: validate and size. */
-    uint64_t n_bins = 0, ids_size = 0;
-    uint32_t max_bins = 0;
     int s = 0;
+    memset(z, 0, sizeof(*z));
     for (const cJSON *seg = root->child; seg; seg = seg->next, s++) {
         if (!cJSON_IsObject(seg))
             FAIL(-EINVAL, "%s: segment %d: not an object", path, s);
@@ -161,44 +149,33 @@ int ptdr_profiles_load_json(const char *path, struct ptdr_profiles **out, char *
         for (const cJSON *prof = profs->child; prof; prof = prof->next, t++) {
             snprintf(where, sizeof(where), "%s: segment %d (id %s), slot %d", path, s, id, t);
             int nb = check_profile(prof, where, err, errlen);
-            if (nb < 0) {
-                rc = -EINVAL;
-                goto fail;
-            }
-            n_bins += (uint64_t)nb;
-            if ((uint32_t)nb > max_bins)
-                max_bins = (uint32_t)nb;
+            if (nb < 0)
+                return -EINVAL;
+            z->n_bins += (uint64_t)nb;
+            if ((uint32_t)nb > z->max_bins)
+                z->max_bins = (uint32_t)nb;
         }
-        ids_size += strlen(id) + 1;
+        z->ids_size += strlen(id) + 1;
     }
-    if (n_bins > UINT32_MAX)
-        FAIL(-E2BIG, "%s: %llu bins; at most %u fit the format", path, (unsigned long long)n_bins,
-             UINT32_MAX);
+    if (z->n_bins > UINT32_MAX)
+        FAIL(-E2BIG, "%s: %llu bins; at most %u fit the format", path,
+             (unsigned long long)z->n_bins, UINT32_MAX);
+    return 0;
+fail:
+    return rc;
+}
 
-    /* Pass 2: fill the layout. */
-    struct ptdr_file_header h;
-    ptdr_layout(&h, (uint32_t)n_seg, n_bins, ids_size, max_bins);
-    p = calloc(1, sizeof(*p));
-    if (!p)
-        FAIL(-ENOMEM, "%s: out of memory", path);
-    p->block_size = h.total_size;
-    /* 64-byte aligned like a mapped file: devices may use the arrays in place. */
-    p->block = aligned_alloc(64, h.total_size);
-    if (p->block)
-        memset(p->block, 0, h.total_size);
-    p->path = strdup(path);
-    if (!p->block || !p->path)
-        FAIL(-ENOMEM, "%s: out of memory for %llu bytes of profiles", path,
-             (unsigned long long)h.total_size);
-    memcpy(p->block, &h, sizeof(h));
-    ptdr_profiles_bind(p, &h);
+/* Pass 2: copies the checked segments into the layout p->block is bound to. */
+static void fill_segments(struct ptdr_profiles *p, const cJSON *root)
+{
+    char id[256];
     float *lv = (float *)p->lv, *length = (float *)p->length, *vmax = (float *)p->max_speed;
     float *values = (float *)p->values, *cum = (float *)p->cumprobs;
     uint32_t *seg_base = (uint32_t *)p->seg_base, *id_off = (uint32_t *)p->id_off;
     uint16_t *rel = (uint16_t *)p->slot_rel;
     char *ids = (char *)p->ids;
     uint64_t bin = 0, ido = 0;
-    s = 0;
+    int s = 0;
     for (const cJSON *seg = root->child; seg; seg = seg->next, s++) {
         id_text(cJSON_GetObjectItemCaseSensitive(seg, "id"), id, sizeof(id));
         length[s] = (float)cJSON_GetObjectItemCaseSensitive(seg, "length")->valuedouble;
@@ -227,14 +204,51 @@ int ptdr_profiles_load_json(const char *path, struct ptdr_profiles **out, char *
         }
         rel[(size_t)s * PTDR_REL_STRIDE + PTDR_SLOTS] = (uint16_t)r;
     }
-    id_off[n_seg] = (uint32_t)ido;
+    id_off[p->n_seg] = (uint32_t)ido;
+}
 
-    rc = ptdr_profiles_validate(p, path, err, errlen);
+int ptdr_profiles_read_json(const char *path, struct ptdr_profiles **out, char *err, size_t errlen)
+{
+    int rc = 0;
+    char *text = NULL;
+    size_t text_len = 0;
+    cJSON *root = NULL;
+    struct ptdr_profiles *p = NULL;
+
+    rc = read_file(path, &text, &text_len, err, errlen);
+    if (rc)
+        return rc;
+    const char *end = NULL;
+    root = cJSON_ParseWithLengthOpts(text, text_len, &end, 0);
+    if (!root)
+        FAIL(-EINVAL, "%s: malformed JSON near byte %td", path, end ? end - text : (ptrdiff_t)0);
+    if (!cJSON_IsArray(root))
+        FAIL(-EINVAL, "%s: expected a JSON array of segments", path);
+    int n_seg = cJSON_GetArraySize(root);
+    if (n_seg < 1)
+        FAIL(-EINVAL, "%s: no segments", path);
+    struct json_sizes z;
+    rc = measure_segments(root, path, &z, err, errlen);
     if (rc)
         goto fail;
-    rc = ptdr_profiles_index(p, path, err, errlen);
-    if (rc)
-        goto fail;
+
+    struct ptdr_file_header h;
+    ptdr_layout(&h, (uint32_t)n_seg, z.n_bins, z.ids_size, z.max_bins);
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        FAIL(-ENOMEM, "%s: out of memory", path);
+    p->block_size = h.total_size;
+    /* 64-byte aligned like a mapped file: devices may use the arrays in place. */
+    p->block = aligned_alloc(64, h.total_size);
+    if (p->block)
+        memset(p->block, 0, h.total_size);
+    p->path = strdup(path);
+    if (!p->block || !p->path)
+        FAIL(-ENOMEM, "%s: out of memory for %llu bytes of profiles", path,
+             (unsigned long long)h.total_size);
+    memcpy(p->block, &h, sizeof(h));
+    ptdr_profiles_bind(p, &h);
+    fill_segments(p, root);
     cJSON_Delete(root);
     free(text);
     *out = p;
