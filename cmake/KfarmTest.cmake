@@ -30,3 +30,24 @@ function(kfarm_slurm_test name label)
   set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED slurm
     ENVIRONMENT "${env};SLURM_CONF=${CMAKE_BINARY_DIR}/slurm/slurm.conf")
 endfunction()
+
+# kfarm_sanitizer_preload(TESTS...): tests whose Slurm processes (slurmd, slurmstepd, srun, sbatch)
+# load kfarm's spank_kfarm.so. In a KFARM_SANITIZE build the ASan runtime must come first in those
+# uninstrumented programs, so the harness preloads the compiler's libasan into them
+# (KFARM_SANITIZER_PRELOAD, tests/harness/slurm-common.sh) and fails the test on any report.
+function(kfarm_sanitizer_preload)
+  if(NOT KFARM_SANITIZE)
+    return()
+  endif()
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+    OUTPUT_VARIABLE asan OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT IS_ABSOLUTE "${asan}" OR NOT EXISTS "${asan}")
+    message(FATAL_ERROR "KFARM_SANITIZE: ${CMAKE_C_COMPILER} has no libasan.so (apt-get install "
+      "libgcc-12-dev libasan8; scripts/setup does)")
+  endif()
+  get_filename_component(asan "${asan}" REALPATH)
+  foreach(t ${ARGN})
+    get_test_property(${t} ENVIRONMENT env)
+    set_tests_properties(${t} PROPERTIES ENVIRONMENT "${env};KFARM_SANITIZER_PRELOAD=${asan}")
+  endforeach()
+endfunction()

@@ -1,7 +1,11 @@
 /* Baseline for bench/gateway: the plain ZeroMQ broker kfarm's gateway is measured against.
  *   zmq_broker_baseline broker FRONT BACK   zmq_proxy between a DEALER bound at FRONT (the client
  *                                           connects) and a DEALER bound at BACK (workers connect)
- *   zmq_broker_baseline worker BACK         a no-op worker: [id, kind, payload] -> [id, "ok", payload]
+ *   zmq_broker_baseline worker BACK         a no-op worker:
+ *                                           [id, kind, payload] -> [id, "ok", payload]
+ *   zmq_broker_baseline worker-bind EP      the same worker binding EP; the client connects
+ *                                           straight to W of them (kfarm-client --connect A,B):
+ *                                           no broker, the direct limit no broker can beat
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,12 +23,13 @@ static int broker(const char *front, const char *back)
     return 0;
 }
 
-static int worker(const char *back)
+static int worker(const char *ep, int bind)
 {
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
-    if (zmq_connect(s, back)) {
-        fprintf(stderr, "baseline worker: connect: %s\n", zmq_strerror(zmq_errno()));
+    if (bind ? zmq_bind(s, ep) : zmq_connect(s, ep)) {
+        fprintf(stderr, "baseline worker: %s %s: %s\n", bind ? "bind" : "connect", ep,
+                zmq_strerror(zmq_errno()));
         return 1;
     }
     for (;;) {
@@ -58,7 +63,10 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "broker") == 0)
         return broker(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "worker") == 0)
-        return worker(argv[2]);
-    fprintf(stderr, "usage: zmq_broker_baseline broker FRONT BACK | worker BACK\n");
+        return worker(argv[2], 0);
+    if (argc == 3 && strcmp(argv[1], "worker-bind") == 0)
+        return worker(argv[2], 1);
+    fprintf(stderr,
+            "usage: zmq_broker_baseline broker FRONT BACK | worker BACK | worker-bind EP\n");
     return 2;
 }

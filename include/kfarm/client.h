@@ -13,7 +13,8 @@ extern "C" {
 struct kf_client;
 
 struct kf_client_opts {
-    const char *endpoint;           /* request socket, e.g. tcp://host:5555 */
+    const char *endpoint;           /* request socket, e.g. tcp://host:5555; a comma-separated
+                                       list connects to each and spreads requests over them */
     const char *broadcast_endpoint; /* broadcast socket, or NULL */
     int bind;                       /* 1: bind both sockets and let the gateway connect */
 };

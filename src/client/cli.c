@@ -50,6 +50,7 @@ static void usage(FILE *out)
         "\n"
         "Where the job is (one of):\n"
         "  --connect tcp://H:P             the gateway bound (kfarm --bind): connect to it\n"
+        "                                  (A,B,...: to each; requests spread over them)\n"
         "  --broadcast-connect tcp://H:P   ... and its broadcast socket\n"
         "  --endpoint-file FILE            read both from kfarm's --endpoint-file (waits for it)\n"
         "  --bind tcp://*:P                EvKit topology: bind, the gateway connects\n"

@@ -63,12 +63,34 @@ static int read_disconnect(void *watch)
     return disconnected;
 }
 
-static int open_socket(void *sock, const char *ep, int bind, char *err, size_t errlen)
+static int open_one(void *sock, const char *ep, int bind, char *err, size_t errlen)
 {
     if ((bind ? zmq_bind(sock, ep) : zmq_connect(sock, ep)) == 0)
         return 0;
     return kf_errf(err, errlen, -zmq_errno(), "cannot %s %s: %s", bind ? "bind" : "connect to", ep,
                    zmq_strerror(zmq_errno()));
+}
+
+/* A comma-separated list connects (or binds) the one socket to each endpoint: a DEALER connected
+ * to several peers spreads requests over them by itself (several gateways, or bench/gateway's
+ * direct limit, no-op workers with no broker). */
+static int open_socket(void *sock, const char *eps, int bind, char *err, size_t errlen)
+{
+    char ep[512];
+    for (const char *p = eps;; p++) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n >= sizeof(ep))
+            return kf_errf(err, errlen, -EINVAL, "bad endpoint list '%s': %s", eps,
+                           n ? "an endpoint is too long" : "an endpoint is empty");
+        memcpy(ep, p, n);
+        ep[n] = '\0';
+        int rc = open_one(sock, ep, bind, err, errlen);
+        if (rc)
+            return rc;
+        p += n;
+        if (!*p)
+            return 0;
+    }
 }
 
 struct kf_client *kf_client_new(const struct kf_client_opts *o, char *err, size_t errlen)

@@ -90,3 +90,83 @@ stop_daemons() {
   # Job steps that outlived their slurmstepd (proctrack/linuxproc cannot always reap them).
   pkill -9 -f "slurmstepd.*$dir" 2>/dev/null || true
 }
+
+# A KFARM_SANITIZE build: ctest sets KFARM_SANITIZER_PRELOAD to the compiler's ASan runtime, which
+# must come first in every Slurm process that loads the instrumented spank_kfarm.so (slurmd and the
+# slurmstepd it execs, srun, sbatch, salloc). sanitizer_setup DIR writes DIR/sanitizer/env (sourced
+# before slurmd) and wrappers DIR/sanitizer/bin/{srun,sbatch,salloc} that `env` puts first in PATH.
+# slurmd runs the SPANK job prolog/epilog as `slurmstepd spank prolog` with the job's environment,
+# not its own, so slurmd runs in a private mount namespace where a wrapper that sets the
+# environment is bind-mounted over slurmstepd (exec_slurmd).
+# Reports go to DIR/sanitizer/{asan,ubsan}.PID; sanitizer_reports turns any into a failure. Leak
+# checking is off in these processes: at exit they hold Slurm's own allocations (the plugin's leaks
+# are checked under LeakSanitizer by its cmocka tests).
+sanitizer_setup() {
+  local dir=$1 c real
+  [[ -n ${KFARM_SANITIZER_PRELOAD:-} ]] || return 0
+  [[ -e $KFARM_SANITIZER_PRELOAD ]] || die "KFARM_SANITIZER_PRELOAD=$KFARM_SANITIZER_PRELOAD is missing: apt-get install libasan8 (scripts/setup does), or reconfigure the sanitized build"
+  mkdir -p "$dir/sanitizer/bin"
+  cat >"$dir/sanitizer/env" <<ENV
+export LD_PRELOAD=$KFARM_SANITIZER_PRELOAD
+export ASAN_OPTIONS=detect_leaks=0:log_path=$dir/sanitizer/asan
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$dir/sanitizer/ubsan
+ENV
+  real=$(command -v slurmstepd) || die "slurmstepd not found: run scripts/setup to install Slurm"
+  cp "$real" "$dir/sanitizer/slurmstepd.real"
+  # Its stderr goes nowhere otherwise, and UBSan reports there (not to log_path) in these builds.
+  # A step's slurmstepd forks the tasks while its other threads allocate: GCC 12's libasan does not
+  # lock its allocator around fork, and a task child hung in the allocator (gdb: Refill under
+  # QuarantineCallback::Allocate) in 3 of 3 runs of spank_job_lifecycle. Without the quarantine
+  # (no use-after-free detection there) the step's threads no longer recycle it under the lock;
+  # `slurmstepd spank prolog|epilog`, where the plugin's ESFM work runs, keeps the full checks.
+  cat >"$dir/sanitizer/slurmstepd" <<WRAP
+#!/bin/sh
+# slurmstepd with the ASan runtime preloaded (tests/harness, KFARM_SANITIZE build)
+. "$dir/sanitizer/env"
+[ "\$1" = spank ] || ASAN_OPTIONS=\$ASAN_OPTIONS:quarantine_size_mb=0:thread_local_quarantine_size_kb=0
+exec 2>>"$dir/sanitizer/slurmstepd.stderr"
+exec "$dir/sanitizer/slurmstepd.real" "\$@"
+WRAP
+  chmod 755 "$dir/sanitizer/slurmstepd"
+  for c in srun sbatch salloc; do
+    real=$(command -v "$c") || die "$c not found: run scripts/setup to install Slurm"
+    printf '#!/bin/sh\n# %s with the ASan runtime preloaded (tests/harness, KFARM_SANITIZE build)\n. "%s"\nexec %s "$@"\n' \
+      "$c" "$dir/sanitizer/env" "$real" >"$dir/sanitizer/bin/$c"
+    chmod 755 "$dir/sanitizer/bin/$c"
+  done
+}
+
+# The exports a client needs beyond SLURM_CONF: the sanitizer wrappers when there are some.
+sanitizer_client_env() {
+  [[ ! -e $1/sanitizer/env ]] || echo "export PATH=$1/sanitizer/bin:\$PATH"
+}
+
+# Prints every sanitizer report of the cluster in DIR; fails when there is one.
+sanitizer_reports() {
+  local f found=0
+  for f in "$1"/sanitizer/asan.* "$1"/sanitizer/ubsan.*; do
+    [[ -e $f ]] || continue
+    echo "$PROG: sanitizer report in a Slurm process ($f):" >&2
+    cat "$f" >&2
+    found=1
+  done
+  f=$1/sanitizer/slurmstepd.stderr
+  if [[ -e $f ]] && grep -qE 'runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer' "$f"; then
+    echo "$PROG: sanitizer report on slurmstepd's stderr ($f):" >&2
+    cat "$f" >&2
+    found=1
+  fi
+  ((found == 0))
+}
+
+# exec_slurmd DIR ARGS...: execs slurmd ARGS; in a sanitized cluster (DIR/sanitizer/env) with the
+# ASan runtime preloaded, in a private mount namespace whose slurmstepd is the wrapper.
+exec_slurmd() {
+  local san=$1/sanitizer
+  shift
+  [[ -e $san/env ]] || exec slurmd "$@"
+  # shellcheck disable=SC2016
+  exec unshare --mount --propagation private sh -c '. "$1/env" &&
+    mount --bind "$1/slurmstepd" "$(command -v slurmstepd)" || exit 1
+    shift; exec slurmd "$@"' sh "$san" "$@"
+}

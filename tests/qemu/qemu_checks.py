@@ -44,3 +44,21 @@ def report():
         return 1
     print("all checks passed")
     return 0
+
+
+def local_functions(binary, names):
+    """Which of NAMES are functions in BINARY's symbol table (`nm`), as a set. A static function
+    that nothing references is dropped by the compiler, so a hook that is only reachable through
+    a class's function pointer is in the table exactly when that pointer is set. Raises when the
+    binary has no symbol table (stripped): then nothing can be told."""
+    out = subprocess.run(["nm", binary], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True).stdout
+    if "no symbols" in out:
+        raise RuntimeError("%s is stripped: nm cannot tell whether the pause hooks are in it "
+                           "(qemu/build installs it unstripped)" % binary)
+    found = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in "tT" and parts[2] in names:
+            found.add(parts[2])
+    return found

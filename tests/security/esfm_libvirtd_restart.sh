@@ -12,8 +12,9 @@
 set -euo pipefail
 if [ -z "${ESFM_FAULT_NS:-}" ]; then
     if ! unshare --mount --propagation private true 2>/dev/null; then
-        echo "SKIP: no mount namespaces here (unshare --mount needs CAP_SYS_ADMIN)"
-        exit 77
+        echo "FAIL: no mount namespace for the private libvirtd: unshare --mount needs root" \
+            "(CAP_SYS_ADMIN), as scripts/test runs; install util-linux if unshare is missing"
+        exit 1
     fi
     exec unshare --mount --propagation private env ESFM_FAULT_NS=1 "$0" "$@"
 fi

@@ -31,10 +31,32 @@ def check_evkit_client(client, job):
     states = client.compute([Message("get-state", None) for _ in range(300)])
     bad = [s for s in states if json.loads(s) != "speeds-v2"]
     check(not bad, "%d of 300 requests ran on a worker without the broadcast" % len(bad))
-    # A broadcast outside the topic is not delivered.
+    # A broadcast outside the topic is not delivered. Checked after a later in-topic broadcast on
+    # the same socket has arrived (one PUB connection keeps their order), so "filtered" cannot be
+    # mistaken for "not arrived yet"; the gateway's broadcast count shows the foreign one was never
+    # forwarded, whatever a worker would have done with its kind.
+    forwarded = gateway_broadcasts(client)
     client.broadcast_socket.send_multipart([b"other-app:set-state", b'"foreign"'])
+    client.broadcast(Message("set-state", "speeds-v2.1"))
+    seen = []
+    for attempt in range(200):
+        seen.append(json.loads(client.compute([Message("get-state", None)])[0] or b'""'))
+        if seen[-1] == "speeds-v2.1":
+            break
+    else:
+        fail("the in-topic broadcast after the foreign one never reached a worker:\n" + job.output())
+    check("foreign" not in seen, "a foreign-topic broadcast was applied: %r" % seen)
+    check(gateway_broadcasts(client) == forwarded + 1,
+          "the gateway forwarded %d broadcasts for one in-topic and one foreign-topic broadcast"
+          % (gateway_broadcasts(client) - forwarded))
     states = client.compute([Message("get-state", None) for _ in range(50)])
-    check(all(json.loads(s) == "speeds-v2" for s in states), "a foreign-topic broadcast was applied")
+    check(all(json.loads(s) == "speeds-v2.1" for s in states),
+          "a request after the in-topic broadcast ran without it: %r" % states)
+
+
+def gateway_broadcasts(client):
+    """Broadcasts the gateway has forwarded to its workers ($stats)."""
+    return json.loads(client.compute([Message("$stats", None)])[0])["broadcasts"]
 
 
 if __name__ == "__main__":

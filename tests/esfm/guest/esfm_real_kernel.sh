@@ -68,10 +68,12 @@ chmod 666 /tmp/policy.json
 expect 3 "not group/world-writable" $E list-vfs
 chmod 644 /tmp/policy.json
 
-# a crash after the VF count went to 0: status shows it, the next command finishes the reconf
-ESFM_TEST_CRASH_AFTER_STEP=4 $E reconf $pf 2 >/dev/null 2>&1
+# a crash after the VF count went to 0 (steps: journal intent, rescan, sriov_numvfs 0): status
+# shows it, the next command finishes the reconf
+out=$(ESFM_TEST_CRASH_AFTER_STEP=3 $E reconf $pf 2 2>&1 >/dev/null)
 rc=$?
 [ $rc = 137 ] || kf_fail "crash run exited $rc, want 137 (SIGKILL)"
+echo "$out" | grep -q "after step 3 (sriov_numvfs 0)" || kf_fail "step 3 is not sriov_numvfs 0: $out"
 [ "$(numvfs)" = 0 ] || kf_fail "after the crash sriov_numvfs is $(numvfs), want 0"
 $E status | grep -q "pending: reconf $pf" || kf_fail "status does not show the interrupted reconf"
 $E list-vfs >/dev/null || kf_fail "list-vfs after crash"
@@ -80,7 +82,7 @@ $E status | grep -q "journal: clean" || kf_fail "journal not clean after repair"
 for vf in $(kf_vfs $pf); do
 	[ "$(kf_driver $vf)" = vfio-pci ] || kf_fail "repaired VF $vf not on vfio-pci"
 done
-kf_ok "crash after step 4 (sriov_numvfs 0) of reconf repaired by the next run"
+kf_ok "crash after step 3 (sriov_numvfs 0) of reconf repaired by the next run"
 
 # a PF without its driver: esfm says what to do, exit 7
 $E reconf $pf 0 >/dev/null || kf_fail "reconf to 0"
