@@ -107,7 +107,9 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/docs/spank.md)
     COMPONENT kfarm-spank EXCLUDE_FROM_ALL)
 endif()
 
-# kfarm-dev: headers, the static tuner library, pkg-config files.
+# kfarm-dev: headers, the static tuner library, pkg-config files, the example adapter.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/adapters DESTINATION usr/share/doc/kfarm-dev/examples
+  COMPONENT kfarm-dev EXCLUDE_FROM_ALL)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/kfarm DESTINATION usr/include
   COMPONENT kfarm-dev EXCLUDE_FROM_ALL FILES_MATCHING PATTERN "*.h")
 if(TARGET kfarm_tuner)
@@ -118,7 +120,8 @@ block(SCOPE_FOR VARIABLES)
   set(CMAKE_INSTALL_PREFIX /usr)
   string(REGEX REPLACE "^usr/" "" CMAKE_INSTALL_LIBDIR ${KFARM_DEB_ARCH_LIBDIR})
   set(CMAKE_INSTALL_INCLUDEDIR include)
-  foreach(pc kfarm-client esfm kfarm-tuner)
+  set(KFARM_PC_PREFIX /usr)
+  foreach(pc kfarm-client kfarm-adapter esfm kfarm-tuner)
     configure_file(${PROJECT_SOURCE_DIR}/packaging/${pc}.pc.in
       ${CMAKE_BINARY_DIR}/packaging/${pc}.pc @ONLY)
     install(FILES ${CMAKE_BINARY_DIR}/packaging/${pc}.pc

@@ -71,9 +71,9 @@ static void run_once(struct job *j)
     if (j->v == SCALAR)
         scalar_reference(j->p, j->q, j->times);
     else if (j->v == BASELINE)
-        ptdr_mc_cpu_baseline(j->p, j->q, j->times);
+        ptdr_mc_cpu_baseline(j->p, j->q, 1, j->times);
     else if (j->v == CPU)
-        ptdr_mc_cpu(j->p, j->q, j->times);
+        ptdr_mc_cpu(j->p, j->q, 1, j->times);
     else if (ptdr_cl_run(j->cl, j->p, j->q, j->times, err, sizeof(err))) {
         fprintf(stderr, "accel: %s\n", err);
         exit(1);
@@ -208,9 +208,9 @@ int main(int argc, char **argv)
             size_t n = (size_t)q.n_routes * q.samples;
             float *a = malloc(n * 4), *b = malloc(n * 4), *c = malloc(n * 4);
             scalar_reference(p, &q, a);
-            ptdr_mc_cpu(p, &q, b);
+            ptdr_mc_cpu(p, &q, 1, b);
             int bad = memcmp(a, b, n * 4) != 0;
-            ptdr_mc_cpu_baseline(p, &q, b);
+            ptdr_mc_cpu_baseline(p, &q, 1, b);
             if (bad || memcmp(a, b, n * 4) ||
                 (cl && (ptdr_cl_run(cl, p, &q, c, err, sizeof(err)) || memcmp(a, c, n * 4)))) {
                 fprintf(stderr, "variants disagree at length %u, samples %u\n", lengths[li],

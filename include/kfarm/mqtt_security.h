@@ -58,6 +58,11 @@ int kf_mqtt_security_check(const char *uri, const struct kf_mqtt_security *s, ch
  * connecting, for an error that names the option). Returns 0 or -errno with err filled. */
 int kf_mqtt_security_check_files(const struct kf_mqtt_security *s, char *err, size_t errlen);
 
+/* The rule for secret files (this password file, the gateway's CURVE secret key): fd, opened
+ * from path for option --opt, must be a regular file that group and others cannot read or write.
+ * Returns 0, or -EPERM/-EINVAL/-errno with err naming the option, the path, the mode and the fix. */
+int kf_check_private_file(int fd, const char *opt, const char *path, char *err, size_t errlen);
+
 /* Reads the password (the first line, without its newline) from path into buf (len is
  * KF_MQTT_PASSWORD_BUF; a password may be len - 2 bytes long). Refuses a file that group or others
  * may read or write, a non-regular file, an empty or overlong password. Returns 0 or a negative

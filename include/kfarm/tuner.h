@@ -73,6 +73,27 @@ struct tuner_selector *tuner_selector_new(const char *app, const char *kind,
                                           int has_accel, const char *margot_json,
                                           const char *knowledge, char *err, size_t errlen);
 
+/* A knob the kernel itself declares (kfarm/adapter.h struct kf_knob), tuned besides the variant:
+ * a range (labels NULL) or labels (n_labels > 0; the value is the label's index). */
+struct tuner_knob_decl {
+    const char *name;
+    long min, max, step;
+    const char *const *labels;
+    size_t n_labels;
+};
+
+/* tuner_selector_new for a kernel that declares knobs: each declared knob is tuned (after the
+ * variant, in declaration order) unless margot.json declares a knob of that name, which then
+ * narrows it: a range inside the declared one on its steps, or exactly the same labels; anything
+ * else is refused with err naming the knob. Knobs margot.json adds beyond the declared ones are
+ * tuned too (the kernel does not see them). */
+struct tuner_selector *tuner_selector_new_knobs(const char *app, const char *kind,
+                                                const char *const *feature_names,
+                                                size_t n_features, int has_accel,
+                                                const struct tuner_knob_decl *knobs,
+                                                size_t n_knobs, const char *margot_json,
+                                                const char *knowledge, char *err, size_t errlen);
+
 /* Picks the variant and knobs for the next request. features: n values (n must equal
  * n_features). accel_available: 0/1 from the caller (sysfs VF + OpenCL device check); when an
  * MQTT hookup is set and has heard kfarm/accel/<node>/<bdf>, that state is ANDed with it.
@@ -250,6 +271,10 @@ struct tuner_learn_params {
     double band;                    /* error coefficient band [1/band, band] (1.5) */
     size_t band_samples;            /* M: consecutive samples outside the band to re-explore (5) */
     size_t observations_per_config; /* learner: N observations per configuration (5) */
+    /* selector: settings calibrated per cluster when the knob space is larger: full factorial up
+     * to this many, else a design (each variant's first setting, one knob varied at a time from
+     * it, then seeded random settings up to the budget) (32) */
+    size_t design_budget;
 };
 void tuner_learn_params_default(struct tuner_learn_params *p);
 

@@ -105,6 +105,31 @@ int kf_mqtt_security_check_files(const struct kf_mqtt_security *s, char *err, si
     return 0;
 }
 
+int kf_check_private_file(int fd, const char *opt, const char *path, char *err, size_t errlen)
+{
+    char why[128];
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int rc = -errno;
+        snprintf(why, sizeof(why), "%s", strerror(-rc));
+        snprintf(err, errlen, "--%s %s: %s", opt, path, why);
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "--%s %s: not a regular file", opt, path);
+        return -EINVAL;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(why, sizeof(why), "%04o", (unsigned)(st.st_mode & 07777));
+        snprintf(err, errlen,
+                 "--%s %s has mode %s: group or others may read it, so it is refused; make it "
+                 "owner-only with chmod 600 %s",
+                 opt, path, why, path);
+        return -EPERM;
+    }
+    return 0;
+}
+
 int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, size_t errlen)
 {
     char why[128];
@@ -116,27 +141,10 @@ int kf_mqtt_read_password(const char *path, char *buf, size_t len, char *err, si
         snprintf(why, sizeof(why), "%s", strerror(e));
         return kf_errf(err, errlen, -e, "--mqtt-password-file %s: %s", path, why);
     }
-    struct stat st;
-    int rc = 0;
-    /* fstat on the opened file: what is checked is what is read */
-    if (fstat(fd, &st) != 0) {
-        rc = -errno;
-        snprintf(why, sizeof(why), "%s", strerror(-rc));
-        kf_errf(err, errlen, rc, "--mqtt-password-file %s: %s", path, why);
+    /* checked on the opened file: what is checked is what is read */
+    int rc = kf_check_private_file(fd, "mqtt-password-file", path, err, errlen);
+    if (rc)
         goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = kf_errf(err, errlen, -EINVAL, "--mqtt-password-file %s: not a regular file", path);
-        goto out;
-    }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        snprintf(why, sizeof(why), "%04o", (unsigned)(st.st_mode & 07777));
-        rc = kf_errf(err, errlen, -EPERM,
-                     "--mqtt-password-file %s has mode %s: group or others may read it, so it "
-                     "is refused; make it owner-only with chmod 600 %s",
-                     path, why, path);
-        goto out;
-    }
     size_t n = 0;
     while (n < len - 1) {
         ssize_t r = read(fd, buf + n, len - 1 - n);

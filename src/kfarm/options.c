@@ -235,10 +235,12 @@ static const struct rule rules[] = {
     {"curve-server-key", REQ, set_string, AT(gateway.curve_server_key), 0, 0, 0},
     {"connect-timeout", REQ, set_seconds, AT(gateway.connect_timeout_s), 0, 0, 0},
     {"drain-timeout", REQ, set_seconds, AT(gateway.drain_timeout_s), 0, 0, 0},
+    {"request-timeout", REQ, set_seconds, AT(gateway.request_timeout_s), 0, 0, 0},
     {"adapter", REQ, add_adapter, 0, 0, 0, 0},
     {"adapter-arg", REQ, add_adapter_arg, 0, 0, 0, 0},
     {"max-inflight", REQ, set_int, AT(gateway.max_inflight), 1, 1024, 0},
     {"max-client-inflight", REQ, set_int, AT(gateway.max_client_inflight), 1, 1L << 20, 0},
+    {"max-client-replies", REQ, set_int, AT(gateway.max_client_replies), 1, 1L << 20, 0},
     {"max-message-bytes", REQ, set_bytes, AT(gateway.max_message_bytes), 64, 1L << 31, 0},
     {"max-pending-bytes", REQ, set_bytes, AT(gateway.max_pending_bytes), 64, 1L << 40, 0},
     {"variant", REQ, set_variant, 0, 0, 0, 0},
@@ -255,6 +257,7 @@ static const struct rule rules[] = {
     {"sysfs-root", REQ, set_string, AT(worker.sysfs_root), 0, 0, 0},
     {"metrics-listen", REQ, set_metrics_listen, AT(gateway.metrics_listen), 0, 0, 0},
     {"trace", REQ, set_string, AT(gateway.trace_file), 0, 0, 0},
+    {"trace-max-bytes", REQ, set_bytes, AT(gateway.trace_max_bytes), 0, 1L << 40, 0},
     {"log-level", REQ, set_log_level, 0, 0, 0, 0},
     {"log-format", REQ, set_log_format, 0, 0, 0, 0},
     {"help", no_argument, set_flag, AT(help), 0, 0, 0},
@@ -272,6 +275,9 @@ static void set_defaults(struct kf_options *o)
      * Deeper pipelines hand each worker wake-up more work; beyond 16 one worker hoards. */
     g->max_inflight = 16;
     g->max_client_inflight = 4096;
+    g->trace_max_bytes = (size_t)1 << 30;
+    /* Twice the in-flight limit: a client that reads at all never loses a reply to it. */
+    g->max_client_replies = 8192;
     g->max_message_bytes = 16u << 20;
     /* 64 requests of the largest size: far more than the workers' slots need to stay busy, and
      * a small part of a compute node's memory (docs/security.md). */

@@ -6,6 +6,24 @@
 
 #include "describe.h"
 
+/* A declared knob: {"name", "default", and "min"/"max"/"step" or "labels"}. */
+static cJSON *describe_knob(const struct kf_knob *kn)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", kn->name);
+    if (kn->type == KF_KNOB_LABELS) {
+        cJSON *l = cJSON_AddArrayToObject(o, "labels");
+        for (size_t i = 0; kn->labels && kn->labels[i]; i++)
+            cJSON_AddItemToArray(l, cJSON_CreateString(kn->labels[i]));
+    } else {
+        cJSON_AddNumberToObject(o, "min", (double)kn->min);
+        cJSON_AddNumberToObject(o, "max", (double)kn->max);
+        cJSON_AddNumberToObject(o, "step", (double)kn->step);
+    }
+    cJSON_AddNumberToObject(o, "default", (double)kn->def);
+    return o;
+}
+
 static cJSON *describe_kernel(const struct kf_registry_kernel *k)
 {
     cJSON *o = cJSON_CreateObject();
@@ -18,7 +36,9 @@ static cJSON *describe_kernel(const struct kf_registry_kernel *k)
     for (size_t i = 0;
          k->kernel->features && k->kernel->feature_names && k->kernel->feature_names[i]; i++)
         cJSON_AddItemToArray(f, cJSON_CreateString(k->kernel->feature_names[i]));
-    cJSON_AddArrayToObject(o, "knobs");
+    cJSON *knobs = cJSON_AddArrayToObject(o, "knobs");
+    for (size_t i = 0; k->kernel->knobs && i < k->kernel->n_knobs; i++)
+        cJSON_AddItemToArray(knobs, describe_knob(&k->kernel->knobs[i]));
     return o;
 }
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter_check.h"
+#include "adapter_v1.h"
 #include "errbuf.h"
 #include "builtin.h"
 #include "registry.h"
@@ -16,6 +18,9 @@ struct loaded_adapter {
     const struct kf_adapter *adapter;
     void *state;
     void *dl; /* NULL for built-ins */
+    /* ABI 1 adapters: their kernels as version 2 kernels, and the state those are called with */
+    struct kf_kernel *v1_kernels;
+    struct kf_v1_shim *v1_shims;
 };
 
 struct kf_registry {
@@ -39,39 +44,11 @@ static int is_path(const char *s)
     return strchr(s, '/') || (n > 3 && strcmp(s + n - 3, ".so") == 0);
 }
 
-/* A table that is inconsistent would crash the worker later, far from its cause. */
-static int check_adapter(const struct kf_adapter *a, const char *from, char *err, size_t errlen)
-{
-    if (a->abi_version != KF_ADAPTER_ABI_VERSION) {
-        return kf_errf(err, errlen, -EPROTO,
-                       "adapter %s: ABI version %u, but this kfarm speaks version %d; rebuild the "
-                       "adapter against this kfarm's include/kfarm/adapter.h",
-                       from, a->abi_version, KF_ADAPTER_ABI_VERSION);
-    }
-    if (!a->name || (a->n_kernels && !a->kernels) || (a->n_broadcasts && !a->broadcasts)) {
-        return kf_errf(err, errlen, -EINVAL, "adapter %s: missing name or kernel/broadcast table",
-                       from);
-    }
-    for (size_t i = 0; i < a->n_kernels; i++) {
-        if (!a->kernels[i].kind || !a->kernels[i].cpu) {
-            return kf_errf(err, errlen, -EINVAL,
-                           "adapter %s: kernel %zu has no kind or no CPU variant", from, i);
-        }
-    }
-    for (size_t i = 0; i < a->n_broadcasts; i++) {
-        if (!a->broadcasts[i].kind || !a->broadcasts[i].fn) {
-            return kf_errf(err, errlen, -EINVAL,
-                           "adapter %s: broadcast handler %zu has no kind or function", from, i);
-        }
-    }
-    return 0;
-}
-
 static int add_entries(struct kf_registry *r, struct loaded_adapter *la, char *err, size_t errlen)
 {
     const struct kf_adapter *a = la->adapter;
     for (size_t i = 0; i < a->n_kernels; i++) {
-        const char *kind = a->kernels[i].kind;
+        const char *kind = la->v1_kernels ? la->v1_kernels[i].kind : a->kernels[i].kind;
         if (kf_registry_kernel(r, kind, strlen(kind))) {
             return kf_errf(err, errlen, -EEXIST,
                            "adapter %s: kind '%s' is already served by another adapter", a->name,
@@ -81,8 +58,14 @@ static int add_entries(struct kf_registry *r, struct loaded_adapter *la, char *e
             return kf_errf(err, errlen, -E2BIG, "adapter %s: more than %d kernels in all", a->name,
                            MAX_ENTRIES);
         }
-        r->kernels[r->n_kernels++] =
-            (struct kf_registry_kernel){.kernel = &a->kernels[i], .adapter = a, .state = la->state};
+        r->kernels[r->n_kernels++] = (struct kf_registry_kernel){
+            .kernel = la->v1_kernels ? &la->v1_kernels[i] : &a->kernels[i],
+            .adapter = a,
+            .state = la->v1_shims ? (void *)&la->v1_shims[i] : la->state,
+            .adapter_state = la->state};
+        const struct kf_kernel *k = r->kernels[r->n_kernels - 1].kernel;
+        for (size_t j = 0; j < k->n_knobs; j++)
+            r->kernels[r->n_kernels - 1].defaults[j] = k->knobs[j].def;
         size_t used = strlen(r->kinds);
         snprintf(r->kinds + used, sizeof(r->kinds) - used, "%s%s", used ? ", " : "", kind);
     }
@@ -128,7 +111,7 @@ int kf_registry_load(struct kf_registry *r, const char *name, const struct kf_ar
                            name, kf_builtin_adapter_names());
         }
     }
-    if ((rc = check_adapter(la.adapter, name, err, errlen)))
+    if ((rc = kf_adapter_check(la.adapter, name, err, errlen)))
         goto fail;
     if (la.adapter->init) {
         char msg[512] = "";
@@ -137,6 +120,13 @@ int kf_registry_load(struct kf_registry *r, const char *name, const struct kf_ar
                          msg[0] ? msg : "(no message)");
             goto fail;
         }
+    }
+    if (la.adapter->abi_version == 1 &&
+        (rc = kf_adapter_v1_convert(la.adapter, la.state, &la.v1_kernels, &la.v1_shims))) {
+        kf_errf(err, errlen, rc, "adapter %s: out of memory", name);
+        if (la.adapter->fini)
+            la.adapter->fini(la.state);
+        goto fail;
     }
     r->adapters[r->n_adapters] = la;
     size_t n_kernels = r->n_kernels, n_broadcasts = r->n_broadcasts, kinds_len = strlen(r->kinds);
@@ -152,6 +142,8 @@ int kf_registry_load(struct kf_registry *r, const char *name, const struct kf_ar
     r->n_adapters++;
     return 0;
 fail:
+    free(la.v1_kernels);
+    free(la.v1_shims);
     if (la.dl)
         dlclose(la.dl);
     return rc;
@@ -205,6 +197,8 @@ void kf_registry_free(struct kf_registry *r)
             la->adapter->fini(la->state);
         if (la->dl)
             dlclose(la->dl);
+        free(la->v1_kernels);
+        free(la->v1_shims);
     }
     free(r);
 }

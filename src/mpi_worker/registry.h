@@ -9,10 +9,14 @@
 
 struct kf_registry;
 
+/* A kernel as the worker calls it. Adapters of ABI version 1 are served through converted
+ * version 2 kernels (adapter_v1.h), so callers know one ABI. */
 struct kf_registry_kernel {
     const struct kf_kernel *kernel;
     const struct kf_adapter *adapter;
-    void *state;
+    void *state;         /* first argument of the kernel's functions */
+    void *adapter_state; /* first argument of the adapter's functions (accel_available) */
+    long defaults[KF_MAX_KNOBS]; /* the declared default of each knob */
 };
 
 struct kf_registry_broadcast {

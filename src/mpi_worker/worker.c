@@ -26,8 +26,8 @@ struct worker {
     int rank;
     struct kf_registry *registry;
     const struct kf_worker_config *cfg;
-    struct kf_doorbell doorbell;       /* the gateway rings it after sending us work */
-    struct kf_doorbell_peer gateway;   /* we ring it after sending a reply */
+    struct kf_doorbell doorbell;     /* the gateway rings it after sending us work */
+    struct kf_doorbell_peer gateway; /* we ring it after sending a reply */
     struct kf_variants *variants;
     struct kf_sleepflags *flags;
     struct kf_sendq *sendq;       /* to the gateway, all MPI_Isend */
@@ -40,10 +40,13 @@ struct worker {
 
 /* Replies are batched like requests (one MPI message and at most one wake-up of the gateway for
  * several), but a reply is held only while the worker has more work at hand, kernels are short
- * (last one under HOLD_NS) and the oldest held reply is younger than HOLD_NS. Size rules: wire.h. */
+ * (last one under HOLD_NS) and the oldest held reply is younger than HOLD_NS. Size rules: wire.h.
+ */
 #define HOLD_NS 50000u
 /* Open MPI's shared-memory transport sends up to 256 bytes inline, its match header included. */
 #define INLINE_BYTES 200
+/* Most requests of one kind taken from a gateway batch for a kernel's batch entry point. */
+#define GATHER_MAX 64
 
 static volatile sig_atomic_t worker_sigterm;
 
@@ -132,10 +135,13 @@ static void reply_error(struct worker *w, const struct kf_wire_msg *req, const c
     send_to_gateway(w, &h, msg, strlen(msg));
 }
 
+static void send_result(struct worker *w, const struct kf_wire_msg *req, struct kf_result *res,
+                        const struct kf_variant_run *r);
+
 static void handle_request(struct worker *w, const struct kf_wire_msg *req)
 {
-    const struct kf_registry_kernel *k = kf_registry_kernel(w->registry, req->kind,
-                                                            req->hdr.kind_len);
+    const struct kf_registry_kernel *k =
+        kf_registry_kernel(w->registry, req->kind, req->hdr.kind_len);
     if (!k) {
         char msg[1200];
         snprintf(msg, sizeof(msg), "unknown kind '%.*s'; this job serves: %s",
@@ -148,6 +154,14 @@ static void handle_request(struct worker *w, const struct kf_wire_msg *req)
     struct kf_result res = {0};
     struct kf_variant_run run;
     kf_variants_run(w->variants, k, req->payload, req->payload_len, &res, &run);
+    send_result(w, req, &res, &run);
+}
+
+/* Replies with what a kernel returned, and frees it. */
+static void send_result(struct worker *w, const struct kf_wire_msg *req, struct kf_result *res,
+                        const struct kf_variant_run *r)
+{
+    const struct kf_variant_run run = *r;
     w->last_service_ns = run.service_ns;
     struct kf_wire_hdr h = {.type = KF_WIRE_REPLY,
                             .seq = req->hdr.seq,
@@ -157,23 +171,64 @@ static void handle_request(struct worker *w, const struct kf_wire_msg *req)
                             .service_ns = run.service_ns};
     if (run.rc == KF_OK) {
         h.status = KF_WIRE_OK;
-        send_to_gateway(w, &h, res.data, res.data ? res.len : 0);
+        send_to_gateway(w, &h, res->data, res->data ? res->len : 0);
         w->served++;
     } else {
-        res.error[sizeof(res.error) - 1] = '\0';
-        const char *msg = res.error[0] ? res.error : "kernel failed without a message";
+        res->error[sizeof(res->error) - 1] = '\0';
+        const char *msg = res->error[0] ? res->error : "kernel failed without a message";
         h.status = KF_WIRE_FAILED;
         send_to_gateway(w, &h, msg, strlen(msg));
         w->failed++;
     }
-    free(res.data);
+    free(res->data);
+    res->data = NULL;
+}
+
+/* Requests of one kind with a batch entry point that arrived together: the variant code decides
+ * how many share a call (the batch knob); each gets its own reply. */
+static void handle_requests(struct worker *w, const struct kf_registry_kernel *k,
+                            const struct kf_wire_msg *reqs, size_t n)
+{
+    struct kf_batch_item items[GATHER_MAX];
+    struct kf_variant_run runs[GATHER_MAX];
+    memset(items, 0, n * sizeof(items[0]));
+    for (size_t i = 0; i < n; i++) {
+        items[i].payload = reqs[i].payload;
+        items[i].len = reqs[i].payload_len;
+    }
+    maybe_flush_replies(w);
+    for (size_t i = 0; i < n;) {
+        size_t done = kf_variants_run_batch(w->variants, k, items + i, n - i, runs + i);
+        for (size_t j = i; j < i + done; j++)
+            send_result(w, &reqs[j], &items[j].result, &runs[j]);
+        i += done;
+    }
+}
+
+/* The requests that follow rec in batch m with the same kind, for a kernel with a batch entry
+ * point; *off moves past those taken. Returns how many requests reqs holds (>= 1). */
+static size_t gather_requests(const struct kf_wire_msg *m, size_t *off,
+                              const struct kf_wire_msg *rec, struct kf_wire_msg *reqs)
+{
+    size_t n = 0;
+    reqs[n++] = *rec;
+    while (n < GATHER_MAX) {
+        size_t next = *off;
+        struct kf_wire_msg r;
+        if (kf_wire_batch_next(m, &next, &r) != 1 || r.hdr.type != KF_WIRE_REQUEST ||
+            r.hdr.kind_len != rec->hdr.kind_len || memcmp(r.kind, rec->kind, r.hdr.kind_len))
+            break;
+        reqs[n++] = r;
+        *off = next;
+    }
+    return n;
 }
 
 static void handle_broadcast(struct worker *w, const struct kf_wire_msg *m)
 {
     int klen = (int)(m->hdr.kind_len > 100 ? 100 : m->hdr.kind_len);
-    const struct kf_registry_broadcast *b = kf_registry_broadcast(w->registry, m->kind,
-                                                                  m->hdr.kind_len);
+    const struct kf_registry_broadcast *b =
+        kf_registry_broadcast(w->registry, m->kind, m->hdr.kind_len);
     w->broadcasts++;
     if (!b) {
         kf_debug("broadcast '%.*s' has no handler here; ignored", klen, m->kind);
@@ -232,7 +287,8 @@ static int say_hello(struct worker *w)
 /* Sleeps up to ns or until the gateway rings; returns 1 when rung. */
 static int wait_for_gateway(struct worker *w, uint64_t ns)
 {
-    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+                          .tv_nsec = (long)(ns % 1000000000u)};
     if (w->doorbell.fd < 0) {
         nanosleep(&ts, NULL);
         return 0;
@@ -321,8 +377,19 @@ static int apply_message(struct worker *w, void *buf, int len, int failed_start)
     int stop = 0, more;
     struct kf_wire_msg rec;
     size_t off = 0;
-    while ((more = kf_wire_batch_next(&m, &off, &rec)) == 1)
+    while ((more = kf_wire_batch_next(&m, &off, &rec)) == 1) {
+        /* Requests for a kernel with a batch entry point go together (handle_requests). */
+        const struct kf_registry_kernel *k =
+            rec.hdr.type == KF_WIRE_REQUEST && !failed_start
+                ? kf_registry_kernel(w->registry, rec.kind, rec.hdr.kind_len)
+                : NULL;
+        if (k && (k->kernel->cpu_batch || k->kernel->accel_batch)) {
+            struct kf_wire_msg reqs[GATHER_MAX];
+            handle_requests(w, k, reqs, gather_requests(&m, &off, &rec, reqs));
+            continue;
+        }
         stop |= handle_message(w, &rec, failed_start);
+    }
     if (more < 0)
         kf_error("malformed record at byte %zu of a %d-byte batch from the gateway; the rest "
                  "ignored",
@@ -356,8 +423,12 @@ static int serve(struct worker *w, int failed_start)
 
 int kf_worker_run(const struct kf_worker_config *cfg, int rank, struct kf_sleepflags *flags)
 {
-    struct worker w = {.rank = rank, .cfg = cfg, .registry = kf_registry_new(),
-                       .doorbell = {.fd = -1}, .gateway = {.fd = -1}, .flags = flags};
+    struct worker w = {.rank = rank,
+                       .cfg = cfg,
+                       .registry = kf_registry_new(),
+                       .doorbell = {.fd = -1},
+                       .gateway = {.fd = -1},
+                       .flags = flags};
     w.variants = kf_variants_new(cfg, rank);
     w.sendq = kf_sendq_new();
     int status;

@@ -15,6 +15,7 @@ void tuner_learn_params_default(struct tuner_learn_params *p)
     p->band = 1.5;
     p->band_samples = 5;
     p->observations_per_config = 5;
+    p->design_budget = 32;
 }
 
 struct ctx {
@@ -306,6 +307,8 @@ static void parse_learning(const cJSON *block, struct tuner_learn_params *lp)
         lp->min_samples = (size_t)v;
     if (!get_long(member(l, "band_samples"), &v) && v > 0)
         lp->band_samples = (size_t)v;
+    if (!get_long(member(l, "design_budget"), &v) && v > 0)
+        lp->design_budget = (size_t)v;
     const cJSON *x = member(l, "outlier_mads");
     if (cJSON_IsNumber(x) && x->valuedouble >= 0)
         lp->outlier_mads = x->valuedouble;

@@ -45,7 +45,8 @@ struct tuner_selector {
 
     /* settings: every combination of knob values (mixed radix over the knob domains) */
     size_t n_settings;
-    double *settings; /* n_settings * nk */
+    double *settings;         /* n_settings * nk */
+    unsigned char *in_design; /* per setting: calibrated locally (design_budget) */
     double *domain[TUNER_MAX_KNOBS];
     size_t dom_n[TUNER_MAX_KNOBS];
 
@@ -241,6 +242,51 @@ static int selector_setting_of(const struct tuner_selector *s, const double *kno
 static int setting_variant(const struct tuner_selector *s, size_t setting)
 {
     return (int)s->settings[setting * s->core->nk + s->variant_knob];
+}
+
+/* Domain index of knob k in setting set (settings are mixed radix, last knob fastest). */
+static size_t setting_digit(const struct tuner_selector *s, size_t set, size_t k)
+{
+    for (size_t j = s->core->nk; j-- > k + 1;)
+        set /= s->dom_n[j];
+    return set % s->dom_n[k];
+}
+
+/* Which settings a cluster calibrates. All of them up to the budget; beyond, a design that
+ * stays cheap in the number of knobs: per variant its first setting and every setting that
+ * differs from it in one knob (one factor at a time), then seeded random ones up to the budget.
+ * Knowledge (a file, a learner) may still bring settings outside it; they are exploited too. */
+static int choose_design(struct tuner_selector *s)
+{
+    s->in_design = calloc(s->n_settings, 1);
+    if (!s->in_design)
+        return -ENOMEM;
+    size_t budget = s->lp.design_budget ? s->lp.design_budget : 1, chosen = 0;
+    if (s->n_settings <= budget) {
+        memset(s->in_design, 1, s->n_settings);
+        return 0;
+    }
+    for (size_t set = 0; set < s->n_settings; set++) {
+        size_t off_base = 0; /* knobs besides the variant away from their first value */
+        for (size_t k = 0; k < s->core->nk; k++)
+            off_base += k != s->variant_knob && setting_digit(s, set, k) != 0;
+        if (off_base <= 1) {
+            s->in_design[set] = 1;
+            chosen++;
+        }
+    }
+    uint32_t x = 2166136261u; /* FNV-1a of the kind: the same design on every rank */
+    for (const char *p = s->kind; *p; p++)
+        x = (x ^ (unsigned char)*p) * 16777619u;
+    for (size_t tries = 0; chosen < budget && tries < 64 * budget; tries++) {
+        x = x * 1664525u + 1013904223u;
+        size_t set = (x >> 8) % s->n_settings;
+        if (!s->in_design[set]) {
+            s->in_design[set] = 1;
+            chosen++;
+        }
+    }
+    return 0;
 }
 
 static struct tuner *selector_core_like(const struct tuner_selector *s)
@@ -544,10 +590,58 @@ int selector_apply_prediction(struct tuner_selector *s, const char *text, char *
 
 /* ---- public API ---- */
 
+/* A knob margot.json declares for a kernel knob must stay inside the kernel's domain. */
+static int narrows(const struct knob *k, const struct tuner_knob_decl *d)
+{
+    if (d->labels) {
+        if (!k->is_enum || k->n_labels != d->n_labels)
+            return 0;
+        for (size_t i = 0; i < d->n_labels; i++)
+            if (strcmp(k->labels[i], d->labels[i]))
+                return 0;
+        return 1;
+    }
+    return !k->is_enum && k->min >= d->min && k->max <= d->max &&
+           (k->min - d->min) % d->step == 0 && k->step % d->step == 0;
+}
+
+static int add_declared_knobs(struct tuner *t, const struct tuner_knob_decl *knobs, size_t n,
+                              char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct tuner_knob_decl *d = &knobs[i];
+        int k = tuner_knob_index(t, d->name);
+        if (k >= 0) {
+            if (!narrows(&t->knobs[k], d))
+                return kf_errf(err, errlen, -EINVAL,
+                               "block '%s': knob '%s' of margot.json is not inside the "
+                               "kernel's declaration (%s); give a range within it on its "
+                               "steps, or the same labels",
+                               t->block, d->name, d->labels ? "labels" : "range");
+            continue;
+        }
+        int rc = d->labels ? tuner_add_knob_enum(t, d->name, d->labels, d->n_labels, err, errlen)
+                           : tuner_add_knob_range(t, d->name, d->min, d->max, d->step, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 struct tuner_selector *tuner_selector_new(const char *app, const char *kind,
                                           const char *const *feature_names, size_t n_features,
                                           int has_accel, const char *margot_json,
                                           const char *knowledge, char *err, size_t errlen)
+{
+    return tuner_selector_new_knobs(app, kind, feature_names, n_features, has_accel, NULL, 0,
+                                    margot_json, knowledge, err, errlen);
+}
+
+struct tuner_selector *tuner_selector_new_knobs(const char *app, const char *kind,
+                                                const char *const *feature_names, size_t n_features,
+                                                int has_accel, const struct tuner_knob_decl *knobs,
+                                                size_t n_knobs, const char *margot_json,
+                                                const char *knowledge, char *err, size_t errlen)
 {
     if (n_features > TUNER_MAX_FEATURES - 1 || (n_features && !feature_names)) {
         kf_errf(err, errlen, -EINVAL, "selector '%s': at most %d features, with names",
@@ -586,8 +680,13 @@ struct tuner_selector *tuner_selector_new(const char *app, const char *kind,
             goto fail;
         }
     }
-    if (define_block(s, feature_names, err, errlen) < 0)
+    if (add_declared_knobs(s->core, knobs, n_knobs, err, errlen) < 0 ||
+        define_block(s, feature_names, err, errlen) < 0)
         goto fail;
+    if (choose_design(s) < 0) {
+        kf_errf(err, errlen, -ENOMEM, "out of memory for a selector");
+        goto fail;
+    }
     if (knowledge) {
         char e[512];
         char *text = tuner_read_text(knowledge, e, sizeof(e));
@@ -721,7 +820,8 @@ int tuner_selector_choose(struct tuner_selector *s, const double *features, size
     size_t pick = SIZE_MAX, fewest = SIZE_MAX;
     for (size_t set = 0; set < s->n_settings; set++) {
         const struct cell *c = &cl->cells[set];
-        if (c->calibrated || (!accel && setting_variant(s, set) == TUNER_VARIANT_ACCEL))
+        if (c->calibrated || !s->in_design[set] ||
+            (!accel && setting_variant(s, set) == TUNER_VARIANT_ACCEL))
             continue;
         if (c->n < fewest) {
             fewest = c->n;
@@ -834,6 +934,7 @@ void tuner_selector_free(struct tuner_selector *s)
     for (size_t k = 0; k < TUNER_MAX_KNOBS; k++)
         free(s->domain[k]);
     free(s->settings);
+    free(s->in_design);
     tuner_free(s->core);
     free(s);
 }

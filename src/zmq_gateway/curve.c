@@ -13,6 +13,8 @@
 #include <string.h>
 #include <zmq.h>
 
+#include <kfarm/mqtt_security.h>
+
 #include "log.h"
 
 static int next_key_line(FILE *f, char out[41])
@@ -35,14 +37,21 @@ static int next_key_line(FILE *f, char out[41])
     return -1;
 }
 
-int kf_curve_read_key(const char *path, char out[41], char *err, size_t errlen)
+int kf_curve_read_key(const char *path, const char *secret_opt, char out[41], char *err,
+                      size_t errlen)
 {
     FILE *f = fopen(path, "re");
     if (!f) {
         return kf_errf(err, errlen, -errno, "%s: cannot read the key: %s", path, strerror(errno));
     }
     uint8_t bin[32];
-    int rc = next_key_line(f, out);
+    /* a secret key is refused when others may read it, as the MQTT password file is */
+    int rc = secret_opt ? kf_check_private_file(fileno(f), secret_opt, path, err, errlen) : 0;
+    if (rc) {
+        fclose(f);
+        return rc;
+    }
+    rc = next_key_line(f, out);
     fclose(f);
     if (rc || !zmq_z85_decode(bin, out)) {
         return kf_errf(err, errlen, -EINVAL,
@@ -104,7 +113,7 @@ int kf_curve_init(struct kf_curve *c, int bind_mode, const char *secret_path,
         return kf_errf(err, errlen, -EINVAL,
                        "--curve-secret-key: this libzmq was built without CURVE");
     }
-    int rc = kf_curve_read_key(secret_path, c->secret, err, errlen);
+    int rc = kf_curve_read_key(secret_path, "curve-secret-key", c->secret, err, errlen);
     if (rc)
         return rc;
     if (zmq_curve_public(c->public_key, c->secret)) {
@@ -125,7 +134,7 @@ int kf_curve_init(struct kf_curve *c, int bind_mode, const char *secret_path,
                            "connect mode with CURVE needs --curve-server-key FILE (the client's "
                            "public key) and no --curve-allowed-keys");
         }
-        if ((rc = kf_curve_read_key(server_path, c->server, err, errlen)))
+        if ((rc = kf_curve_read_key(server_path, NULL, c->server, err, errlen)))
             return rc;
     }
     c->enabled = 1;

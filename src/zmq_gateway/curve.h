@@ -18,8 +18,10 @@ struct kf_curve {
     unsigned long admitted, refused;
 };
 
-/* Reads one Z85 key (40 characters; blank lines and '#' comments ignored) from path. */
-int kf_curve_read_key(const char *path, char out[41], char *err, size_t errlen);
+/* Reads one Z85 key (40 characters; blank lines and '#' comments ignored) from path. A secret key
+ * (secret_opt: the option naming it, without "--") must be owner-only (kf_check_private_file). */
+int kf_curve_read_key(const char *path, const char *secret_opt, char out[41], char *err,
+                      size_t errlen);
 /* Loads the keys named by the options (NULL = not given) and checks they fit the mode. CURVE is
  * on when secret_path is given. Returns 0, or a negative errno with err filled. */
 int kf_curve_init(struct kf_curve *c, int bind_mode, const char *secret_path,

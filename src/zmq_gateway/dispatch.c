@@ -6,6 +6,7 @@
 struct worker_slot {
     int rank;
     int outstanding;
+    int suspect; /* a request timed out on it: no new work until it answers (--request-timeout) */
     uint64_t ewma_ns;
     int heap_pos;
 };
@@ -19,6 +20,8 @@ struct kf_dispatch {
 static int before(const struct kf_dispatch *d, int a, int b)
 {
     const struct worker_slot *x = &d->w[a], *y = &d->w[b];
+    if (x->suspect != y->suspect)
+        return y->suspect; /* suspects sink, so the top is a healthy rank while there is one */
     if (x->outstanding != y->outstanding)
         return x->outstanding < y->outstanding;
     if (x->ewma_ns != y->ewma_ns)
@@ -89,7 +92,7 @@ int kf_dispatch_pick(const struct kf_dispatch *d)
     if (d->n == 0)
         return -1;
     const struct worker_slot *top = &d->w[d->heap[0]];
-    return top->outstanding < d->slots ? top->rank : -1;
+    return !top->suspect && top->outstanding < d->slots ? top->rank : -1;
 }
 
 void kf_dispatch_started(struct kf_dispatch *d, int rank)
@@ -125,4 +128,18 @@ uint64_t kf_dispatch_service_ns(const struct kf_dispatch *d, int rank)
 int kf_dispatch_total_outstanding(const struct kf_dispatch *d)
 {
     return d->total;
+}
+
+void kf_dispatch_set_suspect(struct kf_dispatch *d, int rank, int suspect)
+{
+    struct worker_slot *s = &d->w[rank - d->first_rank];
+    if (s->suspect == !!suspect)
+        return;
+    s->suspect = !!suspect;
+    sift(d, s->heap_pos);
+}
+
+int kf_dispatch_suspect(const struct kf_dispatch *d, int rank)
+{
+    return d->w[rank - d->first_rank].suspect;
 }

@@ -51,7 +51,7 @@ enum kf_frames_verdict kf_frames_parse(const struct kf_frame *f, size_t n, size_
         return KF_FRAMES_DROP;
     }
     out->id = f[0].data;
-    out->id_len = f[0].len;
+    out->id_len = f[0].len > KF_MAX_ID_BYTES ? KF_MAX_ID_BYTES : f[0].len;
     if (total_frames != 3) {
         snprintf(err, errlen,
                  "malformed request: %zu frames; a request is 3 frames [id, kind, payload]",
@@ -65,6 +65,13 @@ enum kf_frames_verdict kf_frames_parse(const struct kf_frame *f, size_t n, size_
     }
     if (f[0].len == 0) {
         snprintf(err, errlen, "malformed request: empty id; give every request a non-empty id");
+        return KF_FRAMES_ERROR_REPLY;
+    }
+    if (f[0].len > KF_MAX_ID_BYTES) {
+        snprintf(err, errlen,
+                 "malformed request: id of %zu bytes is over the maximum of %d bytes (this reply "
+                 "echoes its first %d)",
+                 f[0].len, KF_MAX_ID_BYTES, KF_MAX_ID_BYTES);
         return KF_FRAMES_ERROR_REPLY;
     }
     if (total_bytes > max_bytes) {

@@ -5,6 +5,11 @@
 
 #include <stddef.h>
 
+/* Longest request id the gateway accepts (docs/protocol.md): ids are copied into the in-flight
+ * table and echoed in the reply, so a client must not choose their size freely. An error reply to
+ * a malformed message echoes at most this much of its id. */
+#define KF_MAX_ID_BYTES 256
+
 struct kf_frame {
     const void *data;
     size_t len;

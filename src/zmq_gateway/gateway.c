@@ -25,6 +25,7 @@
 #include "info.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "rate_limit.h"
 #include "sendq.h"
 #include "session.h"
 #include "snapshot.h"
@@ -40,6 +41,9 @@
  * cheaper than the extra frame bookkeeping, and the buffer is freed at once anyway. */
 #define ZERO_COPY_MIN (64u << 10)
 #define HEAP_TRIM_INTERVAL_NS 5000000000u /* at most one malloc_trim per 5 s (heap_trim.c) */
+/* $stats costs O(in flight + clients): all clients together get at most 50 a second (a watcher
+ * asks once a second), so a flood of them cannot take the gateway's time from requests. */
+#define STATS_PER_S 50
 /* Requests for one worker that become ready in one loop turn travel in one BATCH message: one MPI
  * match and at most one wake-up for all of them (size rules in wire.h). */
 
@@ -64,6 +68,11 @@ struct kf_gateway {
     struct kf_wire_batch *batches; /* indexed by rank: requests not yet sent */
     size_t batched_bytes;          /* sum of batches[].len, for --max-pending-bytes */
     struct kf_heap_trim trim; /* gives freed message buffers back (heap_trim.c) */
+    /* --request-timeout: per rank, requests answered with the time-out error whose worker has not
+     * replied yet; each still holds its slot, so the rank is not over-committed when it resumes */
+    int *timed_out;
+    uint64_t timeout_ns, next_expiry_ns;
+    struct kf_rate_limit stats_rate; /* $stats asks */
 };
 
 static int signal_pipe[2] = {-1, -1};
@@ -106,9 +115,11 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_gateway_config *o, 
     g->worker_ranks = calloc((size_t)g->n_workers, sizeof(int));
     g->workers = calloc((size_t)world_size, sizeof(*g->workers));
     g->batches = calloc((size_t)world_size, sizeof(*g->batches));
+    g->timed_out = calloc((size_t)world_size, sizeof(*g->timed_out));
+    g->timeout_ns = (uint64_t)(o->request_timeout_s * 1e9);
     g->doorbell.fd = -1;
     if (!g->dispatch || !g->inflight || !g->sendq || !g->stats || !g->info || !g->worker_ranks ||
-        !g->workers || !g->batches) {
+        !g->workers || !g->batches || !g->timed_out) {
         rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
@@ -127,7 +138,8 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_gateway_config *o, 
     sigaction(SIGINT, &sa, NULL);
     if ((rc = kf_session_open(&g->s, o, err, errlen)) ||
         (o->trace_file &&
-         (rc = kf_trace_open(&g->trace, o->trace_file, g->n_workers, err, errlen))) ||
+         (rc = kf_trace_open(&g->trace, o->trace_file, g->n_workers, o->trace_max_bytes, err,
+                             errlen))) ||
         (o->metrics_listen &&
          (rc = kf_metrics_http_start(&g->metrics, o->metrics_listen, err, errlen))))
         goto fail;
@@ -137,6 +149,7 @@ int kf_gateway_open(struct kf_gateway **out, const struct kf_gateway_config *o, 
     kf_backoff_init(&g->backoff, 200000);
     kf_backoff_setup_thread();
     kf_heap_trim_init(&g->trim, HEAP_TRIM_INTERVAL_NS, kf_now_ns());
+    kf_rate_limit_init(&g->stats_rate, STATS_PER_S, STATS_PER_S, kf_now_ns());
     *out = g;
     return 0;
 fail:
@@ -151,6 +164,7 @@ fail:
         free(g->worker_ranks);
         free(g->workers);
         free(g->batches);
+        free(g->timed_out);
         kf_doorbell_close(&g->doorbell);
         if (g->s.ctx)
             kf_session_close(&g->s, 0);
@@ -161,12 +175,20 @@ fail:
 
 /* ---- replies to clients ---- */
 
+/* Never blocks: a reply the client's queue has no room for (--max-client-replies, or a client
+ * that has gone) is dropped and counted. Only the first frame can be refused; once it is taken,
+ * libzmq takes the rest of the message. */
 static void send_frames(struct kf_gateway *g, const void *route, size_t route_len,
                         const struct kf_frame *f, int n)
 {
-    if (g->s.bind_mode)
-        zmq_send(g->s.req, route, route_len, ZMQ_SNDMORE);
-    for (int i = 0; i < n; i++)
+    int first = g->s.bind_mode ? zmq_send(g->s.req, route, route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT)
+                               : zmq_send(g->s.req, f[0].data, f[0].len,
+                                          (n > 1 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+    if (first < 0) {
+        kf_stats_reply_dropped(g->stats, zmq_errno() == EAGAIN);
+        return;
+    }
+    for (int i = g->s.bind_mode ? 0 : 1; i < n; i++)
         zmq_send(g->s.req, f[i].data, f[i].len, i + 1 < n ? ZMQ_SNDMORE : 0);
 }
 
@@ -255,6 +277,8 @@ static void flush_batches(struct kf_gateway *g)
 static void send_to_worker(struct kf_gateway *g, struct kf_request *r, int rank)
 {
     r->worker = rank;
+    if (g->timeout_ns)
+        r->t_sent = kf_now_ns();
     kf_dispatch_started(g->dispatch, rank);
     struct kf_wire_batch *b = &g->batches[rank];
     if (r->packed_len <= KF_WIRE_BATCH_MAX_RECORD) {
@@ -319,11 +343,13 @@ static void strip_topic(const struct kf_gateway *g, const char **kind, size_t *k
 /* ---- from clients ---- */
 
 /* Bytes of requests and broadcasts the gateway holds: waiting for a worker slot, batched for a
- * worker, or posted to MPI and not yet received by every worker. Each part is a counter kept where
+ * worker, or posted to MPI and not yet received by every worker; plus the ids and routing ids of
+ * requests not yet answered. Each part is a counter kept where
  * the bytes are stored and released, so this is O(1). */
 static size_t held_bytes(const struct kf_gateway *g)
 {
-    return kf_inflight_packed_bytes(g->inflight) + g->batched_bytes + kf_sendq_bytes(g->sendq);
+    return kf_inflight_packed_bytes(g->inflight) + kf_inflight_key_bytes(g->inflight) +
+           g->batched_bytes + kf_sendq_bytes(g->sendq);
 }
 
 /* Gateway-wide bound (--max-pending-bytes): many clients together cannot make the gateway hold
@@ -382,6 +408,12 @@ static void handle_control(struct kf_gateway *g, const void *route, size_t route
         return;
     }
     if (v->kind_len == 6 && memcmp(v->kind, "$stats", 6) == 0) {
+        if (!kf_rate_limit_take(&g->stats_rate, kf_now_ns())) {
+            kf_stats_client_error(g->stats);
+            reply_error(g, route, route_len, v->id, v->id_len,
+                        "$stats asked more than 50 times a second of this gateway; retry later");
+            return;
+        }
         char *json = kf_snapshot_json(g->stats, g->dispatch, g->inflight, g->s.bind_mode,
                                       held_bytes(g));
         if (json)
@@ -431,7 +463,8 @@ static void accept_request(struct kf_gateway *g, const void *route, size_t route
     }
     if (client_over_limit(g, route, route_len, v) ||
         pending_over_limit(g, route, route_len, v,
-                           sizeof(struct kf_wire_hdr) + v->kind_len + v->payload_len))
+                           sizeof(struct kf_wire_hdr) + v->kind_len + v->payload_len +
+                               route_len + v->id_len))
         return;
     struct kf_request *r = kf_inflight_add(g->inflight, route, route_len, v->id, v->id_len);
     struct kf_wire_hdr h = {.type = KF_WIRE_REQUEST};
@@ -561,6 +594,20 @@ static int drain_broadcasts(struct kf_gateway *g)
 
 /* ---- from workers ---- */
 
+/* A reply whose request timed out (its seq's generation is gone, so it cannot match a newer
+ * request): dropped and counted; it frees the slot the timed-out request kept. */
+static int drop_late_reply(struct kf_gateway *g, int source, const struct kf_wire_msg *m)
+{
+    if (g->timed_out[source] == 0)
+        return 0;
+    g->timed_out[source]--;
+    kf_dispatch_finished(g->dispatch, source, m->hdr.service_ns);
+    kf_stats_late_reply(g->stats, source);
+    kf_debug("late reply from rank %d for timed-out request %llx dropped", source,
+             (unsigned long long)m->hdr.seq);
+    return 1;
+}
+
 static void free_reply_buf(void *data, void *hint)
 {
     (void)data;
@@ -577,9 +624,17 @@ static int reply_ok_owned(struct kf_gateway *g, const struct kf_request *r,
     if (!buf || m->payload_len < ZERO_COPY_MIN ||
         zmq_msg_init_data(&msg, (void *)m->payload, m->payload_len, free_reply_buf, buf))
         return 0;
+    /* as send_frames: only the first frame can be refused (--max-client-replies), never blocks */
+    int first = g->s.bind_mode
+                    ? zmq_send(g->s.req, r->route, r->route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT)
+                    : zmq_send(g->s.req, r->id, r->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (first < 0) {
+        kf_stats_reply_dropped(g->stats, zmq_errno() == EAGAIN);
+        zmq_msg_close(&msg); /* frees buf */
+        return 1;
+    }
     if (g->s.bind_mode)
-        zmq_send(g->s.req, r->route, r->route_len, ZMQ_SNDMORE);
-    zmq_send(g->s.req, r->id, r->id_len, ZMQ_SNDMORE);
+        zmq_send(g->s.req, r->id, r->id_len, ZMQ_SNDMORE);
     zmq_send(g->s.req, "ok", 2, ZMQ_SNDMORE);
     if (zmq_msg_send(&msg, g->s.req, 0) < 0)
         zmq_msg_close(&msg); /* frees buf */
@@ -592,6 +647,12 @@ static int handle_reply(struct kf_gateway *g, int source, const struct kf_wire_m
 {
     int taken = 0;
     struct kf_request *r = kf_inflight_find(g->inflight, m->hdr.seq);
+    if (kf_dispatch_suspect(g->dispatch, source)) {
+        kf_info("rank %d answers again; it gets new work", source);
+        kf_dispatch_set_suspect(g->dispatch, source, 0);
+    }
+    if ((!r || r->worker != source) && drop_late_reply(g, source, m))
+        return 0;
     if (!r || r->worker != source) {
         /* Answered already (drain timeout) or never sent: answering again would duplicate. */
         kf_debug("reply from rank %d for unknown request %llx dropped", source,
@@ -612,6 +673,41 @@ static int handle_reply(struct kf_gateway *g, int source, const struct kf_wire_m
     }
     kf_inflight_remove(g->inflight, r);
     return taken;
+}
+
+/* ---- hung workers (--request-timeout) ---- */
+
+static void expire_one(struct kf_request *r, void *arg)
+{
+    struct kf_gateway *g = arg;
+    uint64_t now = kf_now_ns();
+    if (!r->worker || now - r->t_sent < g->timeout_ns)
+        return;
+    int rank = r->worker;
+    char msg[120];
+    snprintf(msg, sizeof(msg), "request timed out on rank %d after %.1f s", rank,
+             (double)(now - r->t_sent) / 1e9);
+    if (!kf_dispatch_suspect(g->dispatch, rank))
+        kf_warn("%s; rank %d gets no new work until it answers", msg, rank);
+    kf_dispatch_set_suspect(g->dispatch, rank, 1);
+    g->timed_out[rank]++;
+    kf_stats_timed_out(g->stats, rank);
+    reply_error(g, r->route, r->route_len, r->id, r->id_len, msg);
+    kf_inflight_remove(g->inflight, r);
+}
+
+/* Scans the running requests a few times per time-out period: a request is answered at most a
+ * tenth of the period late, and the O(in-flight) scan stays rare. */
+static void expire_requests(struct kf_gateway *g)
+{
+    if (!g->timeout_ns || kf_dispatch_total_outstanding(g->dispatch) == 0)
+        return;
+    uint64_t now = kf_now_ns();
+    if (now < g->next_expiry_ns)
+        return;
+    uint64_t step = g->timeout_ns / 10;
+    g->next_expiry_ns = now + (step < 10000000 ? 10000000 : step);
+    kf_inflight_foreach(g->inflight, expire_one, g);
 }
 
 static int poll_workers(struct kf_gateway *g)
@@ -797,6 +893,7 @@ static void serve(struct kf_gateway *g)
         int work = drain_requests(g);
         work += drain_broadcasts(g);
         work += poll_workers(g);
+        expire_requests(g);
         dispatch_pending(g);
         flush_batches(g);
         int sending = kf_sendq_progress(g->sendq);
@@ -847,6 +944,7 @@ static void free_gateway(struct kf_gateway *g)
     for (int r = 0; r <= g->n_workers; r++)
         kf_wire_batch_fini(&g->batches[r]);
     free(g->batches);
+    free(g->timed_out);
     kf_doorbell_close(&g->doorbell);
     close(signal_pipe[0]);
     close(signal_pipe[1]);

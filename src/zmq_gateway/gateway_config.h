@@ -19,10 +19,15 @@ struct kf_gateway_config {
     const char *curve_secret_key, *curve_allowed_keys, *curve_server_key;
     double connect_timeout_s;
     double drain_timeout_s;
+    /* a request running longer on a worker is answered with an error, its rank made suspect
+     * (no new work until it answers); 0: no limit */
+    double request_timeout_s;
     const char *metrics_listen; /* HOST:PORT for the Prometheus endpoint, or NULL */
     const char *trace_file;     /* one line per reply, for tools/kfarm-plot, or NULL */
+    size_t trace_max_bytes;     /* the trace file stops growing there (0: no cap) */
     int max_inflight;           /* requests outstanding per worker */
     int max_client_inflight;    /* bind mode: requests one client may have in flight */
+    int max_client_replies;     /* replies queued for one client that does not read (SNDHWM) */
     size_t max_message_bytes;
     /* requests (and broadcasts) the gateway holds, all clients together */
     size_t max_pending_bytes;

@@ -29,6 +29,7 @@ struct kf_inflight {
     struct kf_request *pending_head, *pending_tail;
     size_t n_pending;
     size_t packed_bytes; /* sum of packed_len over requests whose packed is set */
+    size_t key_bytes;    /* sum of route_len + id_len over the requests in the table */
 };
 
 #define NO_SLOT UINT32_MAX
@@ -148,6 +149,7 @@ struct kf_request *kf_inflight_add(struct kf_inflight *t, const void *route, siz
     if (id_len)
         memcpy(r->id, id, id_len);
     t->count++;
+    t->key_bytes += route_len + id_len;
     return r;
 }
 
@@ -167,6 +169,7 @@ void kf_inflight_remove(struct kf_inflight *t, struct kf_request *r)
     t->slots[i].next_free = t->free_head;
     t->free_head = i;
     t->count--;
+    t->key_bytes -= r->route_len + r->id_len;
     route_adjust(t, r->route, r->route_len, -1);
     free(kf_inflight_take_packed(t, r));
     free(r);
@@ -192,6 +195,11 @@ void *kf_inflight_take_packed(struct kf_inflight *t, struct kf_request *r)
 size_t kf_inflight_packed_bytes(const struct kf_inflight *t)
 {
     return t->packed_bytes;
+}
+
+size_t kf_inflight_key_bytes(const struct kf_inflight *t)
+{
+    return t->key_bytes;
 }
 
 size_t kf_inflight_count(const struct kf_inflight *t)

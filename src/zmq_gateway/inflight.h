@@ -10,6 +10,7 @@ struct kf_request {
     uint64_t seq;
     int worker;        /* rank it runs on; 0 while pending */
     uint64_t t_start;  /* when the gateway received it (ns, monotonic) */
+    uint64_t t_sent;   /* when it was given to its worker (ns, monotonic); for --request-timeout */
     uint16_t trace_kind; /* the kind's number in the --trace file */
     void *packed;      /* MPI message, while pending (set and taken through kf_inflight_*_packed) */
     size_t packed_len;
@@ -42,6 +43,9 @@ void *kf_inflight_take_packed(struct kf_inflight *t, struct kf_request *r);
 /* Bytes of the messages requests hold (set, not yet taken or removed): O(1), for the
  * gateway-wide bound --max-pending-bytes. */
 size_t kf_inflight_packed_bytes(const struct kf_inflight *t);
+/* Bytes of the routing ids and request ids the table holds (pending or running): O(1), counted
+ * in --max-pending-bytes too, since the client chooses them. */
+size_t kf_inflight_key_bytes(const struct kf_inflight *t);
 
 void kf_inflight_push_pending(struct kf_inflight *t, struct kf_request *r);
 struct kf_request *kf_inflight_pop_pending(struct kf_inflight *t);

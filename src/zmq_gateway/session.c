@@ -153,9 +153,21 @@ int kf_session_open(struct kf_session *s, const struct kf_gateway_config *o, cha
     s->req = zmq_socket(s->ctx, o->bind_mode ? ZMQ_ROUTER : ZMQ_DEALER);
     if ((rc = kf_curve_apply(&s->curve, s->req, o->bind_mode, err, errlen)))
         goto fail;
-    /* Replies must never be dropped or block the gateway: no send high-water mark. */
-    int zero = 0;
-    zmq_setsockopt(s->req, ZMQ_SNDHWM, &zero, sizeof(zero));
+    /* A client that sends and never reads must not make the gateway queue every reply: at most
+     * max_client_replies wait per client (the ROUTER keeps one pipe per peer, so others are not
+     * affected); later ones are dropped and counted, never blocking the gateway (gateway.c sends
+     * with ZMQ_DONTWAIT). MANDATORY makes the ROUTER say EAGAIN instead of dropping silently. */
+    int hwm = o->max_client_replies > 0 ? o->max_client_replies : 8192, one = 1;
+    zmq_setsockopt(s->req, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (o->bind_mode)
+        zmq_setsockopt(s->req, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+    /* libzmq receives a whole message before the gateway sees it: a frame beyond twice
+     * --max-message-bytes closes the connection inside libzmq instead of being buffered; up to
+     * that, the gateway answers with the limit's error reply (frames.c). */
+    int64_t max_frame = o->max_message_bytes > (size_t)INT64_MAX / 2
+                            ? INT64_MAX
+                            : (int64_t)(2 * o->max_message_bytes);
+    zmq_setsockopt(s->req, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame));
     char adv[256];
     if ((rc = kf_advertise_resolve(o->advertise, adv, sizeof(adv), err, errlen)) ||
         (rc = attach_socket(s->req, o->bind_mode, o->bind_mode ? "--bind" : "--connect",
@@ -163,6 +175,7 @@ int kf_session_open(struct kf_session *s, const struct kf_gateway_config *o, cha
         goto fail;
     if (o->broadcast_endpoint) {
         s->sub = zmq_socket(s->ctx, ZMQ_SUB);
+        zmq_setsockopt(s->sub, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame));
         zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, o->topic, strlen(o->topic));
         if ((rc = kf_curve_apply(&s->curve, s->sub, o->bind_mode, err, errlen)) ||
             (rc = attach_socket(s->sub, o->bind_mode,
@@ -215,10 +228,10 @@ int kf_session_write_endpoint_file(const struct kf_session *s, const char *path,
                  metrics_url ? metrics_url : "", metrics_url ? "\n" : "");
     if (n < 0 || (size_t)n >= sizeof(text))
         return kf_errf(err, errlen, -ENAMETOOLONG, "--endpoint-file %s: endpoints too long", path);
-    /* Readers poll for the file: it must appear complete or not at all. 0644: what the file had
-     * so far (it holds no secret; CURVE keys are in files of their own). */
+    /* Readers poll for the file: it must appear complete or not at all. 0600: without CURVE the
+     * endpoint is all another user needs to submit work to this job (docs/security.md). */
     char why[512];
-    int rc = kf_atomic_write_text(path, text, 0644, why, sizeof(why));
+    int rc = kf_atomic_write_text(path, text, 0600, why, sizeof(why));
     if (rc)
         return kf_errf(err, errlen, rc, "--endpoint-file %s: %s", path, why);
     return 0;

@@ -20,6 +20,7 @@ struct histogram {
 
 struct rank_stats {
     uint64_t requests, errors;
+    uint64_t timed_out, late_replies; /* --request-timeout: answered by the gateway; dropped */
     int variant, reason, accel;
     struct histogram service;
 };
@@ -28,6 +29,7 @@ struct kf_stats {
     int n_workers;
     uint64_t started_ns;
     uint64_t requests, broadcasts, gateway_errors;
+    uint64_t replies_dropped_full, replies_dropped_gone; /* client not reading; client gone */
     struct histogram latency;
     struct rank_stats *ranks;
 };
@@ -111,6 +113,28 @@ void kf_stats_reply(struct kf_stats *s, int rank, const struct kf_wire_hdr *repl
     hist_add(&s->latency, latency_ns);
 }
 
+void kf_stats_timed_out(struct kf_stats *s, int rank)
+{
+    s->ranks[rank].timed_out++;
+    s->gateway_errors++;
+}
+
+void kf_stats_late_reply(struct kf_stats *s, int rank)
+{
+    s->ranks[rank].late_replies++;
+}
+
+void kf_stats_reply_dropped(struct kf_stats *s, int queue_full)
+{
+    if (queue_full) {
+        if (s->replies_dropped_full++ == 0)
+            kf_warn("a client does not read its replies: more than --max-client-replies wait "
+                    "for it; its later replies are dropped (counted in $stats replies_dropped)");
+    } else {
+        s->replies_dropped_gone++;
+    }
+}
+
 static double uptime_s(const struct kf_stats *s)
 {
     return (double)(kf_now_ns() - s->started_ns) / 1e9;
@@ -131,6 +155,8 @@ cJSON *kf_stats_to_cjson(const struct kf_stats *s, const struct kf_dispatch *d, 
     cJSON_AddNumberToObject(root, "broadcasts", (double)s->broadcasts);
     cJSON_AddNumberToObject(root, "gateway_errors", (double)s->gateway_errors);
     cJSON_AddNumberToObject(root, "pending", (double)pending);
+    cJSON_AddNumberToObject(root, "replies_dropped", (double)s->replies_dropped_full);
+    cJSON_AddNumberToObject(root, "replies_to_gone_clients", (double)s->replies_dropped_gone);
     cJSON_AddNumberToObject(root, "latency_p50_us", hist_quantile(&s->latency, 0.5) / 1e3);
     cJSON_AddNumberToObject(root, "latency_p99_us", hist_quantile(&s->latency, 0.99) / 1e3);
     cJSON *ranks = cJSON_AddArrayToObject(root, "workers");
@@ -143,6 +169,9 @@ cJSON *kf_stats_to_cjson(const struct kf_stats *s, const struct kf_dispatch *d, 
         cJSON_AddNumberToObject(o, "requests", (double)r->requests);
         cJSON_AddNumberToObject(o, "errors", (double)r->errors);
         cJSON_AddNumberToObject(o, "inflight", kf_dispatch_outstanding(d, i));
+        cJSON_AddBoolToObject(o, "suspect", kf_dispatch_suspect(d, i));
+        cJSON_AddNumberToObject(o, "timed_out", (double)r->timed_out);
+        cJSON_AddNumberToObject(o, "late_replies", (double)r->late_replies);
         cJSON_AddNumberToObject(o, "service_p50_us", hist_quantile(&r->service, 0.5) / 1e3);
         cJSON_AddNumberToObject(o, "service_p99_us", hist_quantile(&r->service, 0.99) / 1e3);
         cJSON_AddStringToObject(o, "variant", variant_name(r->variant));

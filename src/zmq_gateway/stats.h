@@ -20,6 +20,12 @@ void kf_stats_client_error(struct kf_stats *s);
 /* A worker's reply (its header says what ran and why) that took latency_ns end to end. */
 void kf_stats_reply(struct kf_stats *s, int rank, const struct kf_wire_hdr *reply,
                     uint64_t latency_ns);
+/* A request on this rank answered with the time-out error (--request-timeout). */
+void kf_stats_timed_out(struct kf_stats *s, int rank);
+/* A reply that came after its request had timed out: dropped, never delivered. */
+void kf_stats_late_reply(struct kf_stats *s, int rank);
+/* A reply libzmq refused: the client's queue is full (queue_full) or the client has gone. */
+void kf_stats_reply_dropped(struct kf_stats *s, int queue_full);
 struct cJSON;
 /* The document as a cJSON tree the caller may extend and must cJSON_Delete; NULL when out of
  * memory. */

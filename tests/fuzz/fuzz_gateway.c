@@ -29,11 +29,14 @@ static void check_frames(struct kfz_cursor *c)
     enum kf_frames_verdict r = kf_frames_parse(f, n, total, bytes, max_bytes, &v, err, sizeof(err));
     if (r == KF_FRAMES_REQUEST) {
         /* the verdict promises a complete, well-formed request */
-        if (n != 3 || total != 3 || v.id_len == 0 || v.kind_len == 0 || bytes > max_bytes ||
+        if (n != 3 || total != 3 || v.id_len == 0 || v.id_len > KF_MAX_ID_BYTES ||
+            v.id_len != f[0].len || v.kind_len == 0 || bytes > max_bytes ||
             !kf_utf8_valid(v.kind, v.kind_len) || v.payload_len != f[2].len)
             abort();
     } else if (r == KF_FRAMES_ERROR_REPLY) {
-        if (n == 0 || v.id != f[0].data || strnlen(err, sizeof(err)) == 0)
+        /* the error reply echoes at most KF_MAX_ID_BYTES of the id */
+        if (n == 0 || v.id != f[0].data || v.id_len > KF_MAX_ID_BYTES ||
+            strnlen(err, sizeof(err)) == 0)
             abort();
     } else if (r != KF_FRAMES_DROP || (n != 0 && total != 0)) {
         abort();

@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         float *times = malloc(sizeof(float) * q.samples * q.n_routes);
         if (!times)
             abort();
-        ptdr_mc_cpu(profiles, &q, times);
+        ptdr_mc_cpu(profiles, &q, 1, times);
         uint32_t best = ptdr_best_route(times, q.n_routes, q.samples);
         if (best >= q.n_routes)
             abort();

@@ -23,7 +23,7 @@ static inline void ptdr_fuzz_run_kernel(const struct ptdr_profiles *p, uint32_t 
                              .dep_offset = 0.5f,
                              .seed = slot};
     float times[4];
-    ptdr_mc_cpu(p, &q, times);
+    ptdr_mc_cpu(p, &q, 1, times);
     for (int i = 0; i < 4; i++)
         if (!(times[i] >= 0)) /* also catches NaN */
             abort();

@@ -210,3 +210,19 @@ def kfarm_processes():
         if not conf or b"SLURM_CONF=" + conf in env:
             ours.append(int(pid))
     return ours
+
+
+def ranks_of(job_name):
+    """{rank: pid} of the kfarm processes of the job named job_name (other jobs may run kfarm on
+    this machine)."""
+    p = subprocess.run(["pgrep", "-x", "kfarm"], capture_output=True, text=True)
+    ranks = {}
+    for x in p.stdout.split():
+        try:
+            with open("/proc/%s/environ" % x, "rb") as f:
+                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+        except OSError:
+            continue
+        if env.get(b"SLURM_JOB_NAME") == job_name.encode():
+            ranks[int(env.get(b"SLURM_PROCID", b"-1"))] = int(x)
+    return ranks

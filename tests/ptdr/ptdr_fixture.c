@@ -136,7 +136,9 @@ int fx_call(struct fx_adapter *fx, const char *kind, int accel, const char *payl
             continue;
         struct kf_result out;
         memset(&out, 0, sizeof(out));
-        int rc = (accel ? k->accel : k->cpu)(fx->state, payload, strlen(payload), &out);
+        long values[KF_MAX_KNOBS];
+        struct kf_knobs knobs = kf_knobs_default(k, values);
+        int rc = (accel ? k->accel : k->cpu)(fx->state, payload, strlen(payload), &knobs, &out);
         if (rc == KF_OK) {
             *reply = malloc(out.len + 1);
             memcpy(*reply, out.data ? out.data : "", out.len);

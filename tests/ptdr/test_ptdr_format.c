@@ -59,8 +59,8 @@ static void test_binary_round_trip_is_identical(void **state)
     assert_int_equal(ptdr_request_parse(&qa, req, strlen(req), a, 333, 0, 9, err, sizeof(err)), 0);
     assert_int_equal(ptdr_request_parse(&qb, req, strlen(req), b, 333, 0, 9, err, sizeof(err)), 0);
     float ta[666], tb[666];
-    ptdr_mc_cpu(a, &qa, ta);
-    ptdr_mc_cpu(b, &qb, tb);
+    ptdr_mc_cpu(a, &qa, 1, ta);
+    ptdr_mc_cpu(b, &qb, 1, tb);
     assert_memory_equal(ta, tb, sizeof(ta));
     ptdr_request_fini(&qa);
     ptdr_request_fini(&qb);

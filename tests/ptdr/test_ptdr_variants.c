@@ -74,7 +74,7 @@ static size_t compare_all(struct ptdr_cl *cl)
                 fail_msg("%s", err);
             size_t n = (size_t)q.n_routes * q.samples;
             float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
-            ptdr_mc_cpu(prof, &q, a);
+            ptdr_mc_cpu(prof, &q, 1, a);
             memset(b, 0xff, n * sizeof(float));
             if (ptdr_cl_run(cl, prof, &q, b, err, sizeof(err)))
                 fail_msg("%s", err);
@@ -140,7 +140,7 @@ static size_t compare_with_walk(const struct ptdr_profiles *p, const char *path,
         size_t n = (size_t)q.n_routes * q.samples;
         float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
         scalar_walk(p, &q, a);
-        ptdr_mc_cpu(p, &q, b);
+        ptdr_mc_cpu(p, &q, 1, b);
         for (size_t k = 0; k < n; k++)
             if (memcmp(&a[k], &b[k], sizeof(float)) != 0)
                 fail_msg("sample %zu: scalar walk %.9g, cpu variant %.9g", k, (double)a[k],
@@ -284,6 +284,135 @@ static void test_adapter_accel_matches_cpu_through_abi(void **state)
     fx_fini(&fx);
 }
 
+static const struct kf_kernel *kernel_of(const struct kf_adapter *a, const char *kind)
+{
+    for (size_t i = 0; i < a->n_kernels; i++)
+        if (strcmp(a->kernels[i].kind, kind) == 0)
+            return &a->kernels[i];
+    fail_msg("no kernel %s", kind);
+    return NULL;
+}
+
+static char *call_with_threads(struct fx_adapter *fx, const struct kf_kernel *k, const char *req,
+                               long threads)
+{
+    long v[2] = {threads, 1};
+    struct kf_knobs knobs = {2, v};
+    struct kf_result out = {0};
+    int rc = k->cpu(fx->state, req, strlen(req), &knobs, &out);
+    if (rc != KF_OK)
+        fail_msg("cpu with threads=%ld: %s", threads, out.error);
+    char *s = strndup(out.data, out.len);
+    free(out.data);
+    return s;
+}
+
+/* Knobs change speed, never replies: the CPU variant with 1..4 threads and the accelerator's
+ * batch entry point (several requests in one launch, a bad one among them) answer exactly as the
+ * single-request CPU variant does. */
+static void test_knobs_and_batches_give_identical_replies(void **state)
+{
+    (void)state;
+    char prof_kv[600], err[KF_ERROR_MAX], line[1 << 16];
+    snprintf(prof_kv, sizeof(prof_kv), "profiles=%s", prof_path);
+    const char *kv[] = {prof_kv, NULL};
+    struct fx_adapter fx;
+    assert_int_equal(fx_init(&fx, &kf_adapter_ptdr, kv, err, sizeof(err)), KF_OK);
+    if (!fx.a->accel_available(fx.state)) {
+        fx_fini(&fx);
+        fail_msg("no OpenCL device: install pocl-opencl-icd");
+    }
+    const char *kinds[] = {"monte-carlo", "ptdr-stats"};
+    for (size_t ki = 0; ki < 2; ki++) {
+        const struct kf_kernel *k = kernel_of(fx.a, kinds[ki]);
+        assert_int_equal(k->n_knobs, 2);
+        assert_string_equal(k->knobs[1].name, KF_KNOB_BATCH);
+        struct kf_batch_item items[8];
+        char *want[8];
+        size_t n = 0;
+        FILE *f = fopen(req_path, "r");
+        assert_non_null(f);
+        while (n < 7 && fgets(line, sizeof(line), f)) {
+            if (n == 3) { /* one bad request in the middle of the batch */
+                items[n] = (struct kf_batch_item){
+                    .payload = strdup("{\"routes\":[[\"nope\"]],\"departure_time\":0}")};
+                items[n].len = strlen(items[n].payload);
+                want[n++] = NULL;
+            }
+            want[n] = call_with_threads(&fx, k, line, 1);
+            for (long t = 2; t <= (long)PTDR_MAX_THREADS; t++) {
+                char *other = call_with_threads(&fx, k, line, t);
+                assert_string_equal(other, want[n]);
+                free(other);
+            }
+            items[n] = (struct kf_batch_item){.payload = strdup(line), .len = strlen(line)};
+            n++;
+        }
+        fclose(f);
+        assert_true(n >= 5);
+        long v[2] = {1, (long)n};
+        struct kf_knobs knobs = {2, v};
+        assert_int_equal(k->accel_batch(fx.state, items, n, &knobs), KF_OK);
+        for (size_t i = 0; i < n; i++) {
+            if (!want[i]) {
+                assert_int_equal(items[i].rc, KF_ERROR);
+                assert_non_null(strstr(items[i].result.error, "nope"));
+            } else {
+                if (items[i].rc != KF_OK)
+                    fail_msg("%s item %zu: %s", kinds[ki], i, items[i].result.error);
+                char *got = strndup(items[i].result.data, items[i].result.len);
+                assert_string_equal(got, want[i]);
+                free(got);
+            }
+            free(items[i].result.data);
+            free((void *)items[i].payload);
+            free(want[i]);
+        }
+    }
+    fx_fini(&fx);
+}
+
+/* A batch is one kernel launch, and its times are those of the requests run one by one. */
+static void test_batch_is_one_launch(void **state)
+{
+    (void)state;
+    char err[KF_ERROR_MAX], line[1 << 16];
+    struct ptdr_cl *cl = open_device(NULL);
+    struct ptdr_request q[6];
+    const struct ptdr_request *qp[6];
+    size_t n = 0, work = 0;
+    FILE *f = fopen(req_path, "r");
+    assert_non_null(f);
+    while (n < 6 && fgets(line, sizeof(line), f)) {
+        /* different sample counts, so requests have different block counts */
+        if (ptdr_request_parse(&q[n], line, strlen(line), prof, 50 + 100 * (uint32_t)n, 0, 9, err,
+                               sizeof(err)))
+            fail_msg("%s", err);
+        qp[n] = &q[n];
+        work += (size_t)q[n].n_routes * q[n].samples;
+        n++;
+    }
+    fclose(f);
+    float *all = malloc(work * sizeof(float)), *one = malloc(work * sizeof(float));
+    unsigned long before = ptdr_cl_launches(cl);
+    assert_int_equal(ptdr_cl_run_batch(cl, prof, qp, n, all, err, sizeof(err)), 0);
+    assert_int_equal(ptdr_cl_launches(cl) - before, 1);
+    size_t off = 0;
+    for (size_t j = 0; j < n; j++) {
+        size_t w = (size_t)q[j].n_routes * q[j].samples;
+        assert_int_equal(ptdr_cl_run(cl, prof, &q[j], one, err, sizeof(err)), 0);
+        assert_memory_equal(all + off, one, w * sizeof(float));
+        ptdr_mc_cpu(prof, &q[j], 3, one);
+        assert_memory_equal(all + off, one, w * sizeof(float));
+        off += w;
+        ptdr_request_fini(&q[j]);
+    }
+    assert_int_equal(ptdr_cl_launches(cl) - before, 1 + n);
+    free(all);
+    free(one);
+    ptdr_cl_free(cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +422,8 @@ int main(void)
         cmocka_unit_test(test_device_selection),
         cmocka_unit_test(test_no_device_reports_unavailable_and_cpu_serves),
         cmocka_unit_test(test_adapter_accel_matches_cpu_through_abi),
+        cmocka_unit_test(test_knobs_and_batches_give_identical_replies),
+        cmocka_unit_test(test_batch_is_one_launch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

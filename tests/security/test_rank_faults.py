@@ -9,23 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from kfarm_harness import CLIENT, Job, check, fail, wait_until  # noqa: E402
-
-
-def ranks_of(job_name):
-    """{rank: pid} of the job's kfarm processes (other jobs may run kfarm on this machine)."""
-    p = subprocess.run(["pgrep", "-x", "kfarm"], capture_output=True, text=True)
-    ranks = {}
-    for x in p.stdout.split():
-        try:
-            with open("/proc/%s/environ" % x, "rb") as f:
-                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
-        except OSError:
-            continue
-        if env.get(b"SLURM_JOB_NAME") == job_name.encode():
-            ranks[int(env.get(b"SLURM_PROCID", b"-1"))] = int(x)
-    return ranks
-
+from kfarm_harness import CLIENT, Job, check, fail, ranks_of, wait_until  # noqa: E402
 
 for victim, what in ((1, "worker rank 1"), (0, "the gateway (rank 0)")):
     with Job(3, []) as job:

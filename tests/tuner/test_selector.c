@@ -291,6 +291,76 @@ static void test_margot_json_knobs_and_constraints(void **st)
     unlink(path);
 }
 
+/* Kernel-declared knobs (the adapter's table) are tuned; a knob space beyond the design budget
+ * is not calibrated in full: at most design_budget settings per cluster, then the best of them is
+ * exploited. Here 2 variants x 5^3 knob values = 250 settings; the fastest is the accelerator
+ * with knob b at its 4th value (one knob away from the variant's first setting). */
+static void test_declared_knobs_learned_within_the_design_budget(void **st)
+{
+    (void)st;
+    static const char *const layouts[] = {"l0", "l1", "l2", "l3", "l4"};
+    const struct tuner_knob_decl decl[] = {
+        {.name = "a", .min = 1, .max = 5, .step = 1},
+        {.name = "b", .min = 0, .max = 40, .step = 10},
+        {.name = "layout", .labels = layouts, .n_labels = 5},
+    };
+    char err[256];
+    struct tuner_selector *s =
+        tuner_selector_new_knobs("app", "mc", names, 1, 1, decl, 3, NULL, NULL, err, sizeof(err));
+    assert_non_null(s);
+    struct tuner_learn_params lp;
+    tuner_learn_params_default(&lp);
+    double size = 100;
+    unsigned char tried[2][6][41][5] = {{{{0}}}};
+    size_t distinct = 0, i;
+    struct tuner_choice c;
+    for (i = 0; i < 2000; i++) {
+        assert_int_equal(tuner_selector_choose(s, &size, 1, 1, &c), 0);
+        assert_int_equal(c.n_knobs, 3);
+        long a = c.knobs[0], b = c.knobs[1], l = c.knobs[2];
+        assert_true(a >= 1 && a <= 5 && b >= 0 && b <= 40 && b % 10 == 0 && l >= 0 && l <= 4);
+        if (c.reason == TUNER_REASON_EXPLOITING)
+            break;
+        if (!tried[c.variant][a][b][l]++)
+            distinct++;
+        /* every knob away from its first value costs, except b = 30 on the accelerator */
+        double t = 100e-6 * (1 + 0.1 * (double)(a - 1) + 0.1 * (double)l);
+        if (c.variant == TUNER_VARIANT_ACCEL)
+            t *= b == 30 ? 0.2 : 0.8 + 0.01 * (double)b;
+        else
+            t *= 1 + 0.01 * (double)b;
+        tuner_selector_observe(s, &c, t, size);
+    }
+    print_message("exploiting after %zu decisions, %zu settings tried\n", i, distinct);
+    assert_true(distinct <= lp.design_budget);
+    assert_true(i <= lp.design_budget * lp.min_samples);
+    assert_int_equal(c.reason, TUNER_REASON_EXPLOITING);
+    assert_int_equal(c.variant, TUNER_VARIANT_ACCEL);
+    assert_int_equal(c.knobs[0], 1);
+    assert_int_equal(c.knobs[1], 30);
+    assert_int_equal(c.knobs[2], 0);
+    tuner_selector_free(s);
+
+    /* margot.json may narrow a declared knob, not leave its domain */
+    char path[] = "/tmp/kfarm-sel-declXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *cfg =
+        "{\"blocks\":[{\"name\":\"mc\",\"knobs\":[{\"name\":\"b\",\"range\":[0,50,10]}]}]}";
+    assert_true(write(fd, cfg, strlen(cfg)) == (ssize_t)strlen(cfg));
+    close(fd);
+    assert_null(
+        tuner_selector_new_knobs("app", "mc", names, 1, 1, decl, 3, path, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "knob 'b'"));
+    FILE *f = fopen(path, "w");
+    fputs("{\"blocks\":[{\"name\":\"mc\",\"knobs\":[{\"name\":\"b\",\"range\":[10,30,20]}]}]}", f);
+    fclose(f);
+    s = tuner_selector_new_knobs("app", "mc", names, 1, 1, decl, 3, path, NULL, err, sizeof(err));
+    assert_non_null(s);
+    tuner_selector_free(s);
+    unlink(path);
+}
+
 static void test_bad_arguments_fall_back_to_cpu(void **st)
 {
     (void)st;
@@ -322,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_knowledge_saved_and_reloaded_starts_calibrated),
         cmocka_unit_test(test_margot_json_knobs_and_constraints),
         cmocka_unit_test(test_bad_arguments_fall_back_to_cpu),
+        cmocka_unit_test(test_declared_knobs_learned_within_the_design_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

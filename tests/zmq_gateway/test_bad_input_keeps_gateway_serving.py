@@ -46,6 +46,19 @@ with Job(3, ["--max-message-bytes", str(LIMIT)]) as job:
     expect_error([b"9", b"fail", b"boom"], "always fails")
     expect_error([b"10", b"sleep", b"not json"], "not JSON")
     expect_error([b"11", b"$nope", b""], "unknown gateway command")
+    # an id over the 256-byte maximum: refused, and the reply echoes only its first 256 bytes
+    s.send_multipart([b"i" * 300, b"echo", b"x"])
+    reply = s.recv_multipart()
+    check(reply[0] == b"i" * 256 and b"maximum of 256 bytes" in reply[1],
+          "oversized id: got [%d-byte id, %r]" % (len(reply[0]), reply[1:]))
+    # a frame over twice --max-message-bytes: libzmq (ZMQ_MAXMSGSIZE) closes that connection
+    # before buffering it; no reply, the gateway serves the others
+    huge = ctx.socket(zmq.DEALER)
+    huge.setsockopt(zmq.LINGER, 0)
+    huge.connect(job.endpoint)
+    huge.send_multipart([b"h", b"echo", b"x" * (3 * LIMIT)])
+    check(not huge.poll(1000), "a frame over twice the limit was answered, so it was buffered")
+    huge.close()
     expect_ok()
     # A malformed broadcast is dropped with a log line; the next good one still arrives.
     check(pub.recv()[:1] == b"\x01", "the gateway did not subscribe to the broadcast socket")

@@ -17,10 +17,11 @@ tmp = tempfile.mkdtemp(prefix="kfarm-curve-")
 ctx = zmq.Context()
 
 
-def keyfile(name, key):
+def keyfile(name, key, mode=0o600):
     path = os.path.join(tmp, name)
     with open(path, "wb") as f:
         f.write(b"# " + name.encode() + b"\n" + key + b"\n")
+    os.chmod(path, mode)
     return path
 
 
@@ -106,6 +107,14 @@ with Job(3, ["--curve-secret-key", bad, "--curve-allowed-keys", allowed], wait=F
         fail("kfarm kept running with an invalid CURVE key")
     check(job.proc.returncode != 0 and "bad.secret" in job.output(),
           "no clear error for an invalid key:\n" + job.output())
+readable = keyfile("readable.secret", gw_sec, 0o644)  # a good key others may read: refused
+with Job(3, ["--curve-secret-key", readable, "--curve-allowed-keys", allowed], wait=False) as job:
+    try:
+        job.proc.wait(60)
+    except subprocess.TimeoutExpired:
+        fail("kfarm kept running with a secret key file others may read")
+    check(job.proc.returncode != 0 and "readable.secret has mode 0644" in job.output() and
+          "chmod 600" in job.output(), "a 0644 secret key file was accepted:\n" + job.output())
 with Job(3, ["--curve-secret-key", gw_secret], wait=False) as job:
     job.proc.wait(60)
     check(job.proc.returncode != 0 and "--curve-allowed-keys" in job.output(),

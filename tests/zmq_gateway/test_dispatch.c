@@ -53,6 +53,24 @@ static void test_no_worker_when_all_slots_are_taken(void **state)
     kf_dispatch_free(d);
 }
 
+static void test_suspect_rank_gets_no_work_until_cleared(void **state)
+{
+    (void)state;
+    struct kf_dispatch *d = kf_dispatch_new(1, 3, 2);
+    kf_dispatch_set_suspect(d, 1, 1);
+    for (int i = 0; i < 4; i++) {
+        int r = kf_dispatch_pick(d);
+        assert_true(r == 2 || r == 3);
+        kf_dispatch_started(d, r);
+    }
+    /* the healthy ranks are full and rank 1 is idle but suspect: nobody */
+    assert_int_equal(kf_dispatch_pick(d), -1);
+    assert_true(kf_dispatch_suspect(d, 1));
+    kf_dispatch_set_suspect(d, 1, 0);
+    assert_int_equal(kf_dispatch_pick(d), 1);
+    kf_dispatch_free(d);
+}
+
 static void test_load_spreads_evenly_over_many_workers(void **state)
 {
     (void)state;
@@ -92,6 +110,7 @@ int main(void)
         cmocka_unit_test(test_picks_the_worker_with_fewest_outstanding),
         cmocka_unit_test(test_ties_go_to_the_faster_worker),
         cmocka_unit_test(test_no_worker_when_all_slots_are_taken),
+        cmocka_unit_test(test_suspect_rank_gets_no_work_until_cleared),
         cmocka_unit_test(test_load_spreads_evenly_over_many_workers),
         cmocka_unit_test(test_stale_sequence_numbers_are_not_found),
     };

@@ -1,5 +1,5 @@
 /* Unit tests of the endpoint file the gateway publishes (src/zmq_gateway/session.c): exact
- * contents with and without the optional lines, mode 0644 whatever the umask, no temporary file
+ * contents with and without the optional lines, mode 0600 whatever the umask, no temporary file
  * left, and a failure that names the file and returns a negative errno. */
 #include <dirent.h>
 #include <errno.h>
@@ -54,7 +54,7 @@ static int entries_in(const char *path)
     return n;
 }
 
-static void test_endpoint_file_has_every_line_and_mode_0644(void **state)
+static void test_endpoint_file_has_every_line_and_mode_0600(void **state)
 {
     (void)state;
     struct kf_session s = {0};
@@ -62,7 +62,7 @@ static void test_endpoint_file_has_every_line_and_mode_0644(void **state)
     snprintf(s.broadcast_endpoint, sizeof(s.broadcast_endpoint), "tcp://10.0.0.1:5556");
     char path[256], buf[1024], err[512] = "";
     snprintf(path, sizeof(path), "%s/ep", dir);
-    mode_t old = umask(077); /* the mode must not follow the umask */
+    mode_t old = umask(0); /* the mode must not follow the umask */
     int rc = kf_session_write_endpoint_file(&s, path, "http://10.0.0.1:9464/metrics", err,
                                             sizeof(err));
     umask(old);
@@ -73,7 +73,7 @@ static void test_endpoint_file_has_every_line_and_mode_0644(void **state)
                              "KFARM_METRICS_URL=http://10.0.0.1:9464/metrics\n");
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(entries_in(dir), 1); /* no temporary file left beside it */
 
     /* Rewritten without the optional lines: only the request endpoint. */
@@ -99,7 +99,7 @@ static void test_unwritable_endpoint_file_names_it(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_endpoint_file_has_every_line_and_mode_0644),
+        cmocka_unit_test(test_endpoint_file_has_every_line_and_mode_0600),
         cmocka_unit_test(test_unwritable_endpoint_file_names_it),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);

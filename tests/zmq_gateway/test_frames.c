@@ -86,6 +86,29 @@ static void test_oversized_request_is_refused(void **state)
     assert_non_null(strstr(err, "--max-message-bytes"));
 }
 
+static void test_oversized_id_is_refused_and_not_echoed_whole(void **state)
+{
+    (void)state;
+    static char id[KF_MAX_ID_BYTES + 100];
+    memset(id, 'i', sizeof(id));
+    struct kf_frame f[3] = {{id, sizeof(id)}, {"echo", 4}, {"p", 1}};
+    struct kf_request_view v;
+    char err[256];
+    assert_int_equal(kf_frames_parse(f, 3, 3, sizeof(id) + 5, 1 << 20, &v, err, sizeof(err)),
+                     KF_FRAMES_ERROR_REPLY);
+    assert_non_null(strstr(err, "maximum of 256 bytes"));
+    assert_int_equal(v.id_len, KF_MAX_ID_BYTES);
+    /* malformed in another way: the error reply still echoes at most the maximum */
+    assert_int_equal(kf_frames_parse(f, 2, 2, sizeof(id) + 4, 1 << 20, &v, err, sizeof(err)),
+                     KF_FRAMES_ERROR_REPLY);
+    assert_int_equal(v.id_len, KF_MAX_ID_BYTES);
+    /* the maximum itself is a request */
+    f[0].len = KF_MAX_ID_BYTES;
+    assert_int_equal(kf_frames_parse(f, 3, 3, KF_MAX_ID_BYTES + 5, 1 << 20, &v, err, sizeof(err)),
+                     KF_FRAMES_REQUEST);
+    assert_int_equal(v.id_len, KF_MAX_ID_BYTES);
+}
+
 static void test_utf8_validation(void **state)
 {
     (void)state;
@@ -108,6 +131,7 @@ int main(void)
         cmocka_unit_test(test_empty_id_is_refused),
         cmocka_unit_test(test_kind_must_be_utf8),
         cmocka_unit_test(test_oversized_request_is_refused),
+        cmocka_unit_test(test_oversized_id_is_refused_and_not_echoed_whole),
         cmocka_unit_test(test_utf8_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,6 +49,23 @@ static void test_counted_when_stored_released_when_taken(void **state)
     kf_inflight_free(t);
 }
 
+static void test_ids_and_routes_counted_until_answered(void **state)
+{
+    (void)state;
+    struct kf_inflight *t = kf_inflight_new();
+    struct kf_request *a = kf_inflight_add(t, "route-a", 7, "id-1", 4);
+    struct kf_request *b = kf_inflight_add(t, "", 0, "id-22", 5);
+    assert_int_equal(kf_inflight_key_bytes(t), 7 + 4 + 5);
+    /* handed to a worker: the ids stay until the reply */
+    free(kf_inflight_take_packed(t, a));
+    assert_int_equal(kf_inflight_key_bytes(t), 7 + 4 + 5);
+    kf_inflight_remove(t, a);
+    assert_int_equal(kf_inflight_key_bytes(t), 5);
+    kf_inflight_remove(t, b);
+    assert_int_equal(kf_inflight_key_bytes(t), 0);
+    kf_inflight_free(t);
+}
+
 static void test_replacing_and_failed_pack_keep_the_count_exact(void **state)
 {
     (void)state;
@@ -101,6 +118,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counted_when_stored_released_when_taken),
+        cmocka_unit_test(test_ids_and_routes_counted_until_answered),
         cmocka_unit_test(test_replacing_and_failed_pack_keep_the_count_exact),
         cmocka_unit_test(test_pending_queue_and_shutdown),
     };

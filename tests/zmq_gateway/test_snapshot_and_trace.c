@@ -108,7 +108,7 @@ static void test_trace_lines_and_accelerator_events(void **state)
     close(fd);
     char err[256];
     struct kf_trace *t;
-    assert_int_equal(kf_trace_open(&t, path, 2, err, sizeof(err)), 0);
+    assert_int_equal(kf_trace_open(&t, path, 2, 0, err, sizeof(err)), 0);
     assert_non_null(t);
     uint16_t work = kf_trace_kind(t, "work", 4), other = kf_trace_kind(t, "odd kind\t", 9);
     assert_int_equal(kf_trace_kind(t, "work", 4), work);
@@ -155,9 +155,48 @@ static void test_trace_lines_and_accelerator_events(void **state)
     assert_int_equal(n, 4);
     assert_int_equal(events, 2);
     struct kf_trace *none;
-    assert_int_equal(kf_trace_open(&none, "/nonexistent-dir/trace", 2, err, sizeof(err)), -ENOENT);
+    assert_int_equal(kf_trace_open(&none, "/nonexistent-dir/trace", 2, 0, err, sizeof(err)), -ENOENT);
     assert_null(none);
     assert_non_null(strstr(err, "/nonexistent-dir/trace"));
+}
+
+static void test_trace_stops_at_its_cap_and_bounds_kinds(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/kfarm-trace-test.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char err[256];
+    struct kf_trace *t;
+    assert_int_equal(kf_trace_open(&t, path, 1, 4096, err, sizeof(err)), 0);
+    /* a kind over 64 bytes, and kinds beyond the table, are all "other" (0) */
+    char long_kind[65];
+    memset(long_kind, 'k', sizeof(long_kind));
+    assert_int_equal(kf_trace_kind(t, long_kind, sizeof(long_kind)), 0);
+    assert_int_not_equal(kf_trace_kind(t, long_kind, 64), 0);
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof(k), "kind-%d", i);
+        uint16_t id = kf_trace_kind(t, k, (size_t)n);
+        assert_true(id < 256);
+    }
+    struct kf_wire_hdr h = {.variant = KF_VARIANT_CPU, .service_ns = 1500};
+    for (int i = 0; i < 10000; i++)
+        kf_trace_reply(t, 1, 1, &h);
+    kf_trace_close(t);
+    FILE *f = fopen(path, "r");
+    char line[512], last[512] = "";
+    long size = 0;
+    while (fgets(line, sizeof(line), f)) {
+        size += (long)strlen(line);
+        snprintf(last, sizeof(last), "%s", line);
+    }
+    fclose(f);
+    unlink(path);
+    /* the header, lines up to the cap (the last may pass it), and the line saying why it ends */
+    assert_true(size < 4096 + 1024);
+    assert_non_null(strstr(last, "# trace stopped"));
 }
 
 int main(void)
@@ -165,6 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clients_counted_by_route_running_and_waiting),
         cmocka_unit_test(test_trace_lines_and_accelerator_events),
+        cmocka_unit_test(test_trace_stops_at_its_cap_and_bounds_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,10 +50,12 @@ static size_t answer_lines(void *state, const struct kf_kernel *k, int accel)
     while ((len = getline(&line, &cap, stdin)) > 0) {
         struct kf_result res;
         memset(&res, 0, sizeof(res));
-        int r = (accel ? k->accel : k->cpu)(state, line, (size_t)len, &res);
+        long knob_values[KF_MAX_KNOBS];
+        struct kf_knobs knobs = kf_knobs_default(k, knob_values);
+        int r = (accel ? k->accel : k->cpu)(state, line, (size_t)len, &knobs, &res);
         if (r == KF_UNAVAILABLE) {
             memset(&res, 0, sizeof(res));
-            r = k->cpu(state, line, (size_t)len, &res);
+            r = k->cpu(state, line, (size_t)len, &knobs, &res);
         }
         if (r == KF_OK) {
             printf("%.*s\n", (int)res.len, res.data ? (char *)res.data : "");

@@ -33,16 +33,20 @@ static void echo_fini(void *state)
     free(s);
 }
 
-static int kernel_echo(void *state, const void *payload, size_t len, struct kf_result *out)
+static int kernel_echo(void *state, const void *payload, size_t len, const struct kf_knobs *knobs,
+                       struct kf_result *out)
 {
     (void)state;
+    (void)knobs;
     return kf_result_set(out, payload, len);
 }
 
 /* {"ms": N}: sleeps N milliseconds (0..60000), replies with the payload. */
-static int kernel_sleep(void *state, const void *payload, size_t len, struct kf_result *out)
+static int kernel_sleep(void *state, const void *payload, size_t len, const struct kf_knobs *knobs,
+                        struct kf_result *out)
 {
     (void)state;
+    (void)knobs;
     cJSON *root = cJSON_ParseWithLength(payload, len);
     if (!root)
         return kf_result_error(out, "sleep: payload is not JSON; expected {\"ms\": N}");
@@ -59,16 +63,20 @@ static int kernel_sleep(void *state, const void *payload, size_t len, struct kf_
     return kf_result_set(out, payload, len);
 }
 
-static int kernel_fail(void *state, const void *payload, size_t len, struct kf_result *out)
+static int kernel_fail(void *state, const void *payload, size_t len, const struct kf_knobs *knobs,
+                       struct kf_result *out)
 {
     (void)state;
+    (void)knobs;
     int n = len > 200 ? 200 : (int)len;
     return kf_result_error(out, "fail: this kernel always fails (payload: %.*s)", n,
                            (const char *)payload);
 }
 
-static int kernel_get_state(void *state, const void *payload, size_t len, struct kf_result *out)
+static int kernel_get_state(void *state, const void *payload, size_t len,
+                            const struct kf_knobs *knobs, struct kf_result *out)
 {
+    (void)knobs;
     (void)payload;
     (void)len;
     struct echo_state *s = state;
@@ -93,10 +101,10 @@ static int broadcast_set_state(void *state, const void *payload, size_t len, cha
 }
 
 static const struct kf_kernel echo_kernels[] = {
-    {.kind = "echo", .cpu = kernel_echo},
-    {.kind = "sleep", .cpu = kernel_sleep},
-    {.kind = "fail", .cpu = kernel_fail},
-    {.kind = "get-state", .cpu = kernel_get_state},
+    {.kind = "echo", .cpu = kernel_echo, .flags = KF_KERNEL_RETRY_SAFE},
+    {.kind = "sleep", .cpu = kernel_sleep, .flags = KF_KERNEL_RETRY_SAFE},
+    {.kind = "fail", .cpu = kernel_fail, .flags = KF_KERNEL_RETRY_SAFE},
+    {.kind = "get-state", .cpu = kernel_get_state, .flags = KF_KERNEL_RETRY_SAFE},
 };
 
 static const struct kf_broadcast_handler echo_broadcasts[] = {

@@ -12,6 +12,9 @@
 
 #include "ptdr.h"
 
+/* The kernels' knobs, in declaration order (struct kf_knobs values). */
+enum { KNOB_THREADS, KNOB_BATCH };
+
 /* A loaded profile set with the number of requests still using it: a reload swaps the current
  * set and the old one is freed by whoever drops the last reference. */
 struct loaded {
@@ -191,8 +194,18 @@ static int reply_stats(const float *times, const struct ptdr_request *q, struct 
     return KF_OK;
 }
 
-static int run(struct ptdr_state *st, const void *payload, size_t len, struct kf_result *out,
-               int accel, int stats)
+/* The reply of a request from its sample times: the best route, or statistics per route. */
+static int reply(const float *times, const struct ptdr_request *q, int stats, struct kf_result *out)
+{
+    if (stats)
+        return reply_stats(times, q, out);
+    char num[16];
+    int n = snprintf(num, sizeof(num), "%" PRIu32, ptdr_best_route(times, q->n_routes, q->samples));
+    return kf_result_set(out, num, (size_t)n);
+}
+
+static int run(struct ptdr_state *st, const void *payload, size_t len, const struct kf_knobs *knobs,
+               struct kf_result *out, int accel, int stats)
 {
     if (accel && !st->cl) {
         kf_result_error(out, "accelerator unavailable: %s", st->cl_status);
@@ -229,16 +242,9 @@ static int run(struct ptdr_state *st, const void *payload, size_t len, struct kf
             goto out;
         }
     } else {
-        ptdr_mc_cpu(l->p, &q, times);
+        ptdr_mc_cpu(l->p, &q, (unsigned)kf_knob_get(knobs, KNOB_THREADS, 1), times);
     }
-    if (stats) {
-        rc = reply_stats(times, &q, out);
-    } else {
-        char num[16];
-        int n =
-            snprintf(num, sizeof(num), "%" PRIu32, ptdr_best_route(times, q.n_routes, q.samples));
-        rc = kf_result_set(out, num, (size_t)n);
-    }
+    rc = reply(times, &q, stats, out);
 out:
     free(times);
     ptdr_request_fini(&q);
@@ -246,24 +252,142 @@ out:
     return rc;
 }
 
-static int mc_cpu(void *state, const void *payload, size_t len, struct kf_result *out)
+/* Parsed requests of a batch that share one launch (the others failed to parse). */
+struct batch {
+    struct ptdr_request q[PTDR_MAX_BATCH + 1]; /* + the one that did not fit */
+    const struct ptdr_request *qp[PTDR_MAX_BATCH];
+    size_t item[PTDR_MAX_BATCH]; /* index in items of qp[k] */
+    size_t n, work;
+};
+
+/* Runs the parsed requests of b in one launch and answers their items. Returns KF_OK, or
+ * KF_UNAVAILABLE when the device failed (no item of b answered). */
+static int launch(struct ptdr_state *st, const struct ptdr_profiles *p, struct batch *b,
+                  struct kf_batch_item *items, int stats)
 {
-    return run(state, payload, len, out, 0, 0);
+    if (b->n == 0)
+        return KF_OK;
+    float *times = malloc(b->work * sizeof(*times));
+    if (!times) {
+        for (size_t k = 0; k < b->n; k++)
+            items[b->item[k]].rc = kf_result_error(&items[b->item[k]].result,
+                                                   "out of memory for %zu samples", b->work);
+        return KF_OK;
+    }
+    char err[KF_ERROR_MAX];
+    if (ptdr_cl_run_batch(st->cl, p, b->qp, b->n, times, err, sizeof(err))) {
+        free(times);
+        pthread_mutex_lock(&st->lock);
+        snprintf(st->cl_status, sizeof(st->cl_status), "%s", err);
+        pthread_mutex_unlock(&st->lock);
+        return KF_UNAVAILABLE;
+    }
+    size_t off = 0;
+    for (size_t k = 0; k < b->n; k++) {
+        struct kf_batch_item *it = &items[b->item[k]];
+        it->rc = reply(times + off, b->qp[k], stats, &it->result);
+        off += (size_t)b->qp[k]->n_routes * b->qp[k]->samples;
+    }
+    free(times);
+    return KF_OK;
 }
 
-static int mc_accel(void *state, const void *payload, size_t len, struct kf_result *out)
+/* Accelerator batch: requests that parse go to the device together, in launches of at most
+ * PTDR_MAX_WORK samples; a request that does not parse fails alone. */
+static int run_batch(struct ptdr_state *st, struct kf_batch_item *items, size_t n, int stats)
 {
-    return run(state, payload, len, out, 1, 0);
+    if (!st->cl)
+        return KF_UNAVAILABLE;
+    struct loaded *l = acquire(st);
+    if (!l) {
+        for (size_t i = 0; i < n; i++)
+            items[i].rc =
+                kf_result_error(&items[i].result, "no profiles loaded: start the adapter with "
+                                                  "profiles=PATH or broadcast load-profiles");
+        return KF_OK;
+    }
+    if (!l->p->device) {
+        release(st, l);
+        return KF_UNAVAILABLE;
+    }
+    struct batch *b = calloc(1, sizeof(*b));
+    int rc = KF_OK;
+    for (size_t i = 0; i < n && rc == KF_OK; i++) {
+        struct kf_batch_item *it = &items[i];
+        if (!b) {
+            it->rc = kf_result_error(&it->result, "out of memory for a batch");
+            continue;
+        }
+        struct ptdr_request *q = &b->q[b->n];
+        if (ptdr_request_parse(q, it->payload, it->len, l->p, st->samples, stats, st->seed,
+                               it->result.error, sizeof(it->result.error))) {
+            it->rc = KF_ERROR;
+            continue;
+        }
+        size_t work = (size_t)q->n_routes * q->samples;
+        if (b->n == PTDR_MAX_BATCH || b->work + work > PTDR_MAX_WORK) {
+            rc = launch(st, l->p, b, items, stats); /* full: this one starts the next launch */
+            for (size_t k = 0; k < b->n; k++)
+                ptdr_request_fini(&b->q[k]);
+            b->q[0] = *q;
+            b->n = b->work = 0;
+            q = &b->q[0];
+        }
+        b->qp[b->n] = q;
+        b->item[b->n++] = i;
+        b->work += work;
+    }
+    if (b && rc == KF_OK)
+        rc = launch(st, l->p, b, items, stats);
+    for (size_t k = 0; b && k < b->n; k++)
+        ptdr_request_fini(&b->q[k]);
+    free(b);
+    release(st, l);
+    if (rc == KF_UNAVAILABLE) /* nothing answered: the worker runs them all on the CPU */
+        for (size_t i = 0; i < n; i++) {
+            free(items[i].result.data);
+            memset(&items[i].result, 0, sizeof(items[i].result));
+            items[i].rc = KF_OK;
+        }
+    return rc;
 }
 
-static int stats_cpu(void *state, const void *payload, size_t len, struct kf_result *out)
+static int mc_accel_batch(void *state, struct kf_batch_item *items, size_t n,
+                          const struct kf_knobs *knobs)
 {
-    return run(state, payload, len, out, 0, 1);
+    (void)knobs; /* the worker sized the batch by the batch knob */
+    return run_batch(state, items, n, 0);
 }
 
-static int stats_accel(void *state, const void *payload, size_t len, struct kf_result *out)
+static int stats_accel_batch(void *state, struct kf_batch_item *items, size_t n,
+                             const struct kf_knobs *knobs)
 {
-    return run(state, payload, len, out, 1, 1);
+    (void)knobs;
+    return run_batch(state, items, n, 1);
+}
+
+static int mc_cpu(void *state, const void *payload, size_t len, const struct kf_knobs *knobs,
+                  struct kf_result *out)
+{
+    return run(state, payload, len, knobs, out, 0, 0);
+}
+
+static int mc_accel(void *state, const void *payload, size_t len, const struct kf_knobs *knobs,
+                    struct kf_result *out)
+{
+    return run(state, payload, len, knobs, out, 1, 0);
+}
+
+static int stats_cpu(void *state, const void *payload, size_t len, const struct kf_knobs *knobs,
+                     struct kf_result *out)
+{
+    return run(state, payload, len, knobs, out, 0, 1);
+}
+
+static int stats_accel(void *state, const void *payload, size_t len, const struct kf_knobs *knobs,
+                       struct kf_result *out)
+{
+    return run(state, payload, len, knobs, out, 1, 1);
 }
 
 static int mc_features(void *state, const void *payload, size_t len, double *f, size_t max)
@@ -303,11 +427,55 @@ static int ptdr_accel_available(void *state)
     return ok;
 }
 
+/* The work of a request is one segment traversal per sample: segments x samples. */
+static double work_units(void *state, const void *payload, size_t len, const double *f, size_t n)
+{
+    (void)state;
+    (void)payload;
+    (void)len;
+    return n == 3 ? f[1] * f[2] : 0;
+}
+
 static const char *const feature_names[] = {"routes", "segments", "samples", NULL};
 
+/* threads: CPU threads per request (the CPU variant); batch: requests per OpenCL launch (the
+ * accelerator variant). Neither changes a reply (test_ptdr_variants). */
+static const struct kf_knob knobs[] = {
+    [KNOB_THREADS] = {.name = "threads",
+                      .type = KF_KNOB_RANGE,
+                      .min = 1,
+                      .max = PTDR_MAX_THREADS,
+                      .step = 1,
+                      .def = 1},
+    [KNOB_BATCH] = {.name = KF_KNOB_BATCH,
+                    .type = KF_KNOB_RANGE,
+                    .min = 1,
+                    .max = PTDR_MAX_BATCH,
+                    .step = PTDR_BATCH_STEP,
+                    .def = 1},
+};
+
 static const struct kf_kernel kernels[] = {
-    {"monte-carlo", mc_cpu, mc_accel, mc_features, feature_names},
-    {"ptdr-stats", stats_cpu, stats_accel, stats_features, feature_names},
+    {.kind = "monte-carlo",
+     .cpu = mc_cpu,
+     .accel = mc_accel,
+     .features = mc_features,
+     .feature_names = feature_names,
+     .knobs = knobs,
+     .n_knobs = 2,
+     .work_units = work_units,
+     .accel_batch = mc_accel_batch,
+     .flags = KF_KERNEL_RETRY_SAFE},
+    {.kind = "ptdr-stats",
+     .cpu = stats_cpu,
+     .accel = stats_accel,
+     .features = stats_features,
+     .feature_names = feature_names,
+     .knobs = knobs,
+     .n_knobs = 2,
+     .work_units = work_units,
+     .accel_batch = stats_accel_batch,
+     .flags = KF_KERNEL_RETRY_SAFE},
 };
 
 static const struct kf_broadcast_handler broadcasts[] = {

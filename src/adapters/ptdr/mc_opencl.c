@@ -31,7 +31,8 @@ struct ptdr_cl {
     struct cl_scratch {
         cl_mem mem;
         size_t size;
-    } route_off, segs, out;
+    } route_off, segs, route_info, req_u, req_seed, req_off, out;
+    unsigned long launches; /* kernel launches so far, for tests; under lock */
 };
 
 struct ptdr_cl_profiles {
@@ -172,9 +173,10 @@ void ptdr_cl_free(struct ptdr_cl *cl)
 {
     if (!cl)
         return;
-    release(&cl->route_off.mem);
-    release(&cl->segs.mem);
-    release(&cl->out.mem);
+    struct cl_scratch *bufs[] = {&cl->route_off, &cl->segs,    &cl->route_info, &cl->req_u,
+                                 &cl->req_seed,  &cl->req_off, &cl->out};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+        release(&bufs[i]->mem);
     if (cl->kernel)
         clReleaseKernel(cl->kernel);
     if (cl->prog)
@@ -263,69 +265,146 @@ static int scratch(struct ptdr_cl *cl, struct cl_scratch *b, size_t len, cl_mem_
     return b->mem ? 0 : -1;
 }
 
+/* The per-route and per-request arrays of one launch (see ptdr.cl). */
+struct launch {
+    uint32_t *route_off, *segs, *route_info, *req_u;
+    uint64_t *req_seed;
+    float *req_off;
+    size_t n_routes, n_segs, blocks, work;
+};
+
+static void launch_fini(struct launch *l)
+{
+    free(l->route_off);
+    free(l->segs);
+    free(l->route_info);
+    free(l->req_u);
+    free(l->req_seed);
+    free(l->req_off);
+}
+
+/* Concatenates the requests' routes; times of request j start after those of requests < j. */
+static int launch_init(struct launch *l, const struct ptdr_request *const *qs, size_t n)
+{
+    memset(l, 0, sizeof(*l));
+    for (size_t j = 0; j < n; j++) {
+        l->n_routes += qs[j]->n_routes;
+        l->n_segs += qs[j]->route_off[qs[j]->n_routes];
+        size_t b = (qs[j]->samples + PTDR_BLOCK - 1) / PTDR_BLOCK;
+        l->blocks = b > l->blocks ? b : l->blocks;
+    }
+    l->route_off = malloc((l->n_routes + 1) * 4);
+    l->segs = malloc((l->n_segs ? l->n_segs : 1) * 4);
+    l->route_info = malloc(l->n_routes * 12);
+    l->req_u = malloc(n * 8);
+    l->req_seed = malloc(n * 8);
+    l->req_off = malloc(n * 4);
+    if (!l->route_off || !l->segs || !l->route_info || !l->req_u || !l->req_seed || !l->req_off)
+        return -ENOMEM;
+    size_t g = 0, seg = 0, out = 0;
+    for (size_t j = 0; j < n; j++) {
+        const struct ptdr_request *q = qs[j];
+        l->req_u[2 * j] = q->samples;
+        l->req_u[2 * j + 1] = q->dep_slot;
+        l->req_seed[j] = q->seed;
+        l->req_off[j] = q->dep_offset;
+        memcpy(l->segs + seg, q->segs, q->route_off[q->n_routes] * 4u);
+        for (uint32_t r = 0; r < q->n_routes; r++, g++) {
+            l->route_off[g] = (uint32_t)seg + q->route_off[r];
+            l->route_info[3 * g] = (uint32_t)j;
+            l->route_info[3 * g + 1] = r;
+            l->route_info[3 * g + 2] = (uint32_t)out;
+            out += q->samples;
+        }
+        seg += q->route_off[q->n_routes];
+    }
+    l->route_off[g] = (uint32_t)seg;
+    l->work = out;
+    return 0;
+}
+
 int ptdr_cl_run(struct ptdr_cl *cl, const struct ptdr_profiles *p, const struct ptdr_request *q,
                 float *times, char *err, size_t errlen)
+{
+    return ptdr_cl_run_batch(cl, p, &q, 1, times, err, errlen);
+}
+
+int ptdr_cl_run_batch(struct ptdr_cl *cl, const struct ptdr_profiles *p,
+                      const struct ptdr_request *const *qs, size_t n, float *times, char *err,
+                      size_t errlen)
 {
     const struct ptdr_cl_profiles *d = p->device;
     cl_int e = CL_SUCCESS;
     int rc = -EIO, locked = 0;
-    size_t n_segs = q->route_off[q->n_routes];
-    size_t work = (size_t)q->n_routes * q->samples;
+    struct launch l;
+    if (launch_init(&l, qs, n)) {
+        launch_fini(&l);
+        snprintf(err, errlen, "out of memory for a batch of %zu requests", n);
+        return -ENOMEM;
+    }
     if (!d)
         FAIL("%s: the profiles of %s are not on the device", cl->name, p->path);
+    if (l.work > PTDR_MAX_WORK)
+        FAIL("%s: a launch of %zu samples is over the limit of %u", cl->name, l.work,
+             PTDR_MAX_WORK);
     pthread_mutex_lock(&cl->lock);
     locked = 1;
-    size_t off_len = 4u * (q->n_routes + 1u), segs_len = 4u * n_segs;
-    if (scratch(cl, &cl->route_off, off_len, CL_MEM_READ_ONLY, &e) ||
-        scratch(cl, &cl->segs, segs_len, CL_MEM_READ_ONLY, &e) ||
-        scratch(cl, &cl->out, 4u * work, CL_MEM_WRITE_ONLY, &e))
-        FAIL("%s: allocating request buffers failed (%d)", cl->name, e);
-    cl_mem route_off = cl->route_off.mem, segs = cl->segs.mem, out = cl->out.mem;
-    /* Non-blocking writes: the in-order queue runs them before the kernel, and the blocking
-     * read at the end returns only after all of it, while q is still alive. */
-    if ((e = clEnqueueWriteBuffer(cl->queue, route_off, CL_FALSE, 0, off_len, q->route_off, 0, NULL,
-                                  NULL)) != CL_SUCCESS ||
-        (e = clEnqueueWriteBuffer(cl->queue, segs, CL_FALSE, 0, segs_len, q->segs, 0, NULL,
-                                  NULL)) != CL_SUCCESS)
-        FAIL("%s: copying the request to the device failed (%d)", cl->name, e);
-    cl_ulong seed = q->seed;
-    cl_uint samples = q->samples, dep_slot = q->dep_slot;
-    cl_float dep_offset = q->dep_offset;
     const struct {
-        size_t size;
-        const void *value;
-    } args[] = {
-        {sizeof(cl_mem), &d->lv},
-        {sizeof(cl_mem), &d->seg_base},
-        {sizeof(cl_mem), &d->slot_rel},
-        {sizeof(cl_mem), &d->values},
-        {sizeof(cl_mem), &d->cumprobs},
-        {sizeof(cl_mem), &route_off},
-        {sizeof(cl_mem), &segs},
-        {sizeof(samples), &samples},
-        {sizeof(seed), &seed},
-        {sizeof(dep_slot), &dep_slot},
-        {sizeof(dep_offset), &dep_offset},
-        {sizeof(cl_mem), &out},
+        struct cl_scratch *b;
+        size_t len;
+        const void *host;
+        cl_mem_flags flags;
+    } bufs[] = {
+        {&cl->route_off, 4 * (l.n_routes + 1), l.route_off, CL_MEM_READ_ONLY},
+        {&cl->segs, 4 * (l.n_segs ? l.n_segs : 1), l.segs, CL_MEM_READ_ONLY},
+        {&cl->route_info, 12 * l.n_routes, l.route_info, CL_MEM_READ_ONLY},
+        {&cl->req_u, 8 * n, l.req_u, CL_MEM_READ_ONLY},
+        {&cl->req_seed, 8 * n, l.req_seed, CL_MEM_READ_ONLY},
+        {&cl->req_off, 4 * n, l.req_off, CL_MEM_READ_ONLY},
+        {&cl->out, 4 * l.work, NULL, CL_MEM_WRITE_ONLY},
     };
-    for (cl_uint i = 0; i < sizeof(args) / sizeof(args[0]); i++)
-        if ((e = clSetKernelArg(cl->kernel, i, args[i].size, args[i].value)) != CL_SUCCESS)
+    size_t nb = sizeof(bufs) / sizeof(bufs[0]);
+    for (size_t i = 0; i < nb; i++)
+        if (scratch(cl, bufs[i].b, bufs[i].len, bufs[i].flags, &e))
+            FAIL("%s: allocating request buffers failed (%d)", cl->name, e);
+    /* Non-blocking writes: the in-order queue runs them before the kernel, and the blocking
+     * read at the end returns only after all of it, while the arrays are still alive. */
+    for (size_t i = 0; i + 1 < nb; i++)
+        if ((e = clEnqueueWriteBuffer(cl->queue, bufs[i].b->mem, CL_FALSE, 0, bufs[i].len,
+                                      bufs[i].host, 0, NULL, NULL)) != CL_SUCCESS)
+            FAIL("%s: copying the requests to the device failed (%d)", cl->name, e);
+    const cl_mem *mems[] = {
+        &d->lv,         &d->seg_base,       &d->slot_rel,     &d->values,
+        &d->cumprobs,   &cl->route_off.mem, &cl->segs.mem,    &cl->route_info.mem,
+        &cl->req_u.mem, &cl->req_seed.mem,  &cl->req_off.mem, &cl->out.mem};
+    for (cl_uint i = 0; i < sizeof(mems) / sizeof(mems[0]); i++)
+        if ((e = clSetKernelArg(cl->kernel, i, sizeof(cl_mem), mems[i])) != CL_SUCCESS)
             FAIL("%s: clSetKernelArg %u failed (%d)", cl->name, i, e);
-    /* Blocks of PTDR_BLOCK samples along dimension 0, routes along dimension 1. */
-    size_t global[2] = {(q->samples + PTDR_BLOCK - 1) / PTDR_BLOCK, q->n_routes};
+    /* Blocks of PTDR_BLOCK samples along dimension 0, routes of every request along 1. */
+    size_t global[2] = {l.blocks, l.n_routes};
     if ((e = clEnqueueNDRangeKernel(cl->queue, cl->kernel, 2, NULL, global, NULL, 0, NULL, NULL)) !=
         CL_SUCCESS)
         FAIL("%s: launching the kernel failed (%d)", cl->name, e);
-    if ((e = clEnqueueReadBuffer(cl->queue, out, CL_TRUE, 0, 4u * work, times, 0, NULL, NULL)) !=
-        CL_SUCCESS)
+    cl->launches++;
+    if ((e = clEnqueueReadBuffer(cl->queue, cl->out.mem, CL_TRUE, 0, 4 * l.work, times, 0, NULL,
+                                 NULL)) != CL_SUCCESS)
         FAIL("%s: reading the results failed (%d)", cl->name, e);
     rc = 0;
 fail:
     if (rc && locked)
-        clFinish(cl->queue); /* nothing may still read q's arrays after we return */
+        clFinish(cl->queue); /* nothing may still read the arrays after we return */
     if (locked)
         pthread_mutex_unlock(&cl->lock);
+    launch_fini(&l);
     return rc;
+}
+
+unsigned long ptdr_cl_launches(struct ptdr_cl *cl)
+{
+    pthread_mutex_lock(&cl->lock);
+    unsigned long n = cl->launches;
+    pthread_mutex_unlock(&cl->lock);
+    return n;
 }
 
 int ptdr_cl_save_binary(struct ptdr_cl *cl, const char *path, char *err, size_t errlen)

@@ -38,8 +38,16 @@ void ptdr_request_fini(struct ptdr_request *q);
 int ptdr_request_features(const void *payload, size_t len, uint32_t default_samples,
                           int allow_samples, double *features, size_t max);
 
-/* CPU variant: times[r * samples + s] = travel time in seconds of sample s on route r. */
-void ptdr_mc_cpu(const struct ptdr_profiles *p, const struct ptdr_request *q, float *times);
+/* Most threads one CPU call uses (the `threads` knob's maximum). */
+#define PTDR_MAX_THREADS 4u
+/* The `batch` knob: requests per OpenCL launch, 1, 1 + step, ... up to the maximum. */
+#define PTDR_MAX_BATCH  16
+#define PTDR_BATCH_STEP 5
+
+/* CPU variant: times[r * samples + s] = travel time in seconds of sample s on route r, computed
+ * by `threads` threads (1..PTDR_MAX_THREADS; the times do not depend on it). */
+void ptdr_mc_cpu(const struct ptdr_profiles *p, const struct ptdr_request *q, unsigned threads,
+                 float *times);
 
 /* Accelerator variant (OpenCL). */
 struct ptdr_cl;
@@ -54,6 +62,14 @@ int ptdr_cl_upload(struct ptdr_cl *cl, struct ptdr_profiles *p, char *err, size_
  * negative code with err filled. */
 int ptdr_cl_run(struct ptdr_cl *cl, const struct ptdr_profiles *p, const struct ptdr_request *q,
                 float *times, char *err, size_t errlen);
+/* Runs n requests in one kernel launch into times: the times of request j (same layout as
+ * ptdr_mc_cpu) follow those of requests 0..j-1. The launch holds at most PTDR_MAX_WORK samples
+ * in all. Returns 0 or a negative code with err filled. */
+int ptdr_cl_run_batch(struct ptdr_cl *cl, const struct ptdr_profiles *p,
+                      const struct ptdr_request *const *qs, size_t n, float *times, char *err,
+                      size_t errlen);
+/* Kernel launches so far (tests count them to check that a batch is one launch). */
+unsigned long ptdr_cl_launches(struct ptdr_cl *cl);
 /* Name of the device in use. */
 const char *ptdr_cl_device_name(const struct ptdr_cl *cl);
 /* Writes the built program binary for the device (what opencl_binary= loads). */

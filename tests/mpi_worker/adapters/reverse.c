@@ -30,8 +30,10 @@ static void reverse_fini(void *state)
     free(state);
 }
 
-static int reverse_kernel(void *state, const void *payload, size_t len, struct kf_result *out)
+static int reverse_kernel(void *state, const void *payload, size_t len,
+                          const struct kf_knobs *knobs, struct kf_result *out)
 {
+    (void)knobs;
     struct reverse_state *s = state;
     size_t p = strlen(s->prefix);
     char *buf = malloc(p + len + 1);
@@ -50,10 +52,12 @@ static int reverse_kernel(void *state, const void *payload, size_t len, struct k
 #endif
 #ifdef NO_CPU_VARIANT
 static const struct kf_kernel bad_kernels[] = {{.kind = "reverse", .cpu = NULL}};
-int reverse_unused_kernel(void *s, const void *p, size_t n, struct kf_result *o);
-int reverse_unused_kernel(void *s, const void *p, size_t n, struct kf_result *o)
+int reverse_unused_kernel(void *s, const void *p, size_t n, const struct kf_knobs *k,
+                          struct kf_result *o);
+int reverse_unused_kernel(void *s, const void *p, size_t n, const struct kf_knobs *k,
+                          struct kf_result *o)
 {
-    return reverse_kernel(s, p, n, o);
+    return reverse_kernel(s, p, n, k, o);
 }
 #define KERNELS bad_kernels
 #else

@@ -14,18 +14,22 @@ static void nap_ms(long ms)
         ;
 }
 
-static int work_cpu(void *state, const void *payload, size_t len, struct kf_result *out)
+static int work_cpu(void *state, const void *payload, size_t len, const struct kf_knobs *knobs,
+                    struct kf_result *out)
 {
     (void)state;
+    (void)knobs;
     (void)payload;
     (void)len;
     nap_ms(4);
     return kf_result_set(out, "cpu", 3);
 }
 
-static int work_accel(void *state, const void *payload, size_t len, struct kf_result *out)
+static int work_accel(void *state, const void *payload, size_t len, const struct kf_knobs *knobs,
+                      struct kf_result *out)
 {
     (void)state;
+    (void)knobs;
     (void)payload;
     (void)len;
     nap_ms(1);
@@ -43,7 +47,8 @@ static int work_features(void *state, const void *payload, size_t len, double *f
 }
 
 static const char *const names[] = {"bytes", NULL};
-static const struct kf_kernel kernels[] = {{"work", work_cpu, work_accel, work_features, names}};
+static const struct kf_kernel kernels[] = {{.kind = "work", .cpu = work_cpu, .accel = work_accel,
+                                            .features = work_features, .feature_names = names}};
 
 const struct kf_adapter kfarm_adapter = {
     .abi_version = KF_ADAPTER_ABI_VERSION,
