@@ -187,6 +187,8 @@ me_pub, me_sec = zmq.curve_keypair()
 for name, key in (("gw.secret", gw_sec), ("allowed", me_pub), ("me.secret", me_sec)):
     with open(os.path.join(tmp, name), "wb") as f:
         f.write(b"# " + name.encode() + b"\n" + key + b"\n")
+    if name.endswith(".secret"):  # kfarm refuses a secret key others may read
+        os.chmod(os.path.join(tmp, name), 0o600)
 with Job(3, ["--curve-secret-key", os.path.join(tmp, "gw.secret"),
              "--curve-allowed-keys", os.path.join(tmp, "allowed")]) as job:
     curve = Curve(server_key=gw_pub.decode(), secret_key=os.path.join(tmp, "me.secret"))
