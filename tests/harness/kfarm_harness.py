@@ -23,6 +23,16 @@ CLIENT = os.path.join(BUILD, "src", "client", "kfarm-client")
 MOSQUITTO = os.path.join(SOURCE, "tests", "harness", "mosquitto")
 
 
+def sanitized_build():
+    """True in an ASan/UBSan build (KFARM_SANITIZE=ON): freed memory waits in ASan's quarantine
+    (up to 256 MB a process), so a process's RSS says nothing about what it holds there."""
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            return "KFARM_SANITIZE:BOOL=ON" in f.read()
+    except OSError:
+        return False
+
+
 def fail(msg):
     print("FAIL: " + msg, flush=True)
     sys.exit(1)

@@ -12,7 +12,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
-sys.path.insert(0, os.path.join(HERE, "..", "core"))
+sys.path.insert(0, os.path.join(HERE, "..", "zmq_gateway"))
 from kfarm_harness import (BUILD, CLIENT, KFARM, SOURCE, StoppedOnExit, all_workers, check, client,  # noqa
                            fail, free_port, read_endpoints, stats, wait_until)
 

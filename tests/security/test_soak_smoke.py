@@ -14,19 +14,14 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from kfarm_harness import BUILD, SOURCE, Job, check  # noqa: E402
+from kfarm_harness import sanitized_build, BUILD, SOURCE, Job, check  # noqa: E402
 
 SOAK = os.path.join(SOURCE, "bench", "soak", "soak.py")
 seconds = os.environ.get("KFARM_SOAK_SECONDS", "30")
 # Under ASan freed memory waits in the allocator's quarantine (up to 256 MB per process; a worker
 # climbed from 59 to 330 MB in 30 s), so RSS says nothing about leaks there: judge it only in
 # plain builds (loss, duplicates and fds are checked in both).
-try:
-    with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
-        sanitized = "KFARM_SANITIZE:BOOL=ON" in f.read()
-except OSError:
-    sanitized = False
-rss_args = ["--no-rss-check"] if sanitized else []
+rss_args = ["--no-rss-check"] if sanitized_build() else []
 with Job(3, []) as job:
     p = subprocess.run(["/usr/bin/python3", SOAK, job.endpoint, job.broadcast_endpoint,
                         "--seconds", seconds, "--clients", "8", "--disconnect-prob", "0.002",

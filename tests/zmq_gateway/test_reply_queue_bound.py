@@ -8,7 +8,7 @@ import sys
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from kfarm_harness import Job, check, ranks_of, stats, wait_until  # noqa: E402
+from kfarm_harness import Job, check, ranks_of, sanitized_build, stats, wait_until  # noqa: E402
 
 N = 100000
 PAYLOAD = b"x" * 1024
@@ -63,8 +63,10 @@ with Job(3, ["--max-client-replies", str(HWM)]) as job:
           "client %d/%d answered" % (rss0, peak, peak - rss0, s["replies_dropped"], answered,
                                      N // 1000))
     check(s["replies_dropped"] > 0, "no reply counted as dropped for the client that never reads")
-    check(peak - rss0 < RSS_BOUND_MIB, "gateway RSS grew by %.1f MiB (bound %d MiB)" %
-          (peak - rss0, RSS_BOUND_MIB))
+    # Under ASan the quarantine holds freed replies, so RSS is judged in plain builds only; the
+    # dropped-reply count and the polite client are checked in both.
+    check(sanitized_build() or peak - rss0 < RSS_BOUND_MIB,
+          "gateway RSS grew by %.1f MiB (bound %d MiB)" % (peak - rss0, RSS_BOUND_MIB))
     polite.send_multipart([b"last", b"echo", b"bye"])
     check(polite.poll(30000) and polite.recv_multipart() == [b"last", b"ok", b"bye"],
           "the polite client is not served after the flood")
