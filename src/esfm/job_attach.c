@@ -137,15 +137,20 @@ struct job_attach {
 static int check_request(struct esfm_ctx *ctx, const struct esfm_job *job, const char *domain,
                          unsigned nvfs, char *err, size_t errlen)
 {
-    if (!job || !job_id_valid(job->job_id))
-        return kf_errf(err, errlen, -EINVAL,
-                       "job id '%s' is invalid (1-63 characters of [A-Za-z0-9_.-])",
-                       job && job->job_id ? job->job_id : "");
+    /* -EINVAL returned directly, not kf_errf's return: the analyser must see that a NULL job
+     * or domain never reaches the callers' dereferences. */
+    if (!job || !job_id_valid(job->job_id)) {
+        kf_errf(err, errlen, -EINVAL, "job id '%s' is invalid (1-63 characters of [A-Za-z0-9_.-])",
+                job && job->job_id ? job->job_id : "");
+        return -EINVAL;
+    }
     if (nvfs < 1 || nvfs > MAX_JOB_VFS)
         return kf_errf(err, errlen, -EINVAL, "a job may ask for 1 to %d VFs, not %u", MAX_JOB_VFS,
                        nvfs);
-    if (!domain || !*domain)
-        return kf_errf(err, errlen, -EINVAL, "no VM name given for job %s", job->job_id);
+    if (!domain || !*domain) {
+        kf_errf(err, errlen, -EINVAL, "no VM name given for job %s", job->job_id);
+        return -EINVAL;
+    }
     int rc = esfm_need_hv(ctx, err, errlen);
     if (rc)
         return rc;

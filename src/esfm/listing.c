@@ -112,17 +112,17 @@ int esfm_list_vfs(struct esfm_ctx *ctx, const char *pf_arg, struct esfm_vf_info 
             continue;
         for (size_t i = 0; i < nv; i++) {
             if (k == cap) {
-                cap = cap ? cap * 2 : 16;
-                struct esfm_vf_info *nw = realloc(v, cap * sizeof *v);
+                size_t ncap = cap ? cap * 2 : 16;
+                struct esfm_vf_info *nw = realloc(v, ncap * sizeof *v);
                 if (!nw) {
-                    rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
+                    rc = -ENOMEM; /* not kf_errf's return: the analyser must see rc != 0 */
+                    kf_errf(err, errlen, rc, "out of memory");
                     break;
                 }
                 v = nw;
+                cap = ncap;
             }
             struct esfm_vf_info *x = &v[k++];
-            /* v grew above whenever k reached cap */
-            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
             describe_vf(ctx, pfs[p], vfs[i], h, nh, st, x);
         }
         free(vfs);

@@ -52,8 +52,10 @@ int esfm_pf_hold(struct esfm_ctx *ctx, const char *vf, struct esfm_pf_hold *h, c
     }
     int rc = 0;
     h->fds = calloc(n ? n : 1, sizeof *h->fds);
-    if (!h->fds)
-        rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
+    if (!h->fds) {
+        rc = -ENOMEM; /* set here, not from kf_errf's return, so the analyser sees fds != NULL */
+        kf_errf(err, errlen, rc, "out of memory");
+    }
     for (size_t i = 0; !rc && i < n; i++)
         if (!(rc = hold_one(ctx, pfs[i], &h->fds[h->n], err, errlen)))
             h->n++;

@@ -48,8 +48,10 @@ static int list_domain_vfs(struct esfmd *d, const char *domain, struct dom_vf **
     if (!rc)
         rc = esfm_list_vf_vm(d->ctx, &h, &nh, err, errlen);
     struct dom_vf *r = rc ? NULL : calloc(nv ? nv : 1, sizeof *r);
-    if (!rc && !r)
-        rc = kf_errf(err, errlen, -ENOMEM, "out of memory");
+    if (!rc && !r) {
+        rc = -ENOMEM; /* set here, not from kf_errf's return, so the analyser sees r != NULL below */
+        kf_errf(err, errlen, rc, "out of memory");
+    }
     for (size_t i = 0; !rc && i < nv; i++) {
         if (strcmp(v[i].domain, domain) != 0)
             continue;

@@ -167,7 +167,7 @@ int esfmd_format(char *buf, size_t len, const char *id, const char *word, const 
             strlen(kv[i + 1]) > ESFMD_VAL_MAX)
             return -EINVAL;
         int m = snprintf(buf + n, len - (size_t)n, " %s=%s", kv[i], kv[i + 1]);
-        if (m < 0 || (size_t)(n + m) >= len)
+        if (m < 0 || (size_t)n + (size_t)m >= len)
             return -E2BIG;
         n += m;
     }
