@@ -196,7 +196,7 @@ static int set_seconds(struct cli *c, const struct cli_rule *r, const char *arg,
     double v = strtod(arg, &end);
     if (*end || end == arg || !(v > 0) || v > r->max)
         return kf_errf(err, errlen, -EINVAL, "--%s %s: expected seconds > 0", r->name, arg);
-    *FIELD(c, r, double) = v;
+    memcpy((char *)c + r->offset, &v, sizeof(v)); /* a double field at r->offset */
     return 0;
 }
 
@@ -256,7 +256,7 @@ static const struct cli_rule *find_rule(int val, const char *name)
     if (val >= 256 && val < 256 + (int)N_RULES)
         return &rules[val - 256];
     for (size_t i = 0; i < N_RULES; i++)
-        if (rules[i].name ? name && !strcmp(rules[i].name, name) : !name)
+        if (rules[i].name && name ? !strcmp(rules[i].name, name) : rules[i].name == name)
             return &rules[i];
     return NULL;
 }

@@ -56,7 +56,13 @@ static int add_line(struct kf_config_args *a, char *line, const char *path, int 
         value += strspn(value, " \t");
     }
     char *name = strdup(line), *val = has_value ? strdup(value) : NULL;
-    if (!name || (has_value && !val) || push(a, name) || (has_value && push(a, val))) {
+    if (!name || (has_value && !val) || push(a, name)) {
+        free(name);
+        free(val);
+        return kf_errf(err, errlen, -ENOMEM, "--config %s: out of memory", path);
+    }
+    /* name now belongs to a */
+    if (has_value && push(a, val)) {
         free(val);
         return kf_errf(err, errlen, -ENOMEM, "--config %s: out of memory", path);
     }

@@ -385,7 +385,8 @@ static int apply_message(struct worker *w, void *buf, int len, int failed_start)
                 : NULL;
         if (k && (k->kernel->cpu_batch || k->kernel->accel_batch)) {
             struct kf_wire_msg reqs[GATHER_MAX];
-            handle_requests(w, k, reqs, gather_requests(&m, &off, &rec, reqs));
+            size_t n = gather_requests(&m, &off, &rec, reqs);
+            handle_requests(w, k, reqs, n);
             continue;
         }
         stop |= handle_message(w, &rec, failed_start);

@@ -41,12 +41,15 @@ static int open_channel(const char *path, uint64_t deadline, char *err, size_t e
     for (;;) {
         struct stat st;
         int fd;
-        if (stat(path, &st) < 0)
+        if (stat(path, &st) < 0) {
             fd = -errno;
-        else if (S_ISSOCK(st.st_mode))
+        } else if (S_ISSOCK(st.st_mode)) {
             fd = open_unix(path);
-        else if ((fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
-            fd = -errno;
+        } else {
+            fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+            if (fd < 0)
+                fd = -errno;
+        }
         if (fd >= 0)
             return fd;
         if ((fd != -EBUSY && fd != -ECONNREFUSED && fd != -EAGAIN) || kf_now_ns() >= deadline)

@@ -739,7 +739,7 @@ static void fill_choice(const struct tuner_selector *s, size_t cluster, size_t s
 }
 
 /* Every setting of the cluster is calibrated: the tuner block picks the best for these features. */
-static int exploit(struct tuner_selector *s, const double *key, int accel, size_t ci,
+static int exploit(struct tuner_selector *s, const double *key, size_t nf, int accel, size_t ci,
                    enum tuner_reason base, struct tuner_choice *out)
 {
     if (s->knowledge_dirty && rebuild_core(s) < 0) {
@@ -747,7 +747,7 @@ static int exploit(struct tuner_selector *s, const double *key, int accel, size_
         return -ENOMEM;
     }
     double in[TUNER_MAX_FEATURES];
-    for (size_t i = 0; i < s->nf; i++)
+    for (size_t i = 0; i < nf; i++) /* nf == s->nf: the caller checked */
         in[s->feat_map[i]] = key[i];
     in[s->accel_feature] = accel;
     struct tuner_decision d;
@@ -834,7 +834,7 @@ int tuner_selector_choose(struct tuner_selector *s, const double *features, size
         return 0;
     }
 
-    return exploit(s, key, accel, ci, base, out);
+    return exploit(s, key, n, accel, ci, base, out);
 }
 
 int tuner_selector_accel_heard(struct tuner_selector *s)

@@ -24,7 +24,7 @@ struct kf_info *kf_info_new(int n_workers, const char *topic)
     struct kf_info *in = calloc(1, sizeof(*in));
     if (!in)
         return NULL;
-    in->served = calloc((size_t)n_workers + 1, sizeof(*in->served));
+    in->served = calloc((size_t)n_workers + 1, sizeof(cJSON *));
     if (!in->served) {
         free(in);
         return NULL;

@@ -144,6 +144,10 @@ int kf_metrics_http_start(struct kf_metrics_http **out, const char *listen, char
     }
     if ((rc = resolve(listen, &ai, err, errlen)))
         goto fail;
+    if (!ai) {
+        rc = kf_errf(err, errlen, -EHOSTUNREACH, "--metrics-listen %s: no address", listen);
+        goto fail;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;

@@ -63,7 +63,7 @@ void ptdr_mc_cpu(const struct ptdr_profiles *p, const struct ptdr_request *q, un
         threads = PTDR_MAX_THREADS;
     if (threads > blocks)
         threads = blocks ? (unsigned)blocks : 1;
-    struct share sh[PTDR_MAX_THREADS];
+    struct share sh[PTDR_MAX_THREADS] = {{0}};
     pthread_t tid[PTDR_MAX_THREADS];
     unsigned started = 0;
     for (unsigned t = 0; t < threads; t++)
