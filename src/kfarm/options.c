@@ -117,7 +117,7 @@ static int set_seconds(struct kf_options *o, const struct rule *r, const char *a
     double v = strtod(arg, &end);
     if (errno || end == arg || *end || !(v >= 0) || v > 86400)
         return bad(err, errlen, r->name, arg, "expected seconds from 0 to 86400");
-    *FIELD(o, r, double) = v;
+    memcpy((char *)o + r->offset, &v, sizeof v); /* a double field at r->offset */
     return 0;
 }
 
